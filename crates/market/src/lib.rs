@@ -1,1 +1,27 @@
-//! placeholder
+//! Live market data: the [`Exchange`] trait every venue adapter implements, and the [`Hub`]
+//! that owns every live order book.
+//!
+//! # Invariants
+//! - Knows no concrete exchange, and nothing of the HTTP API or the engine.
+//! - The [`Hub`] is the **sole owner** of live [`model::OrderBook`]s: one ingestion task per
+//!   exchange applies that exchange's events, checks them (crossed book, venue checksum) and
+//!   publishes an immutable [`BookSnapshot`] per book through a latest-value `watch` channel.
+//!   Readers never hold a lock the ingestion task needs, so a slow reader cannot slow
+//!   ingestion; it simply sees the newest snapshot when it looks again.
+//! - A book is subscribed on first use and released `release_after` after its last user;
+//!   configured default symbols stay subscribed.
+//! - Only a snapshot whose health is `live` and not crossed may be traded against
+//!   ([`model::BookHealth::is_tradeable`]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod backoff;
+mod error;
+mod exchange;
+mod hub;
+
+pub use backoff::Backoff;
+pub use error::MarketError;
+pub use exchange::{
+    ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery,
+};
+pub use hub::{BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig};

@@ -9,7 +9,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use model::{BookEvent, Level, OrderBook, Price, Qty, Side};
 use rust_decimal::Decimal;
 
-/// A deterministic 1 000-level-a-side book around 67 000.00 with tick 0.01, and a stream of
+/// A deterministic 1 000-level-a-side book around 67 000.00 with tick 0.01 and level sizes of
+/// 0.5–1.5 (mean 1, so a walk of 25 units takes about 25 levels), and a stream of
 /// Binance-like deltas (8-decimal strings parsed once up front, as an adapter would hand them
 /// over): mostly size changes near the top, some inserts and deletes, a few orphan deletes.
 fn setup() -> (OrderBook, Vec<BookEvent>) {
@@ -27,8 +28,12 @@ fn setup() -> (OrderBook, Vec<BookEvent>) {
         )
     };
     let mid = 6_700_000i64;
-    let bids: Vec<Level> = (1..=1_000).map(|i| lvl(mid - i, 1_000_000 + (next() % 100_000_000))).collect();
-    let asks: Vec<Level> = (1..=1_000).map(|i| lvl(mid + i, 1_000_000 + (next() % 100_000_000))).collect();
+    let bids: Vec<Level> = (1..=1_000)
+        .map(|i| lvl(mid - i, 50_000_000 + (next() % 100_000_000)))
+        .collect();
+    let asks: Vec<Level> = (1..=1_000)
+        .map(|i| lvl(mid + i, 50_000_000 + (next() % 100_000_000)))
+        .collect();
     let mut book = OrderBook::new();
     book.apply(&BookEvent::snapshot(bids, asks)).unwrap();
 
@@ -39,10 +44,14 @@ fn setup() -> (OrderBook, Vec<BookEvent>) {
         for _ in 0..10 {
             // Distance from the touch: mostly within 20 ticks, sometimes deep.
             let r = next();
-            let dist = if r % 10 < 8 { 1 + (r >> 8) % 20 } else { 1 + (r >> 8) % 1_000 } as i64;
+            let dist = if r % 10 < 8 {
+                1 + (r >> 8) % 20
+            } else {
+                1 + (r >> 8) % 1_000
+            } as i64;
             let q = match next() % 10 {
                 0 => 0, // delete (sometimes an orphan)
-                _ => 1_000_000 + next() % 100_000_000,
+                _ => 50_000_000 + next() % 100_000_000,
             };
             if next() % 2 == 0 {
                 b.push(lvl(mid - dist, q));
@@ -75,7 +84,9 @@ fn bench_book(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("book_read");
-    g.bench_function("top_10", |bch| bch.iter(|| black_box(black_box(&book).top(10))));
+    g.bench_function("top_10", |bch| {
+        bch.iter(|| black_box(black_box(&book).top(10)))
+    });
     let qty = Qty::try_from(Decimal::new(25, 0)).unwrap();
     let limit = Price::try_from(Decimal::new(68_000, 0)).unwrap();
     g.bench_function("walk_25_units", |bch| {

@@ -92,13 +92,31 @@ pub struct ApplyStats {
     pub orphan_deletes: u32,
 }
 
-/// Best-first levels of both sides.
+/// Best-first levels of both sides, held in one allocation (bids, then asks).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Depth {
+    levels: Vec<Level>,
+    n_bids: usize,
+}
+
+impl Depth {
+    /// Build from best-first bids and asks.
+    pub fn new(bids: Vec<Level>, asks: Vec<Level>) -> Self {
+        let n_bids = bids.len();
+        let mut levels = bids;
+        levels.extend(asks);
+        Depth { levels, n_bids }
+    }
+
     /// Bids, highest price first.
-    pub bids: Vec<Level>,
+    pub fn bids(&self) -> &[Level] {
+        &self.levels[..self.n_bids]
+    }
+
     /// Asks, lowest price first.
-    pub asks: Vec<Level>,
+    pub fn asks(&self) -> &[Level] {
+        &self.levels[self.n_bids..]
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,8 +427,8 @@ impl OrderBook {
     #[inline]
     fn level(&self, l: Lvl) -> Level {
         Level {
-            price: Price::from_trusted(decimal_from_scaled(i128::from(l.px), self.px_scale)),
-            qty: Qty::from_trusted(decimal_from_scaled(i128::from(l.qty), self.qty_scale)),
+            price: Price::from_trusted(dec_u64(l.px, self.px_scale)),
+            qty: Qty::from_trusted(dec_u64(l.qty, self.qty_scale)),
         }
     }
 
@@ -452,10 +470,22 @@ impl OrderBook {
 
     /// The best `n` levels of each side, best first.
     pub fn top(&self, n: usize) -> Depth {
-        Depth {
-            bids: self.bids.iter().rev().take(n).map(|l| self.level(*l)).collect(),
-            asks: self.asks.iter().rev().take(n).map(|l| self.level(*l)).collect(),
-        }
+        let nb = n.min(self.bids.len());
+        let na = n.min(self.asks.len());
+        let mut levels = Vec::with_capacity(nb + na);
+        levels.extend(
+            self.bids[self.bids.len() - nb..]
+                .iter()
+                .rev()
+                .map(|l| self.level(*l)),
+        );
+        levels.extend(
+            self.asks[self.asks.len() - na..]
+                .iter()
+                .rev()
+                .map(|l| self.level(*l)),
+        );
+        Depth { levels, n_bids: nb }
     }
 
     /// Best-first levels of one side.
@@ -495,36 +525,61 @@ impl OrderBook {
             Some(v) => v,
             None => u128::MAX,
         };
-        let bound = limit.map(|p| limit_bound(side, p.get(), self.px_scale));
+        let bound = limit.map_or(LimitBound::Everything, |p| {
+            limit_bound(side, p.get(), self.px_scale)
+        });
+        // Accept a level iff `lo <= px <= hi`: one of the two bounds is always open.
+        let (lo, hi) = match (side, bound) {
+            (_, LimitBound::Everything) => (0, u64::MAX),
+            (_, LimitBound::Nothing) => (u64::MAX, 0),
+            (Side::Buy, LimitBound::At(max)) => (0, max),
+            (Side::Sell, LimitBound::At(min)) => (min, u64::MAX),
+        };
         let mut remaining = want;
         let mut notional: u128 = 0;
         let mut full = 0usize;
         let mut last_part = 0u128;
         let mut short = None;
-        for l in levels.iter().rev() {
-            if remaining == 0 {
-                break;
-            }
-            if let Some(b) = bound {
-                let beyond = match (side, b) {
-                    (_, LimitBound::Nothing) => true,
-                    (_, LimitBound::Everything) => false,
-                    (Side::Buy, LimitBound::At(max)) => l.px > max,
-                    (Side::Sell, LimitBound::At(min)) => l.px < min,
-                };
-                if beyond {
+        if up == 1 && want <= u128::from(u64::MAX) {
+            // Fast path: request and book at the same scale, all in 64-bit quantities with
+            // a widening multiply for the notional.
+            let mut rem = want as u64;
+            for l in levels.iter().rev() {
+                if rem == 0 {
+                    break;
+                }
+                if l.px < lo || l.px > hi {
                     short = Some(WalkShort::LimitPrice);
                     break;
                 }
+                let take = l.qty.min(rem);
+                notional += u128::from(take) * u128::from(l.px);
+                rem -= take;
+                if take == l.qty {
+                    full += 1;
+                } else {
+                    last_part = u128::from(take);
+                }
             }
-            let avail = u128::from(l.qty).saturating_mul(up);
-            let take = avail.min(remaining);
-            notional = notional.saturating_add(take.saturating_mul(u128::from(l.px)));
-            remaining -= take;
-            if take == avail {
-                full += 1;
-            } else {
-                last_part = take;
+            remaining = u128::from(rem);
+        } else {
+            for l in levels.iter().rev() {
+                if remaining == 0 {
+                    break;
+                }
+                if l.px < lo || l.px > hi {
+                    short = Some(WalkShort::LimitPrice);
+                    break;
+                }
+                let avail = u128::from(l.qty).saturating_mul(up);
+                let take = avail.min(remaining);
+                notional = notional.saturating_add(take.saturating_mul(u128::from(l.px)));
+                remaining -= take;
+                if take == avail {
+                    full += 1;
+                } else {
+                    last_part = take;
+                }
             }
         }
         if remaining > 0 && short.is_none() {
@@ -557,7 +612,7 @@ fn to_fixed_u128(d: Decimal, scale: u32) -> Option<u128> {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum LimitBound {
     /// The limit excludes every level.
     Nothing,
@@ -695,20 +750,25 @@ impl Walk<'_> {
     pub fn levels(&self) -> impl Iterator<Item = Level> + '_ {
         let n = self.level_count();
         let up = POW10[(self.qty_scale - self.book.qty_scale) as usize];
-        self.levels.iter().rev().take(n).enumerate().map(move |(i, l)| {
-            let qty = if i < self.full {
-                u128::from(l.qty).saturating_mul(up)
-            } else {
-                self.last_part
-            };
-            Level {
-                price: Price::from_trusted(decimal_from_scaled(
-                    i128::from(l.px),
-                    self.book.px_scale,
-                )),
-                qty: Qty::from_trusted(decimal_from_scaled(sat_i128(qty), self.qty_scale)),
-            }
-        })
+        self.levels
+            .iter()
+            .rev()
+            .take(n)
+            .enumerate()
+            .map(move |(i, l)| {
+                let qty = if i < self.full {
+                    u128::from(l.qty).saturating_mul(up)
+                } else {
+                    self.last_part
+                };
+                Level {
+                    price: Price::from_trusted(decimal_from_scaled(
+                        i128::from(l.px),
+                        self.book.px_scale,
+                    )),
+                    qty: Qty::from_trusted(decimal_from_scaled(sat_i128(qty), self.qty_scale)),
+                }
+            })
     }
 
     /// The best price taken.
@@ -720,6 +780,12 @@ impl Walk<'_> {
     pub fn worst_price(&self) -> Option<Price> {
         self.levels().last().map(|l| l.price)
     }
+}
+
+/// A `Decimal` from a `u64` at a scale the book guarantees is at most 28.
+#[inline]
+fn dec_u64(v: u64, scale: u32) -> Decimal {
+    Decimal::from_parts(v as u32, (v >> 32) as u32, 0, false, scale)
 }
 
 fn sat_i128(v: u128) -> i128 {
@@ -790,7 +856,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            show(&top.bids),
+            show(top.bids()),
             vec![
                 (d("67000.01"), d("0.8")),
                 (d("66999.5"), d("0.015")),
@@ -798,7 +864,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            show(&top.asks),
+            show(top.asks()),
             vec![(d("67000.5"), d("1.5")), (d("67001"), d("0.75"))]
         );
         assert!(!b.is_crossed());
@@ -815,10 +881,10 @@ mod tests {
         ))
         .unwrap();
         let t = b.top(5);
-        assert_eq!(t.bids.len(), 2);
-        assert_eq!(t.bids[0].price.get(), d("11"));
-        assert_eq!(t.bids[0].qty.get(), d("3"), "last duplicate wins");
-        assert_eq!(t.asks[0].price.get(), d("13"));
+        assert_eq!(t.bids().len(), 2);
+        assert_eq!(t.bids()[0].price.get(), d("11"));
+        assert_eq!(t.bids()[0].qty.get(), d("3"), "last duplicate wins");
+        assert_eq!(t.asks()[0].price.get(), d("13"));
     }
 
     #[test]
@@ -834,10 +900,10 @@ mod tests {
             .unwrap();
         assert_eq!(b.scales(), (2, 3));
         let t = b.top(5);
-        assert_eq!(t.bids[0].price.get(), d("100.55"));
-        assert_eq!(t.bids[0].qty.get(), d("0.125"));
-        assert_eq!(t.bids[1].price.get(), d("100.5"));
-        assert_eq!(t.bids[1].qty.get(), d("1.25"));
+        assert_eq!(t.bids()[0].price.get(), d("100.55"));
+        assert_eq!(t.bids()[0].qty.get(), d("0.125"));
+        assert_eq!(t.bids()[1].price.get(), d("100.5"));
+        assert_eq!(t.bids()[1].qty.get(), d("1.25"));
     }
 
     #[test]
@@ -850,11 +916,11 @@ mod tests {
         .unwrap();
         let t = b.top(5);
         assert_eq!(
-            t.bids.iter().map(|l| l.price.get()).collect::<Vec<_>>(),
+            t.bids().iter().map(|l| l.price.get()).collect::<Vec<_>>(),
             vec![d("1"), d("0.5"), d("0.25")]
         );
-        assert_eq!(t.bids[1].qty.get(), d("0.001"));
-        assert_eq!(t.asks[1].price.get(), d("2.125"));
+        assert_eq!(t.bids()[1].qty.get(), d("0.001"));
+        assert_eq!(t.asks()[1].price.get(), d("2.125"));
     }
 
     #[test]
@@ -877,7 +943,13 @@ mod tests {
                 vec![],
             ))
             .unwrap_err();
-        assert!(matches!(err, BookError::Unrepresentable { what: "quantity", .. }));
+        assert!(matches!(
+            err,
+            BookError::Unrepresentable {
+                what: "quantity",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -889,8 +961,8 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(b.len(), (2, 2));
-        assert_eq!(b.top(5).bids.last().unwrap().price.get(), d("9"));
-        assert_eq!(b.top(5).asks.last().unwrap().price.get(), d("12"));
+        assert_eq!(b.top(5).bids().last().unwrap().price.get(), d("9"));
+        assert_eq!(b.top(5).asks().last().unwrap().price.get(), d("12"));
     }
 
     #[test]
@@ -904,16 +976,31 @@ mod tests {
         assert_eq!(w.vwap().unwrap().get(), d("67000.308"));
         assert_eq!(w.short(), None);
         let taken: Vec<_> = w.levels().map(|l| (l.price.get(), l.qty.get())).collect();
-        assert_eq!(taken, vec![(d("67000.02"), d("0.4")), (d("67000.5"), d("0.6"))]);
+        assert_eq!(
+            taken,
+            vec![(d("67000.02"), d("0.4")), (d("67000.5"), d("0.6"))]
+        );
 
         // Limit below the second level stops the walk there.
-        let w = b.walk(Side::Buy, "1.0".parse().unwrap(), Some("67000.49".parse().unwrap()));
+        let w = b.walk(
+            Side::Buy,
+            "1.0".parse().unwrap(),
+            Some("67000.49".parse().unwrap()),
+        );
         assert_eq!(w.filled().get(), d("0.4"));
         assert_eq!(w.short(), Some(WalkShort::LimitPrice));
 
         // A limit with finer precision than the book behaves as the exact comparison.
-        let w = b.walk(Side::Sell, "2".parse().unwrap(), Some("67000.001".parse().unwrap()));
-        assert_eq!(w.filled().get(), d("0.5"), "67000.00 < 67000.001 is excluded");
+        let w = b.walk(
+            Side::Sell,
+            "2".parse().unwrap(),
+            Some("67000.001".parse().unwrap()),
+        );
+        assert_eq!(
+            w.filled().get(),
+            d("0.5"),
+            "67000.00 < 67000.001 is excluded"
+        );
         let w = b.walk(Side::Sell, "5".parse().unwrap(), None);
         assert_eq!(w.filled().get(), d("1.715"));
         assert_eq!(w.short(), Some(WalkShort::Depth));

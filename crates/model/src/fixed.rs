@@ -115,9 +115,15 @@ mod tests {
 
     #[test]
     fn converts_exactly_or_says_why_not() {
-        assert_eq!(to_fixed(d("67000.01000000"), 8), ToFixed::Exact(6_700_001_000_000));
+        assert_eq!(
+            to_fixed(d("67000.01000000"), 8),
+            ToFixed::Exact(6_700_001_000_000)
+        );
         assert_eq!(to_fixed(d("67000.01000000"), 2), ToFixed::Exact(6_700_001));
-        assert_eq!(to_fixed(d("67000.01"), 8), ToFixed::Exact(6_700_001_000_000));
+        assert_eq!(
+            to_fixed(d("67000.01"), 8),
+            ToFixed::Exact(6_700_001_000_000)
+        );
         assert_eq!(to_fixed(d("0.123"), 2), ToFixed::NeedsScale(3));
         assert_eq!(to_fixed(d("0.12300"), 2), ToFixed::NeedsScale(3));
         assert_eq!(to_fixed(d("184467440737.09551616"), 8), ToFixed::TooLarge);

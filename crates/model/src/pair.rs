@@ -200,7 +200,14 @@ mod tests {
             pair("BTC-TUSD", "XBTTUSD", "BTC/TUSD", &[]),
         ]);
         for s in [
-            "BTC-USD", "btc-usd", "BTC/USD", "XBT/USD", "xbt%2Fusd", "XBTUSD", "XXBTZUSD", "BTCUSD",
+            "BTC-USD",
+            "btc-usd",
+            "BTC/USD",
+            "XBT/USD",
+            "xbt%2Fusd",
+            "XBTUSD",
+            "XXBTZUSD",
+            "BTCUSD",
         ] {
             let got = idx.resolve(s).map(|p| p.symbol.as_str());
             if s.contains('%') {
