@@ -1,1 +1,206 @@
-//! placeholder
+//! The papertwap server's composition root: the only place that names concrete exchanges
+//! and wires the hub, store and HTTP API together.
+//!
+//! # Invariants
+//! - [`Application::build`] binds its listener before returning, so `server.bind` with port 0
+//!   works and [`Application::port`] tells the port (tests start the real server this way).
+//! - Configuration is validated whole before anything starts ([`settings`]).
+//! - One cancellation token fans out shutdown: HTTP stops accepting, in-flight requests
+//!   finish, feeds close, the store is closed last.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod settings;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use market::{Exchange, Hub, HubConfig};
+use model::ExchangeId;
+use sim::{SimConfig, SimExchange};
+use store::Store;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use settings::{Overrides, Settings};
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    addr: SocketAddr,
+    server: actix_web::dev::Server,
+    shutdown: CancellationToken,
+    hub: Hub,
+    store: Store,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Application {
+    /// Open the store, start the market hub and bind the HTTP listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let store = Store::connect(&settings.store.url)
+            .await
+            .with_context(|| format!("opening store.url {}", settings.store.url))?;
+        if settings.auth.jwt_secret.is_none() {
+            // Generated once and kept, so tokens survive restarts. Never logged.
+            store
+                .jwt_secret()
+                .await
+                .context("preparing the JWT secret")?;
+        }
+
+        let shutdown = CancellationToken::new();
+        let (exchanges, hub_config) = exchanges(&settings)?;
+        let hub = Hub::start(hub_config, exchanges, shutdown.child_token());
+
+        let state = api::AppState::new(hub.clone(), store.clone());
+        let listener = TcpListener::bind(settings.bind_addr()?)
+            .with_context(|| format!("binding server.bind {}", settings.server.bind))?;
+        let addr = listener.local_addr()?;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(api::access_log))
+                .wrap(from_fn(api::request_id))
+                .configure(api::configure(state.clone()))
+                .default_service(web::to(api::not_found))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(10)
+        .run();
+        info!(address = %addr, "listening on http://{addr}");
+        Ok(Application {
+            addr,
+            server,
+            shutdown,
+            hub,
+            store,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A token that stops the server when cancelled (tests use it; signals use it too).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serve until Ctrl-C, SIGTERM or the shutdown token, then stop gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            server,
+            shutdown,
+            hub,
+            store,
+            ..
+        } = self;
+        let handle = server.handle();
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = signal() => {
+                    info!("shutdown signal received");
+                    token.cancel();
+                }
+            }
+            handle.stop(true).await;
+        });
+        let served = server.await;
+        shutdown.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), hub.wait())
+            .await
+            .is_err()
+        {
+            warn!("market feeds did not stop within 10 s");
+        }
+        store.close().await;
+        info!("stopped");
+        served.context("HTTP server failed")
+    }
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The exchanges this build can run, and the hub configuration that goes with them.
+fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)> {
+    let mut list: Vec<Arc<dyn Exchange>> = Vec::new();
+    let mut config = HubConfig {
+        stale_after: Duration::from_millis(s.market.stale_after_ms),
+        release_after: Duration::from_secs(s.market.release_after_secs),
+        ..HubConfig::default()
+    };
+    let ex = &s.exchanges;
+    for (id, e) in [
+        (ExchangeId::Sim, &ex.sim),
+        (ExchangeId::Binance, &ex.binance),
+        (ExchangeId::Kraken, &ex.kraken),
+    ] {
+        if !e.enabled {
+            config.disabled.push(id);
+            continue;
+        }
+        config.default_symbols.insert(id, e.symbols.clone());
+        match id {
+            ExchangeId::Sim => {
+                let defaults = SimConfig::default();
+                let sim = SimExchange::new(SimConfig {
+                    seed: e.seed.unwrap_or(defaults.seed),
+                    update_interval: e
+                        .update_interval_ms
+                        .map_or(defaults.update_interval, Duration::from_millis),
+                    history_minutes: e.history_minutes.unwrap_or(defaults.history_minutes),
+                })
+                .context("building the simulated exchange")?;
+                list.push(Arc::new(sim));
+            }
+            other => {
+                // The live adapters are not part of this build yet; say so plainly rather
+                // than pretend to connect.
+                config.unavailable.push((
+                    other,
+                    format!("the {other} adapter is not available in this build yet"),
+                ));
+            }
+        }
+    }
+    Ok((list, config))
+}

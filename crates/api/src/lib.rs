@@ -1,1 +1,20 @@
-//! placeholder
+//! The papertwap HTTP API on actix-web.
+//!
+//! # Invariants
+//! - The only crate that converts between `model` and `wire` ([`convert`]); handlers are
+//!   thin: decode → call the hub or store → encode.
+//! - Every error leaves as `application/problem+json` with a stable `code`; 4xx bodies
+//!   explain, 5xx bodies are generic and their cause is logged with the request id.
+//! - Every response carries `X-Request-Id`.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod convert;
+mod error;
+mod middleware;
+mod routes;
+mod state;
+
+pub use error::ApiError;
+pub use middleware::{access_log, request_id};
+pub use routes::{configure, not_found};
+pub use state::AppState;

@@ -32,6 +32,9 @@ pub struct HubConfig {
     pub default_symbols: HashMap<ExchangeId, Vec<String>>,
     /// Exchanges configured but disabled (listed by status, never connected).
     pub disabled: Vec<ExchangeId>,
+    /// Exchanges enabled in configuration that this server cannot run, with the reason
+    /// (listed as `down`; requests to them answer "unavailable" with that reason).
+    pub unavailable: Vec<(ExchangeId, String)>,
     /// Checksum mismatches within [`HubConfig::checksum_window`] beyond which a symbol's
     /// checksum is declared unreliable instead of resyncing again.
     pub checksum_max_failures: usize,
@@ -50,6 +53,7 @@ impl Default for HubConfig {
             release_after: Duration::from_secs(300),
             default_symbols: HashMap::new(),
             disabled: Vec::new(),
+            unavailable: Vec::new(),
             checksum_max_failures: 3,
             checksum_window: Duration::from_secs(300),
             pairs_refresh: Duration::from_secs(3_600),
@@ -292,10 +296,17 @@ impl Hub {
     }
 
     fn venue(&self, id: ExchangeId) -> Result<&Arc<Venue>, MarketError> {
-        self.inner
-            .venues
-            .get(&id)
-            .ok_or(MarketError::ExchangeDisabled(id))
+        if let Some(v) = self.inner.venues.get(&id) {
+            return Ok(v);
+        }
+        match self.inner.config.unavailable.iter().find(|(u, _)| *u == id) {
+            Some((_, reason)) => Err(MarketError::Unavailable {
+                exchange: id,
+                reason: reason.clone(),
+                retry_after: None,
+            }),
+            None => Err(MarketError::ExchangeDisabled(id)),
+        }
     }
 
     /// Status of every configured exchange (enabled ones first, then disabled).
@@ -318,6 +329,18 @@ impl Hub {
                 }
             })
             .collect();
+        for (id, reason) in &self.inner.config.unavailable {
+            if !self.inner.venues.contains_key(id) {
+                out.push(ExchangeStatus {
+                    id: *id,
+                    enabled: true,
+                    connection: Some(ConnState::Down),
+                    pairs: 0,
+                    books: 0,
+                    last_error: Some(reason.clone()),
+                });
+            }
+        }
         for id in &self.inner.config.disabled {
             if !self.inner.venues.contains_key(id) {
                 out.push(ExchangeStatus {

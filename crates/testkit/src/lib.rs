@@ -1,1 +1,68 @@
-//! placeholder
+//! Dev-only helpers shared by the test suites: fixture loading and opt-in test logging.
+//!
+//! # Invariant
+//! Never a normal dependency of any shipped crate: only `[dev-dependencies]` name it (checked
+//! by the layering test in `e2e`).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+/// Install a tracing subscriber once per test binary, printing logs only when `TEST_LOG` is
+/// set (so CI output stays readable and a failing test can be rerun with logs).
+pub fn init_tracing() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// The shared exchange fixtures folder (`../shared/fixtures/exchanges` from the repository
+/// root), overridable with `PAPERTWAP_FIXTURES`.
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("PAPERTWAP_FIXTURES") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/exchanges")
+}
+
+/// Why a fixture could not be loaded.
+#[derive(Debug)]
+pub enum FixtureError {
+    /// The file could not be read.
+    Io(PathBuf, std::io::Error),
+    /// The file is not JSON.
+    Json(PathBuf, serde_json::Error),
+}
+
+impl std::fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FixtureError::Io(p, e) => write!(f, "reading fixture {}: {e}", p.display()),
+            FixtureError::Json(p, e) => write!(f, "parsing fixture {}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for FixtureError {}
+
+/// The raw text of a fixture, by path relative to [`fixtures_dir`] (`binance/x.json`).
+pub fn fixture_text(rel: &str) -> Result<String, FixtureError> {
+    let p = fixtures_dir().join(rel);
+    std::fs::read_to_string(&p).map_err(|e| FixtureError::Io(p, e))
+}
+
+/// The frames of a sequence fixture (a JSON array of raw frames), each re-serialized.
+/// Checksum tests that need byte-exact frames should use [`fixture_text`] instead.
+pub fn fixture_frames(rel: &str) -> Result<Vec<serde_json::Value>, FixtureError> {
+    let text = fixture_text(rel)?;
+    let p = fixtures_dir().join(rel);
+    serde_json::from_str(&text).map_err(|e| FixtureError::Json(p, e))
+}

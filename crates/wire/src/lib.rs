@@ -1,1 +1,19 @@
-//! placeholder
+//! The JSON of the papertwap API: every request, response and error body, shared by the
+//! server (`api`) and the SDK (`papertwap-client`).
+//!
+//! # Invariants
+//! - The **only** definition of our JSON. Field names here are the public contract (DESIGN
+//!   §5.1); renaming one is a breaking change.
+//! - Money is `rust_decimal::Decimal` serialized as a JSON string, never a float; times are
+//!   RFC 3339 UTC strings; absent optional values are `null`.
+//! - Depends on serde, rust_decimal and chrono only, so SDK users compile nothing else.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod market;
+mod problem;
+
+pub use market::{
+    BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
+    OrderBookQuery, Pair, PairsQuery, ServiceInfo,
+};
+pub use problem::Problem;

@@ -1,0 +1,176 @@
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use market::MarketError;
+use wire::Problem;
+
+/// An error as the API reports it. Each variant maps to one HTTP status and a problem body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or out of range.
+    #[error("{detail}")]
+    BadRequest {
+        /// Stable identifier.
+        code: &'static str,
+        /// Human sentence.
+        detail: String,
+    },
+    /// 404: the thing asked for does not exist (or is not yours).
+    #[error("{detail}")]
+    NotFound {
+        /// Stable identifier.
+        code: &'static str,
+        /// Human sentence.
+        detail: String,
+    },
+    /// 405: the path exists but not with this method.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed {
+        /// Value of the `Allow` header.
+        allow: &'static str,
+    },
+    /// 502: the exchange answered with something unusable.
+    #[error("{detail}")]
+    BadGateway {
+        /// Stable identifier.
+        code: &'static str,
+        /// Human sentence.
+        detail: String,
+    },
+    /// 503: cannot serve this now; try again later.
+    #[error("{detail}")]
+    Unavailable {
+        /// Stable identifier.
+        code: &'static str,
+        /// Human sentence.
+        detail: String,
+        /// Suggested wait, sent as `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// 500: our fault. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with a code and sentence.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A 404 with a code and sentence.
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::NotFound {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status_code().as_u16();
+        match self {
+            ApiError::BadRequest { code, detail } => {
+                Problem::new(status, code, "Bad request", detail.clone())
+            }
+            ApiError::NotFound { code, detail } => {
+                Problem::new(status, code, "Not found", detail.clone())
+            }
+            ApiError::MethodNotAllowed { allow } => Problem::new(
+                status,
+                "method_not_allowed",
+                "Method not allowed",
+                format!("this path accepts {allow} only"),
+            ),
+            ApiError::BadGateway { code, detail } => {
+                Problem::new(status, code, "Bad gateway", detail.clone())
+            }
+            ApiError::Unavailable { code, detail, .. } => {
+                Problem::new(status, code, "Service unavailable", detail.clone())
+            }
+            ApiError::Internal(_) => Problem::new(
+                status,
+                "internal_error",
+                "Internal server error",
+                "the server failed to handle this request; it has been logged",
+            ),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, Problem::CONTENT_TYPE));
+        match self {
+            ApiError::MethodNotAllowed { allow } => {
+                res.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            ApiError::Unavailable {
+                retry_after: Some(d),
+                ..
+            } => {
+                res.insert_header((header::RETRY_AFTER, d.as_secs().max(1).to_string()));
+            }
+            _ => {}
+        }
+        res.json(self.problem())
+    }
+}
+
+impl From<MarketError> for ApiError {
+    fn from(e: MarketError) -> Self {
+        let detail = e.to_string();
+        match e {
+            MarketError::ExchangeDisabled(_) => ApiError::not_found("exchange_disabled", detail),
+            MarketError::UnknownSymbol { .. } => ApiError::not_found("unknown_symbol", detail),
+            MarketError::UnsupportedInterval { .. } => {
+                ApiError::bad_request("unsupported_interval", detail)
+            }
+            MarketError::PairsUnavailable { .. } => ApiError::Unavailable {
+                code: "exchange_unavailable",
+                detail,
+                retry_after: Some(Duration::from_secs(5)),
+            },
+            MarketError::Unavailable { retry_after, .. } => ApiError::Unavailable {
+                code: "exchange_unavailable",
+                detail,
+                retry_after: retry_after.or(Some(Duration::from_secs(5))),
+            },
+            MarketError::Refused { .. } => ApiError::Unavailable {
+                code: "exchange_refused",
+                detail,
+                retry_after: None,
+            },
+            MarketError::Upstream { .. } => ApiError::BadGateway {
+                code: "exchange_error",
+                detail,
+            },
+            MarketError::BookNotLive { .. } => ApiError::Unavailable {
+                code: "book_not_live",
+                detail,
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            MarketError::ShuttingDown => ApiError::Unavailable {
+                code: "shutting_down",
+                detail,
+                retry_after: Some(Duration::from_secs(5)),
+            },
+        }
+    }
+}

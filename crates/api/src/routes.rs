@@ -1,0 +1,229 @@
+//! Routes and handlers.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use model::{BookState, ExchangeId, Interval, Timestamp};
+use tracing::instrument;
+
+use crate::convert;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long a first `/orderbook` request waits for a lazily subscribed book to go live.
+const FIRST_SYNC_WAIT: Duration = Duration::from_secs(3);
+
+/// Register every route on `cfg`, with problem+json answers for bad queries, paths and
+/// methods.
+pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(state))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::bad_request("invalid_query", format!("invalid query string: {e}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                ApiError::not_found("not_found", format!("invalid path: {e}")).into()
+            }));
+        get(cfg, "/", root);
+        get(cfg, "/health", health);
+        get(cfg, "/exchanges", exchanges);
+        get(cfg, "/exchanges/{exchange}/pairs", pairs);
+        get(cfg, "/klines/{exchange}/{symbol}", klines);
+        get(cfg, "/orderbook/{exchange}/{symbol}", orderbook);
+    }
+}
+
+/// A GET-only resource: other methods get 405 with `Allow: GET`.
+fn get<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    cfg.service(
+        web::resource(path)
+            .route(web::get().to(handler))
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
+            })),
+    );
+}
+
+/// The default service: 404 problem for any unknown path.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "not_found",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+fn exchange_id(text: &str) -> Result<ExchangeId, ApiError> {
+    text.parse::<ExchangeId>().map_err(|_| {
+        ApiError::not_found(
+            "unknown_exchange",
+            format!("unknown exchange `{text}`; GET /exchanges lists them"),
+        )
+    })
+}
+
+async fn root() -> web::Json<wire::ServiceInfo> {
+    web::Json(wire::ServiceInfo {
+        name: "papertwap".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        docs: "/docs".to_owned(),
+        redoc: "/redoc".to_owned(),
+        openapi: "/openapi.json".to_owned(),
+        ui: "/ui".to_owned(),
+    })
+}
+
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let store_ok = state.store.ping().await;
+    let exchanges = state.hub.exchanges();
+    let degraded = exchanges
+        .iter()
+        .any(|e| e.enabled && e.connection != Some(market::ConnState::Connected));
+    let body = wire::Health {
+        status: match (store_ok, degraded) {
+            (false, _) => "unavailable",
+            (true, true) => "degraded",
+            (true, false) => "ok",
+        }
+        .to_owned(),
+        store: if store_ok { "ok" } else { "unavailable" }.to_owned(),
+        uptime_secs: state.started.elapsed().as_secs(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        exchanges: exchanges.iter().map(convert::exchange_health).collect(),
+    };
+    // Degraded exchanges do not fail the health check; an unusable store does.
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    HttpResponse::build(status).json(body)
+}
+
+async fn exchanges(state: web::Data<AppState>) -> web::Json<Vec<wire::Exchange>> {
+    web::Json(
+        state
+            .hub
+            .exchanges()
+            .iter()
+            .map(convert::exchange)
+            .collect(),
+    )
+}
+
+#[instrument(skip(state, q))]
+async fn pairs(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<wire::PairsQuery>,
+) -> Result<web::Json<Vec<wire::Pair>>, ApiError> {
+    let id = exchange_id(&path)?;
+    let idx = state.hub.pairs_within(id, FIRST_SYNC_WAIT).await?;
+    let quote = q.quote.as_deref().map(model::canonical_asset);
+    let out = idx
+        .pairs()
+        .iter()
+        .filter(|p| quote.as_deref().is_none_or(|qt| p.symbol.quote() == qt))
+        .map(convert::pair)
+        .collect();
+    Ok(web::Json(out))
+}
+
+/// A time given as RFC 3339 or Unix milliseconds.
+fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(Timestamp::from_millis(ms));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .map(Timestamp::from_nanos)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_time",
+                format!("{name} `{s}` is neither an RFC 3339 time nor Unix milliseconds"),
+            )
+        })
+}
+
+#[instrument(skip(state, q))]
+async fn klines(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    q: web::Query<wire::KlinesQuery>,
+) -> Result<web::Json<Vec<wire::Kline>>, ApiError> {
+    let (ex, sym) = path.into_inner();
+    let id = exchange_id(&ex)?;
+    let interval_text = q.interval.as_deref().unwrap_or("1m");
+    let interval: Interval = interval_text.parse().map_err(|e: model::UnknownInterval| {
+        ApiError::bad_request("invalid_interval", e.to_string())
+    })?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit {limit} is out of range 1-1000"),
+        ));
+    }
+    let start = q
+        .start
+        .as_deref()
+        .map(|s| parse_time("start", s))
+        .transpose()?;
+    let end = q.end.as_deref().map(|s| parse_time("end", s)).transpose()?;
+    if let (Some(s), Some(e)) = (start, end) {
+        if s > e {
+            return Err(ApiError::bad_request(
+                "invalid_time_range",
+                "start is after end",
+            ));
+        }
+    }
+    state.hub.pairs_within(id, FIRST_SYNC_WAIT).await?;
+    let (_, ks) = state
+        .hub
+        .klines(id, &sym, interval, start, end, limit as usize)
+        .await?;
+    Ok(web::Json(ks.iter().map(convert::kline).collect()))
+}
+
+#[instrument(skip(state, q))]
+async fn orderbook(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    q: web::Query<wire::OrderBookQuery>,
+) -> Result<web::Json<wire::OrderBook>, ApiError> {
+    let (ex, sym) = path.into_inner();
+    let id = exchange_id(&ex)?;
+    let depth = q.depth.unwrap_or(10);
+    if !(1..=100).contains(&depth) {
+        return Err(ApiError::bad_request(
+            "invalid_depth",
+            format!("depth {depth} is out of range 1-100"),
+        ));
+    }
+    state.hub.pairs_within(id, FIRST_SYNC_WAIT).await?;
+    let snap = state
+        .hub
+        .snapshot_live_within(id, &sym, FIRST_SYNC_WAIT)
+        .await?;
+    if snap.health.state != BookState::Live {
+        // Never serve a book we cannot vouch for.
+        return Err(market::MarketError::BookNotLive {
+            exchange: id,
+            symbol: snap.symbol().to_string(),
+            state: snap.health.state,
+        }
+        .into());
+    }
+    Ok(web::Json(convert::order_book(
+        &snap,
+        depth as usize,
+        Timestamp::now(),
+    )))
+}
