@@ -402,13 +402,13 @@ impl Settings {
                 "must be a sqlite: URL (sqlite://file.db, sqlite:///abs/file.db, sqlite::memory:)",
             ));
         }
-        if let Some(s) = &self.auth.jwt_secret {
-            if s.len() < 32 {
-                return Err(invalid(
-                    "auth.jwt_secret",
-                    format!("must be at least 32 bytes long (got {})", s.len()),
-                ));
-            }
+        if let Some(s) = &self.auth.jwt_secret
+            && s.len() < 32
+        {
+            return Err(invalid(
+                "auth.jwt_secret",
+                format!("must be at least 32 bytes long (got {})", s.len()),
+            ));
         }
         if !(60..=7 * 86_400).contains(&self.auth.token_ttl_secs) {
             return Err(invalid(
@@ -504,45 +504,45 @@ impl ExchangeSettings {
             "sim",
         )?;
         only("history_minutes", self.history_minutes.is_some(), "sim")?;
-        if let Some(d) = self.book_depth {
-            if ![10, 25, 100, 500, 1_000].contains(&d) {
-                return Err(invalid(
-                    &key("book_depth"),
-                    "must be one of 10, 25, 100, 500, 1000",
-                ));
-            }
+        if let Some(d) = self.book_depth
+            && ![10, 25, 100, 500, 1_000].contains(&d)
+        {
+            return Err(invalid(
+                &key("book_depth"),
+                "must be one of 10, 25, 100, 500, 1000",
+            ));
         }
-        if let Some(ms) = self.update_interval_ms {
-            if !(10..=10_000).contains(&ms) {
-                return Err(invalid(
-                    &key("update_interval_ms"),
-                    "must be between 10 and 10000",
-                ));
-            }
+        if let Some(ms) = self.update_interval_ms
+            && !(10..=10_000).contains(&ms)
+        {
+            return Err(invalid(
+                &key("update_interval_ms"),
+                "must be between 10 and 10000",
+            ));
         }
-        if let Some(m) = self.history_minutes {
-            if m > 31 * 1_440 {
-                return Err(invalid(
-                    &key("history_minutes"),
-                    "must be at most 44640 (31 days)",
-                ));
-            }
+        if let Some(m) = self.history_minutes
+            && m > 31 * 1_440
+        {
+            return Err(invalid(
+                &key("history_minutes"),
+                "must be at most 44640 (31 days)",
+            ));
         }
         if self.fee_bps < Decimal::ZERO || self.fee_bps > Decimal::from(1_000) {
             return Err(invalid(&key("fee_bps"), "must be between 0 and 1000"));
         }
-        if let Some(u) = &self.ws_url {
-            if !(u.starts_with("ws://") || u.starts_with("wss://")) {
-                return Err(invalid(&key("ws_url"), "must start with ws:// or wss://"));
-            }
+        if let Some(u) = &self.ws_url
+            && !(u.starts_with("ws://") || u.starts_with("wss://"))
+        {
+            return Err(invalid(&key("ws_url"), "must start with ws:// or wss://"));
         }
-        if let Some(u) = &self.rest_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(invalid(
-                    &key("rest_url"),
-                    "must start with http:// or https://",
-                ));
-            }
+        if let Some(u) = &self.rest_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(invalid(
+                &key("rest_url"),
+                "must start with http:// or https://",
+            ));
         }
         if self.symbols.iter().any(|s| s.trim().is_empty()) {
             return Err(invalid(&key("symbols"), "contains an empty symbol"));

@@ -176,13 +176,13 @@ async fn klines(
         .map(|s| parse_time("start", s))
         .transpose()?;
     let end = q.end.as_deref().map(|s| parse_time("end", s)).transpose()?;
-    if let (Some(s), Some(e)) = (start, end) {
-        if s > e {
-            return Err(ApiError::bad_request(
-                "invalid_time_range",
-                "start is after end",
-            ));
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(ApiError::bad_request(
+            "invalid_time_range",
+            "start is after end",
+        ));
     }
     state.hub.pairs_within(id, FIRST_SYNC_WAIT).await?;
     let (_, ks) = state

@@ -350,10 +350,11 @@ impl OrderBook {
                 // Try the smallest scale that keeps every stored value and this one exact.
                 let need = natural_scale(d.mantissa().unsigned_abs(), d.scale());
                 let floor = self.min_exact_scale(col).max(need);
-                if floor < scale && self.rescale(col, floor).is_ok() {
-                    if let ToFixed::Exact(v) = to_fixed(d, floor) {
-                        return Ok(v);
-                    }
+                if floor < scale
+                    && self.rescale(col, floor).is_ok()
+                    && let ToFixed::Exact(v) = to_fixed(d, floor)
+                {
+                    return Ok(v);
                 }
                 Err(unrepresentable(col, d))
             }
@@ -394,7 +395,7 @@ impl OrderBook {
                 v.checked_mul(p)
             } else {
                 let p = u64::try_from(POW10[(from - to) as usize]).ok()?;
-                (v % p == 0).then_some(v / p)
+                v.is_multiple_of(p).then_some(v / p)
             }
         };
         // Check first, then write, so failure leaves the book intact.
@@ -521,10 +522,7 @@ impl OrderBook {
         // Work at a quantity scale that holds both the book and the request exactly.
         let qs = self.qty_scale.max(qty.get().scale());
         let up = POW10[(qs - self.qty_scale) as usize];
-        let want = match to_fixed_u128(qty.get(), qs) {
-            Some(v) => v,
-            None => u128::MAX,
-        };
+        let want = to_fixed_u128(qty.get(), qs).unwrap_or(u128::MAX);
         let bound = limit.map_or(LimitBound::Everything, |p| {
             limit_bound(side, p.get(), self.px_scale)
         });
@@ -640,7 +638,7 @@ fn limit_bound(side: Side, limit: Decimal, px_scale: u32) -> LimitBound {
         let q = m / p;
         Some(match side {
             Side::Buy => q,
-            Side::Sell => q + u128::from(m % p != 0),
+            Side::Sell => q + u128::from(!m.is_multiple_of(p)),
         })
     };
     match scaled.map(u64::try_from) {
@@ -658,9 +656,9 @@ fn limit_bound(side: Side, limit: Decimal, px_scale: u32) -> LimitBound {
 fn finish_side(v: &mut Vec<Lvl>, bids: bool) {
     // Stable sort keeps wire order among equal prices, so "last wins" below is wire order.
     if bids {
-        v.sort_by(|a, b| a.px.cmp(&b.px));
+        v.sort_by_key(|a| a.px);
     } else {
-        v.sort_by(|a, b| b.px.cmp(&a.px));
+        v.sort_by_key(|l| std::cmp::Reverse(l.px));
     }
     let mut out: Vec<Lvl> = Vec::with_capacity(v.len());
     for l in v.drain(..) {

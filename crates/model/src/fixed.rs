@@ -49,7 +49,7 @@ pub(crate) fn to_fixed(d: Decimal, scale: u32) -> ToFixed {
     }
     // s > scale: exact only if the extra digits are trailing zeros.
     let p = POW10[(s - scale) as usize];
-    if m % p == 0 {
+    if m.is_multiple_of(p) {
         match u64::try_from(m / p) {
             Ok(v) => ToFixed::Exact(v),
             Err(_) => ToFixed::TooLarge,
@@ -64,7 +64,7 @@ pub(crate) fn natural_scale(mut m: u128, mut s: u32) -> u32 {
     if m == 0 {
         return 0;
     }
-    while s > 0 && m % 10 == 0 {
+    while s > 0 && m.is_multiple_of(10) {
         m /= 10;
         s -= 1;
     }

@@ -69,14 +69,13 @@ impl Store {
         }
         let opts = SqliteConnectOptions::from_str(url).map_err(|e| bad(&e.to_string()))?;
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        if !memory {
-            if let Some(dir) = opts
+        if !memory
+            && let Some(dir) = opts
                 .get_filename()
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
-            {
-                create_dir(dir)?;
-            }
+        {
+            create_dir(dir)?;
         }
         let opts = opts
             .create_if_missing(true)
