@@ -1,0 +1,119 @@
+//! Tests of the `papertwap-server` binary itself: start-up on port 0, the logged address,
+//! graceful SIGTERM, and configuration errors that name their key.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn server() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_papertwap-server"));
+    // A clean environment for configuration: only what each test sets.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PAPERTWAP_") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn starts_on_port_zero_logs_the_address_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = server()
+        .current_dir(dir.path())
+        .env("PAPERTWAP_SERVER__BIND", "127.0.0.1:0")
+        .env("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false")
+        .env("PAPERTWAP_LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The bound address is logged as a structured field.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("server logged its address in time");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        if let Some(a) = v["fields"]["address"].as_str() {
+            break a.to_owned();
+        }
+    };
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+        "{addr}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let body: serde_json::Value = http
+            .get(format!("http://{addr}/orderbook/sim/BTCUSDT"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["symbol"], "BTC-USDT");
+        assert_eq!(body["bids"].as_array().unwrap().len(), 10);
+    });
+    // The database was created in the working directory by default.
+    assert!(dir.path().join("papertwap.db").exists());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "graceful exit, got {exit:?}");
+}
+
+#[test]
+fn bad_configuration_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, v, key) in [
+        ("PAPERTWAP_SERVER__BIND", "not-an-address", "server.bind"),
+        ("PAPERTWAP_AUTH__JWT_SECRET", "too-short", "auth.jwt_secret"),
+        (
+            "PAPERTWAP_MARKET__RELEASE_AFTER_SECS",
+            "0",
+            "market.release_after_secs",
+        ),
+    ] {
+        let out = server().current_dir(dir.path()).env(k, v).output().unwrap();
+        assert!(!out.status.success(), "{k}={v} must refuse to start");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(key),
+            "{k}={v}: stderr `{err}` should name `{key}`"
+        );
+    }
+    let out = server()
+        .current_dir(dir.path())
+        .args(["--config", "/nonexistent/papertwap.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+}
