@@ -166,6 +166,12 @@ impl From<MarketError> for ApiError {
                 detail,
                 retry_after: Some(Duration::from_secs(1)),
             },
+            MarketError::RateLimited { retry_after, .. } => ApiError::Unavailable {
+                code: "exchange_rate_limited",
+                detail,
+                retry_after: Some(retry_after),
+            },
+            MarketError::Config(_) => ApiError::Internal(detail),
             MarketError::ShuttingDown => ApiError::Unavailable {
                 code: "shutting_down",
                 detail,

@@ -69,6 +69,20 @@ pub enum MarketError {
         /// Its current state.
         state: BookState,
     },
+    /// The venue rate-limited us (HTTP 429, or 418 = IP banned); nothing is sent to it
+    /// until `retry_after` has passed.
+    #[error("{exchange} rate-limited this server; retry after {retry_after:?}")]
+    RateLimited {
+        /// The exchange.
+        exchange: ExchangeId,
+        /// How long the venue asked us to wait.
+        retry_after: Duration,
+        /// HTTP 418: the venue banned this IP for a while.
+        banned: bool,
+    },
+    /// A configuration problem found while starting an adapter (bad URL, TLS setup).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The hub is shutting down.
     #[error("the market data hub is shutting down")]
     ShuttingDown,
@@ -83,6 +97,7 @@ impl MarketError {
                 | MarketError::Unavailable { .. }
                 | MarketError::Upstream { .. }
                 | MarketError::BookNotLive { .. }
+                | MarketError::RateLimited { .. }
         )
     }
 }

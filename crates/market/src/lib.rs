@@ -18,6 +18,7 @@ mod backoff;
 mod error;
 mod exchange;
 mod hub;
+pub mod net;
 
 pub use backoff::Backoff;
 pub use error::MarketError;

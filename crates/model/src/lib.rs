@@ -29,7 +29,7 @@ pub use book::{
 pub use exchange::{ExchangeId, UnknownExchange};
 pub use health::{BookHealth, BookState};
 pub use kline::{Interval, Kline, UnknownInterval};
-pub use num::{Level, NumError, Price, Qty};
+pub use num::{Level, NumError, Price, Qty, decimal_from_str};
 pub use pair::{Pair, PairIndex, PairStatus};
 pub use side::{BookSide, Side, UnknownSide};
 pub use symbol::{Symbol, SymbolError, canonical_asset};

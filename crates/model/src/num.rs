@@ -18,10 +18,58 @@ pub enum NumError {
 }
 
 fn parse_decimal(s: &str) -> Result<Decimal, NumError> {
+    decimal_from_str(s).ok_or_else(|| NumError::Syntax(s.to_owned()))
+}
+
+/// Parse decimal text exactly, keeping its scale (`"0.50000000"` has scale 8).
+///
+/// The common exchange form — optional `-`, digits, optional `.` and digits, at most 19
+/// significant digits — is parsed straight into `Decimal`'s parts, several times faster
+/// than the general parser, which handles everything else (more digits, exponents).
+pub fn decimal_from_str(s: &str) -> Option<Decimal> {
+    let b = s.as_bytes();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if !digits.is_empty() && digits.len() <= 20 {
+        let mut m: u64 = 0;
+        let mut scale: u32 = 0;
+        let mut seen_dot = false;
+        let mut n_digits = 0u32;
+        let mut ok = true;
+        for &c in digits {
+            match c {
+                b'0'..=b'9' => {
+                    n_digits += 1;
+                    m = m * 10 + u64::from(c - b'0');
+                    if seen_dot {
+                        scale += 1;
+                    }
+                }
+                b'.' if !seen_dot => seen_dot = true,
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        // 19 digits always fit in u64; the dot must have digits on both sides.
+        let dot_ok = !seen_dot || (scale > 0 && n_digits > scale);
+        if ok && n_digits > 0 && n_digits <= 19 && dot_ok && scale <= 28 {
+            return Some(Decimal::from_parts(
+                m as u32,
+                (m >> 32) as u32,
+                0,
+                neg && m != 0,
+                scale,
+            ));
+        }
+    }
     let t = s.trim();
     Decimal::from_str_exact(t)
         .or_else(|_| Decimal::from_scientific(t))
-        .map_err(|_| NumError::Syntax(s.to_owned()))
+        .ok()
 }
 
 /// A price in quote currency per unit of base: exact and strictly positive.
@@ -156,6 +204,25 @@ impl Level {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_parser_agrees_with_the_general_one() {
+        for t in [
+            "0", "0.0", "0.00000000", "1", "67000.01000000", "0.35130000", "-1.5",
+            "123456789012345678.9", "1234567890123456789", "12345678901234567890",
+            "0.1234567890123456789012345678", "1e-8", "1.", ".5", "", "-", "1.2.3", "abc",
+            " 1.5", "+2",
+        ] {
+            let fast = decimal_from_str(t);
+            let slow = Decimal::from_str_exact(t.trim())
+                .or_else(|_| Decimal::from_scientific(t.trim()))
+                .ok();
+            assert_eq!(fast, slow, "{t}");
+            if let (Some(f), Some(s)) = (fast, slow) {
+                assert_eq!(f.scale(), s.scale(), "{t}");
+            }
+        }
+    }
 
     #[test]
     fn parses_exactly_and_keeps_scale() {

@@ -1,0 +1,1 @@
+//! Kraken adapter (in progress).
