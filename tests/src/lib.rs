@@ -79,6 +79,23 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result
     })
 }
 
+/// Start the server configured the way an operator would: `PAPERTWAP_…__…` variables
+/// (`env`) over the defaults, then port 0 and a temp database.
+pub async fn spawn_app_with_env(env: &[(&str, &str)]) -> anyhow::Result<TestApp> {
+    let vars: std::collections::HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let from_env = Settings::load_from(&papertwap_server::Overrides::default(), &vars)?;
+    spawn_app_with(move |s| {
+        let (bind, store) = (s.server.bind.clone(), s.store.url.clone());
+        *s = from_env;
+        s.server.bind = bind;
+        s.store.url = store;
+    })
+    .await
+}
+
 /// Start the server with the default test settings.
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
     spawn_app_with(|_| {}).await

@@ -192,8 +192,18 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
                 .context("building the simulated exchange")?;
                 list.push(Arc::new(sim));
             }
+            ExchangeId::Binance => {
+                let defaults = binance::BinanceConfig::default();
+                let adapter = binance::BinanceExchange::new(binance::BinanceConfig {
+                    ws_url: e.ws_url.clone().unwrap_or(defaults.ws_url.clone()),
+                    rest_url: e.rest_url.clone().unwrap_or(defaults.rest_url.clone()),
+                    ..defaults
+                })
+                .context("building the Binance adapter")?;
+                list.push(Arc::new(adapter));
+            }
             other => {
-                // The live adapters are not part of this build yet; say so plainly rather
+                // The Kraken adapter is not part of this build yet; say so plainly rather
                 // than pretend to connect.
                 config.unavailable.push((
                     other,

@@ -55,7 +55,7 @@ pub struct BinanceEnvelope<'a> {
     /// Request id of a control answer.
     #[serde(default, borrow)]
     pub id: Option<&'a RawValue>,
-    /// Present (often `null`) on a successful control answer.
+    /// The result of a query-type control request (`null`, thus absent, otherwise).
     #[serde(default, borrow)]
     pub result: Option<&'a RawValue>,
     /// Error code of a failed control request.

@@ -94,10 +94,10 @@ fn depth_update(d: &BinanceDepthUpdate<'_>, frame: &str) -> Result<BinanceInboun
 /// Decode one text frame from the combined stream (raw-stream events are accepted too).
 pub fn parse_frame(text: &str) -> Result<BinanceInbound, ParseError> {
     // Fast path: almost every frame is a combined depth event.
-    if let Ok(c) = serde_json::from_str::<BinanceCombinedDepth<'_>>(text) {
-        if c.data.event == "depthUpdate" {
-            return depth_update(&c.data, text);
-        }
+    if let Ok(c) = serde_json::from_str::<BinanceCombinedDepth<'_>>(text)
+        && c.data.event == "depthUpdate"
+    {
+        return depth_update(&c.data, text);
     }
     let env: BinanceEnvelope<'_> =
         serde_json::from_str(text).map_err(|e| err(format!("not a Binance frame: {e}"), text))?;
@@ -107,7 +107,8 @@ pub fn parse_frame(text: &str) -> Result<BinanceInbound, ParseError> {
             msg: env.msg.unwrap_or_default(),
         });
     }
-    if env.id.is_some() && env.result.is_some() {
+    // `{"result":null,"id":N}`: a null result deserializes as absent, so the id decides.
+    if env.id.is_some() && env.stream.is_none() && env.event.is_none() {
         return Ok(BinanceInbound::Ack);
     }
     let event = match (env.event, env.data) {
@@ -136,8 +137,8 @@ pub fn parse_frame(text: &str) -> Result<BinanceInbound, ParseError> {
 
 /// Decode `GET /api/v3/depth`.
 pub fn parse_snapshot(text: &str) -> Result<DepthSnapshot, ParseError> {
-    let s: BinanceDepthSnapshot<'_> =
-        serde_json::from_str(text).map_err(|e| err(format!("malformed depth snapshot: {e}"), text))?;
+    let s: BinanceDepthSnapshot<'_> = serde_json::from_str(text)
+        .map_err(|e| err(format!("malformed depth snapshot: {e}"), text))?;
     Ok(DepthSnapshot {
         last_update_id: s.last_update_id,
         bids: levels(&s.bids, text)?,
@@ -157,15 +158,17 @@ fn status(s: &str) -> PairStatus {
 }
 
 fn dec(s: &Option<String>) -> Option<Decimal> {
-    s.as_deref().and_then(decimal_from_str).map(|d| d.normalize())
+    s.as_deref()
+        .and_then(decimal_from_str)
+        .map(|d| d.normalize())
 }
 
 /// Decode `GET /api/v3/exchangeInfo` into pairs. Symbols whose assets are not plain
 /// alphanumeric codes (Binance lists a few non-ASCII ones) are skipped: they cannot be named
 /// in our canonical form.
 pub fn parse_exchange_info(text: &str) -> Result<Vec<Pair>, ParseError> {
-    let info: BinanceExchangeInfo =
-        serde_json::from_str(text).map_err(|e| err(format!("malformed exchangeInfo: {e}"), text))?;
+    let info: BinanceExchangeInfo = serde_json::from_str(text)
+        .map_err(|e| err(format!("malformed exchangeInfo: {e}"), text))?;
     let mut out = Vec::with_capacity(info.symbols.len());
     for s in info.symbols {
         let Ok(symbol) = Symbol::new(&s.base_asset, &s.quote_asset) else {
@@ -239,7 +242,10 @@ mod tests {
 
     #[test]
     fn control_frames() {
-        assert_eq!(parse_frame(r#"{"result":null,"id":1}"#), Ok(BinanceInbound::Ack));
+        assert_eq!(
+            parse_frame(r#"{"result":null,"id":1}"#),
+            Ok(BinanceInbound::Ack)
+        );
         assert_eq!(
             parse_frame(r#"{"code":2,"msg":"Invalid request","id":1}"#),
             Ok(BinanceInbound::ControlError {
@@ -261,7 +267,12 @@ mod tests {
             parse_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","p":"1"}}"#),
             Ok(BinanceInbound::Other(t)) if t == "trade"
         ));
-        for garbage in ["", "nope", "[1,2]", r#"{"stream":"x@depth","data":{"e":"depthUpdate","b":"oops"}}"#] {
+        for garbage in [
+            "",
+            "nope",
+            "[1,2]",
+            r#"{"stream":"x@depth","data":{"e":"depthUpdate","b":"oops"}}"#,
+        ] {
             assert!(parse_frame(garbage).is_err(), "{garbage}");
         }
         let e = parse_frame(r#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":5,"u":4,"b":[],"a":[]}}"#).unwrap_err();

@@ -156,7 +156,11 @@ impl DepthSync {
                 while buf.len() > self.max_buffer {
                     buf.pop_front();
                 }
-                if first { Step::NeedSnapshot } else { Step::Nothing }
+                if first {
+                    Step::NeedSnapshot
+                } else {
+                    Step::Nothing
+                }
             }
             State::Live { book_id } => {
                 let id = *book_id;
@@ -197,13 +201,13 @@ impl DepthSync {
         while buf.front().is_some_and(|b| b.last <= last_id) {
             buf.pop_front();
         }
-        if let Some(b) = buf.front() {
-            if !(b.first <= last_id + 1 && last_id < b.last) {
-                return SnapshotOutcome::TooOld {
-                    snapshot: last_id,
-                    first_buffered: b.first,
-                };
-            }
+        if let Some(b) = buf.front()
+            && !(b.first <= last_id + 1 && last_id < b.last)
+        {
+            return SnapshotOutcome::TooOld {
+                snapshot: last_id,
+                first_buffered: b.first,
+            };
         }
         let mut out = Vec::with_capacity(buf.len() + 1);
         let mut snap = BookEvent::snapshot(s.bids, s.asks);
@@ -251,11 +255,19 @@ mod tests {
         let SnapshotOutcome::Synced(evs) = s.on_snapshot(snap(1000)) else {
             panic!("should sync")
         };
-        assert_eq!(evs.len(), 2, "snapshot + the bridging event; 990..998 dropped");
+        assert_eq!(
+            evs.len(),
+            2,
+            "snapshot + the bridging event; 990..998 dropped"
+        );
         assert_eq!(evs[1].seq, Some(1003));
         assert!(matches!(s.on_update(up(1004, 1006)), Step::Apply(_)));
         assert!(matches!(s.on_update(up(1007, 1010)), Step::Apply(_)));
-        assert_eq!(s.on_update(up(1005, 1009)), Step::Nothing, "old event ignored");
+        assert_eq!(
+            s.on_update(up(1005, 1009)),
+            Step::Nothing,
+            "old event ignored"
+        );
         assert_eq!(
             s.on_update(up(1012, 1015)),
             Step::Gap {
@@ -265,7 +277,10 @@ mod tests {
         );
         assert!(!s.is_live());
         // The gap event starts the new buffer; a fresh snapshot resyncs.
-        assert!(matches!(s.on_snapshot(snap(1013)), SnapshotOutcome::Synced(_)));
+        assert!(matches!(
+            s.on_snapshot(snap(1013)),
+            SnapshotOutcome::Synced(_)
+        ));
         assert_eq!(s.book_id(), Some(1015));
     }
 
@@ -293,7 +308,10 @@ mod tests {
     fn event_starting_exactly_after_the_snapshot_is_contiguous() {
         let mut s = DepthSync::default();
         s.on_update(up(1001, 1005));
-        assert!(matches!(s.on_snapshot(snap(1000)), SnapshotOutcome::Synced(_)));
+        assert!(matches!(
+            s.on_snapshot(snap(1000)),
+            SnapshotOutcome::Synced(_)
+        ));
         assert_eq!(s.book_id(), Some(1005));
     }
 
@@ -318,7 +336,10 @@ mod tests {
             s.on_snapshot(snap(22)),
             SnapshotOutcome::TooOld { .. }
         ));
-        assert!(matches!(s.on_snapshot(snap(35)), SnapshotOutcome::Synced(_)));
+        assert!(matches!(
+            s.on_snapshot(snap(35)),
+            SnapshotOutcome::Synced(_)
+        ));
     }
 
     #[test]

@@ -130,14 +130,18 @@ impl Feed {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retry_at: Option<Instant> = Some(Instant::now());
         loop {
-            if self.primary.is_none() && !self.failed && retry_at.is_some_and(|t| t <= Instant::now())
+            if self.primary.is_none()
+                && !self.failed
+                && retry_at.is_some_and(|t| t <= Instant::now())
             {
                 match self.connect().await {
                     Ok(conn) => {
                         self.install_primary(conn).await;
                         retry_at = None;
                     }
-                    Err(e) if !e.is_retryable() && !matches!(e, MarketError::Unavailable { .. }) => {
+                    Err(e)
+                        if !e.is_retryable() && !matches!(e, MarketError::Unavailable { .. }) =>
+                    {
                         warn!(error = %e, "giving up on Binance until restart: the error is deterministic");
                         self.failed = true;
                         self.emit(FeedEvent::Connection {
@@ -224,7 +228,9 @@ impl Feed {
 
     /// Restart one symbol's sync (new buffer, late snapshots discarded).
     async fn restart_sync(&mut self, key: &str, state: BookState, reason: Option<String>) {
-        let Some(sub) = self.subs.get_mut(key) else { return };
+        let Some(sub) = self.subs.get_mut(key) else {
+            return;
+        };
         sub.sync.reset();
         sub.generation += 1;
         sub.snapshot_pending = false;
@@ -337,8 +343,13 @@ impl Feed {
     }
 
     async fn on_depth(&mut self, conn: u64, key: String, update: crate::sync::DepthUpdate) {
-        let is_secondary = self.secondary.as_ref().is_some_and(|(c, _, _)| c.id == conn);
-        let Some(sub) = self.subs.get_mut(&key) else { return };
+        let is_secondary = self
+            .secondary
+            .as_ref()
+            .is_some_and(|(c, _, _)| c.id == conn);
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return;
+        };
         if is_secondary {
             // During the overlap the old connection stays authoritative: the new one only
             // proves, symbol by symbol, that it continues the same chain.
@@ -393,7 +404,9 @@ impl Feed {
     }
 
     fn request_snapshot(&mut self, key: &str, delay: Duration) {
-        let Some(sub) = self.subs.get_mut(key) else { return };
+        let Some(sub) = self.subs.get_mut(key) else {
+            return;
+        };
         if sub.snapshot_pending {
             return;
         }
@@ -421,7 +434,9 @@ impl Feed {
         generation: u64,
         res: Result<DepthSnapshot, MarketError>,
     ) {
-        let Some(sub) = self.subs.get_mut(&key) else { return };
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return;
+        };
         if sub.generation != generation {
             return;
         }
@@ -471,7 +486,9 @@ impl Feed {
     async fn on_tick(&mut self) {
         if let Some(p) = self.primary.as_mut() {
             let subs: Vec<String> = std::mem::take(&mut self.pending_sub).into_iter().collect();
-            let unsubs: Vec<String> = std::mem::take(&mut self.pending_unsub).into_iter().collect();
+            let unsubs: Vec<String> = std::mem::take(&mut self.pending_unsub)
+                .into_iter()
+                .collect();
             if !subs.is_empty() {
                 p.send_control("SUBSCRIBE", &subs);
             }
@@ -488,8 +505,7 @@ impl Feed {
             }
         }
         let age = self.primary.as_ref().map(|c| c.opened.elapsed());
-        if age.is_some_and(|a| a >= self.ex.config.max_connection_age) && self.secondary.is_none()
-        {
+        if age.is_some_and(|a| a >= self.ex.config.max_connection_age) && self.secondary.is_none() {
             info!("connection reached its planned lifetime; reconnecting ahead of the venue's cut");
             self.begin_planned_reconnect().await;
         }
@@ -535,7 +551,9 @@ impl Feed {
     }
 
     async fn maybe_switch(&mut self) {
-        let Some((_, caught, _)) = self.secondary.as_ref() else { return };
+        let Some((_, caught, _)) = self.secondary.as_ref() else {
+            return;
+        };
         let all = self
             .subs
             .iter()
@@ -547,14 +565,20 @@ impl Feed {
     }
 
     async fn switch_over(&mut self) {
-        let Some((new, caught, _)) = self.secondary.take() else { return };
+        let Some((new, caught, _)) = self.secondary.take() else {
+            return;
+        };
         let lagging: Vec<String> = self
             .subs
             .iter()
             .filter(|(k, s)| s.sync.is_live() && !caught.contains(*k))
             .map(|(k, _)| k.clone())
             .collect();
-        info!(conn = new.id, lagging = lagging.len(), "switched to the new connection");
+        info!(
+            conn = new.id,
+            lagging = lagging.len(),
+            "switched to the new connection"
+        );
         if let Some(old) = self.primary.replace(new) {
             old.close();
         }
@@ -596,7 +620,10 @@ fn spawn_conn(
                 Ok(Some(Ok(Message::Text(t)))) => ConnEvent::Frame(id, t.to_string()),
                 Ok(Some(Ok(Message::Close(c)))) => ConnEvent::Closed(
                     id,
-                    c.map_or_else(|| "closed by the venue".to_owned(), |c| format!("closed by the venue: {}", c.reason)),
+                    c.map_or_else(
+                        || "closed by the venue".to_owned(),
+                        |c| format!("closed by the venue: {}", c.reason),
+                    ),
                 ),
                 // Pings are answered by tungstenite while we read; they prove liveness.
                 Ok(Some(Ok(_))) => ConnEvent::Alive,

@@ -95,17 +95,17 @@ impl RestClient {
         query: &[(&str, String)],
     ) -> Result<RestResponse, MarketError> {
         let ex = self.exchange;
-        let res = self
-            .http
-            .get(url)
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| MarketError::Unavailable {
-                exchange: ex,
-                reason: transport_reason(&e),
-                retry_after: None,
-            })?;
+        let res =
+            self.http
+                .get(url)
+                .query(query)
+                .send()
+                .await
+                .map_err(|e| MarketError::Unavailable {
+                    exchange: ex,
+                    reason: transport_reason(&e),
+                    retry_after: None,
+                })?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.text().await.map_err(|e| MarketError::Unavailable {
@@ -256,7 +256,10 @@ impl SlidingLimit {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
-                while t.front().is_some_and(|f| now.duration_since(*f) >= self.window) {
+                while t
+                    .front()
+                    .is_some_and(|f| now.duration_since(*f) >= self.window)
+                {
                     t.pop_front();
                 }
                 if t.len() < self.max {
@@ -279,12 +282,18 @@ impl SlidingLimit {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        while t.front().is_some_and(|f| now.duration_since(*f) >= self.window) {
+        while t
+            .front()
+            .is_some_and(|f| now.duration_since(*f) >= self.window)
+        {
             t.pop_front();
         }
         t.len()
     }
 }
+
+/// Recorded `(when, weight)` entries and the instant until which requests are refused.
+type WeightState = (VecDeque<(Instant, u32)>, Option<Instant>);
 
 /// A request-weight budget per sliding window that can also be closed until a time (after
 /// a venue's 429/418 with `Retry-After`).
@@ -292,7 +301,7 @@ impl SlidingLimit {
 pub struct WeightLimit {
     budget: u32,
     window: Duration,
-    state: Mutex<(VecDeque<(Instant, u32)>, Option<Instant>)>,
+    state: Mutex<WeightState>,
 }
 
 impl WeightLimit {
@@ -323,7 +332,11 @@ impl WeightLimit {
                         Duration::ZERO
                     }
                 } else {
-                    while st.0.front().is_some_and(|(t, _)| now.duration_since(*t) >= self.window) {
+                    while st
+                        .0
+                        .front()
+                        .is_some_and(|(t, _)| now.duration_since(*t) >= self.window)
+                    {
                         st.0.pop_front();
                     }
                     let used: u32 = st.0.iter().map(|(_, w)| *w).sum();
@@ -358,7 +371,11 @@ impl WeightLimit {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        while st.0.front().is_some_and(|(t, _)| now.duration_since(*t) >= self.window) {
+        while st
+            .0
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= self.window)
+        {
             st.0.pop_front();
         }
         st.0.iter().map(|(_, w)| *w).sum()
@@ -404,7 +421,11 @@ mod tests {
         let mut ra = reqwest::header::HeaderMap::new();
         ra.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
         match classify(ex, 429, ra.clone(), String::new()) {
-            Err(MarketError::RateLimited { retry_after, banned: false, .. }) => {
+            Err(MarketError::RateLimited {
+                retry_after,
+                banned: false,
+                ..
+            }) => {
                 assert_eq!(retry_after, Duration::from_secs(7))
             }
             other => panic!("{other:?}"),
@@ -415,7 +436,11 @@ mod tests {
         ));
         let e = classify(ex, 451, h.clone(), "restricted".into()).unwrap_err();
         assert!(matches!(e, MarketError::Refused { .. }) && !e.is_retryable());
-        assert!(classify(ex, 503, h.clone(), String::new()).unwrap_err().is_retryable());
+        assert!(
+            classify(ex, 503, h.clone(), String::new())
+                .unwrap_err()
+                .is_retryable()
+        );
         let e = classify(ex, 400, h, r#"{"code":-1121}"#.into()).unwrap_err();
         assert!(matches!(e, MarketError::Upstream { .. }));
     }

@@ -1,9 +1,17 @@
-//! Dev-only helpers shared by the test suites: fixture loading and opt-in test logging.
+//! Dev-only helpers shared by the test suites: mock exchange servers that speak the real
+//! protocols on `127.0.0.1:0` with fault injection ([`binance`]; Kraken's mock arrives with its adapter), fixture loading
+//! and opt-in test logging.
 //!
-//! # Invariant
-//! Never a normal dependency of any shipped crate: only `[dev-dependencies]` name it (checked
-//! by the layering test in `e2e`).
+//! # Invariants
+//! - Never a normal dependency of any shipped crate: only `[dev-dependencies]` (and the
+//!   `e2e` test package) name it, checked by the layering test.
+//! - Mocks listen on loopback only, and keep their own model of the venue's book computed
+//!   independently of the adapters (their own checksum code, their own update ids), so a test
+//!   compares the adapter against the venue, not against itself.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod binance;
+mod wsserver;
 
 use std::path::PathBuf;
 use std::sync::Once;

@@ -79,21 +79,21 @@ async fn root_health_and_exchanges() {
 #[tokio::test]
 async fn configured_live_exchanges_are_listed_but_not_pretended_connected() {
     let app = spawn_app_with(|s| {
-        s.exchanges.binance.enabled = true;
+        s.exchanges.kraken.enabled = true;
     })
     .await
     .unwrap();
     let (_, _, ex) = get(&app, "/exchanges").await;
-    let binance = ex
+    let kraken = ex
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["id"] == "binance")
+        .find(|e| e["id"] == "kraken")
         .unwrap()
         .clone();
-    assert_eq!(binance["status"], "down");
-    assert!(binance["last_error"].as_str().unwrap().contains("binance"));
-    let (s, h, body) = get(&app, "/orderbook/binance/BTC-USDT").await;
+    assert_eq!(kraken["status"], "down");
+    assert!(kraken["last_error"].as_str().unwrap().contains("kraken"));
+    let (s, h, body) = get(&app, "/orderbook/kraken/BTC-USD").await;
     assert_problem(s, &h, &body, 503, "exchange_unavailable");
     let (_, _, health) = get(&app, "/health").await;
     assert_eq!(

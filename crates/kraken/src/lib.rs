@@ -1,1 +1,0 @@
-//! Kraken adapter (in progress).
