@@ -193,19 +193,9 @@ impl Feed {
             error: None,
         })
         .await;
-        self.ex.connections.acquire().await;
-        let cfg = &self.ex.config;
-        let ws = ws_connect(ExchangeId::Binance, &cfg.ws_url, cfg.connect_timeout).await?;
-        self.next_conn += 1;
-        let id = self.next_conn;
-        info!(conn = id, url = %cfg.ws_url, "connected");
-        Ok(spawn_conn(
-            ws,
-            id,
-            self.conn_tx.clone(),
-            cfg.control_per_second,
-            cfg.read_timeout,
-        ))
+        let conn = self.connect_quietly().await?;
+        info!(conn = conn.id, url = %self.ex.config.ws_url, "connected");
+        Ok(conn)
     }
 
     async fn install_primary(&mut self, mut conn: Conn) {
@@ -582,9 +572,8 @@ impl Feed {
         if let Some(old) = self.primary.replace(new) {
             old.close();
         }
-        // A symbol the new connection never proved continuity for is checked by its next
-        // event like any other: it continues the chain or it is a gap.
-        let _ = lagging;
+        // A symbol the new connection never proved continuity for (`lagging`) is checked by
+        // its next event like any other: it continues the chain or it is a gap.
     }
 }
 
