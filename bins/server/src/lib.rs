@@ -9,6 +9,7 @@
 //!   finish, feeds close, the store is closed last.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod pair_cache;
 pub mod settings;
 
 use std::net::{SocketAddr, TcpListener};
@@ -60,7 +61,8 @@ impl Application {
         }
 
         let shutdown = CancellationToken::new();
-        let (exchanges, hub_config) = exchanges(&settings)?;
+        let (exchanges, mut hub_config) = exchanges(&settings)?;
+        hub_config.pair_cache = Some(Arc::new(pair_cache::StorePairCache::new(store.clone())));
         let hub = Hub::start(hub_config, exchanges, shutdown.child_token());
 
         let state = api::AppState::new(hub.clone(), store.clone());

@@ -140,6 +140,15 @@ pub struct FeedContext {
     pub shutdown: CancellationToken,
 }
 
+/// Somewhere to keep each exchange's last pair list, so that a start without the venue
+/// (offline, geo-blocked) can still resolve its symbols and list its pairs.
+pub trait PairCache: std::fmt::Debug + Send + Sync + 'static {
+    /// The last list saved for `exchange`, if any.
+    fn load(&self, exchange: ExchangeId) -> BoxFuture<'_, Option<Vec<Pair>>>;
+    /// Replace the list saved for `exchange`.
+    fn save(&self, exchange: ExchangeId, pairs: Vec<Pair>) -> BoxFuture<'_, ()>;
+}
+
 /// A venue adapter. Implementations are cheap to share (`Arc<dyn Exchange>`).
 pub trait Exchange: Send + Sync + 'static {
     /// Which exchange this is.

@@ -18,7 +18,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::backoff::Backoff;
 use crate::error::MarketError;
 use crate::exchange::{
-    ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery,
+    ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, PairCache,
 };
 
 /// Hub settings (from `market.*` and `exchanges.<id>.symbols`).
@@ -44,6 +44,8 @@ pub struct HubConfig {
     pub pairs_refresh: Duration,
     /// Longest wait for a venue's klines.
     pub klines_timeout: Duration,
+    /// Where pair lists are kept between runs (served until the venue answers).
+    pub pair_cache: Option<Arc<dyn PairCache>>,
 }
 
 impl Default for HubConfig {
@@ -58,6 +60,7 @@ impl Default for HubConfig {
             checksum_window: Duration::from_secs(300),
             pairs_refresh: Duration::from_secs(3_600),
             klines_timeout: Duration::from_secs(10),
+            pair_cache: None,
         }
     }
 }
@@ -525,10 +528,27 @@ impl Hub {
         let shutdown = self.inner.shutdown.clone();
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         let mut first = true;
+        let cache = self.inner.config.pair_cache.clone();
+        if let Some(c) = &cache
+            && let Some(pairs) = c.load(venue.id()).await.filter(|p| !p.is_empty())
+        {
+            info!(
+                pairs = pairs.len(),
+                "serving the cached pair list until the venue answers"
+            );
+            let index = Arc::new(PairIndex::new(pairs));
+            *wr(&venue.pairs) = Some(index.clone());
+            venue.pairs_ready.send_replace(true);
+            self.subscribe_defaults(&venue, &index);
+            first = false;
+        }
         loop {
             let wait = match venue.exchange.pairs().await {
                 Ok(pairs) => {
                     info!(pairs = pairs.len(), "pair list loaded");
+                    if let Some(c) = &cache {
+                        c.save(venue.id(), pairs.clone()).await;
+                    }
                     let index = Arc::new(PairIndex::new(pairs));
                     *wr(&venue.pairs) = Some(index.clone());
                     *lock(&venue.pairs_error) = None;

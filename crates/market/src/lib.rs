@@ -23,6 +23,6 @@ pub mod net;
 pub use backoff::Backoff;
 pub use error::MarketError;
 pub use exchange::{
-    ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery,
+    ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, PairCache,
 };
 pub use hub::{BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig};

@@ -160,3 +160,49 @@ async fn unreachable_venue_answers_503_and_sim_still_works() {
     assert_eq!(r.status().as_u16(), 200);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn pairs_seen_once_are_listed_on_a_later_offline_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let mock = MockBinance::start(&["BTCUSDT", "ETHUSDT"]).await.unwrap();
+    let online = e2e::spawn_app_with(|s| {
+        s.store.url = db.clone();
+        s.exchanges.binance.enabled = true;
+        s.exchanges.binance.ws_url = Some(mock.ws_url.clone());
+        s.exchanges.binance.rest_url = Some(mock.rest_url.clone());
+    })
+    .await
+    .unwrap();
+    let r = online
+        .http
+        .get(online.url("/exchanges/binance/pairs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    online.stop().await.unwrap();
+
+    let offline = e2e::spawn_app_with(|s| {
+        s.store.url = db.clone();
+        s.exchanges.binance.enabled = true;
+        s.exchanges.binance.ws_url = Some("ws://127.0.0.1:9/stream".into());
+        s.exchanges.binance.rest_url = Some("http://127.0.0.1:9".into());
+    })
+    .await
+    .unwrap();
+    let r = offline
+        .http
+        .get(offline.url("/exchanges/binance/pairs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let pairs: Value = r.json().await.unwrap();
+    assert_eq!(
+        pairs.as_array().unwrap().len(),
+        2,
+        "served from the store's cache"
+    );
+    offline.stop().await.unwrap();
+}
