@@ -227,6 +227,16 @@ pub async fn ws_connect(
     }
 }
 
+/// Drop entries older than `window` from the front of a time-ordered queue.
+fn prune<T>(q: &mut VecDeque<T>, now: Instant, window: Duration, at: impl Fn(&T) -> Instant) {
+    while q
+        .front()
+        .is_some_and(|e| now.duration_since(at(e)) >= window)
+    {
+        q.pop_front();
+    }
+}
+
 /// At most `max` events per sliding `window`; `acquire` waits for a free slot. Used for a
 /// venue's connection budget (Binance 300 per 5 minutes, Kraken about 150 per 10 minutes) and
 /// for the rate of control messages on one connection (Binance: 5 per second).
@@ -256,12 +266,7 @@ impl SlidingLimit {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
-                while t
-                    .front()
-                    .is_some_and(|f| now.duration_since(*f) >= self.window)
-                {
-                    t.pop_front();
-                }
+                prune(&mut t, now, self.window, |f| *f);
                 if t.len() < self.max {
                     t.push_back(now);
                     return;
@@ -282,12 +287,7 @@ impl SlidingLimit {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        while t
-            .front()
-            .is_some_and(|f| now.duration_since(*f) >= self.window)
-        {
-            t.pop_front();
-        }
+        prune(&mut t, now, self.window, |f| *f);
         t.len()
     }
 }
@@ -332,13 +332,7 @@ impl WeightLimit {
                         Duration::ZERO
                     }
                 } else {
-                    while st
-                        .0
-                        .front()
-                        .is_some_and(|(t, _)| now.duration_since(*t) >= self.window)
-                    {
-                        st.0.pop_front();
-                    }
+                    prune(&mut st.0, now, self.window, |(t, _)| *t);
                     let used: u32 = st.0.iter().map(|(_, w)| *w).sum();
                     if used + weight <= self.budget {
                         st.0.push_back((now, weight));
@@ -371,13 +365,7 @@ impl WeightLimit {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        while st
-            .0
-            .front()
-            .is_some_and(|(t, _)| now.duration_since(*t) >= self.window)
-        {
-            st.0.pop_front();
-        }
+        prune(&mut st.0, now, self.window, |(t, _)| *t);
         st.0.iter().map(|(_, w)| *w).sum()
     }
 }
