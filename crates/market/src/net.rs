@@ -227,6 +227,12 @@ pub async fn ws_connect(
     }
 }
 
+/// Lock a mutex, recovering the data if a panicking holder poisoned it (the limiters' state
+/// stays consistent: every update is a single push or pop).
+fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Drop entries older than `window` from the front of a time-ordered queue.
 fn prune<T>(q: &mut VecDeque<T>, now: Instant, window: Duration, at: impl Fn(&T) -> Instant) {
     while q
@@ -261,10 +267,7 @@ impl SlidingLimit {
     pub async fn acquire(&self) {
         loop {
             let wait = {
-                let mut t = self
-                    .times
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut t = guard(&self.times);
                 let now = Instant::now();
                 prune(&mut t, now, self.window, |f| *f);
                 if t.len() < self.max {
@@ -282,10 +285,7 @@ impl SlidingLimit {
 
     /// Events recorded in the current window.
     pub fn in_window(&self) -> usize {
-        let mut t = self
-            .times
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut t = guard(&self.times);
         let now = Instant::now();
         prune(&mut t, now, self.window, |f| *f);
         t.len()
@@ -319,10 +319,7 @@ impl WeightLimit {
         let weight = weight.min(self.budget);
         loop {
             let wait = {
-                let mut st = self
-                    .state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut st = guard(&self.state);
                 let now = Instant::now();
                 if let Some(until) = st.1 {
                     if until > now {
@@ -350,20 +347,14 @@ impl WeightLimit {
 
     /// Refuse every request for `d` (the venue said so).
     pub fn block_for(&self, d: Duration) {
-        let mut st = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut st = guard(&self.state);
         let until = Instant::now() + d;
         st.1 = Some(st.1.map_or(until, |u| u.max(until)));
     }
 
     /// Weight used in the current window.
     pub fn used(&self) -> u32 {
-        let mut st = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut st = guard(&self.state);
         let now = Instant::now();
         prune(&mut st.0, now, self.window, |(t, _)| *t);
         st.0.iter().map(|(_, w)| *w).sum()
