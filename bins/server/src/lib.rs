@@ -204,12 +204,23 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
                 .context("building the Binance adapter")?;
                 list.push(Arc::new(adapter));
             }
+            ExchangeId::Kraken => {
+                let defaults = kraken::KrakenConfig::default();
+                let adapter = kraken::KrakenExchange::new(kraken::KrakenConfig {
+                    ws_url: e.ws_url.clone().unwrap_or(defaults.ws_url.clone()),
+                    rest_url: e.rest_url.clone().unwrap_or(defaults.rest_url.clone()),
+                    depth: e.book_depth.unwrap_or(defaults.depth),
+                    checksum: e.checksum.unwrap_or(defaults.checksum),
+                    checksum_skip: e.checksum_skip.clone(),
+                    ..defaults
+                })
+                .context("building the Kraken adapter")?;
+                list.push(Arc::new(adapter));
+            }
             other => {
-                // The Kraken adapter is not part of this build yet; say so plainly rather
-                // than pretend to connect.
                 config.unavailable.push((
                     other,
-                    format!("the {other} adapter is not available in this build yet"),
+                    format!("the {other} adapter is not available in this build"),
                 ));
             }
         }

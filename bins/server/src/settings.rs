@@ -186,6 +186,9 @@ pub struct ExchangeSettings {
     pub book_depth: Option<u32>,
     /// Kraken only: verify book checksums.
     pub checksum: Option<bool>,
+    /// Kraken only: symbols whose checksums are not verified (pairs with known venue-side
+    /// mismatches); their books rely on crossed-book and staleness checks.
+    pub checksum_skip: Vec<String>,
     /// Sim only: seed of the random walk.
     pub seed: Option<u64>,
     /// Sim only: milliseconds between book updates.
@@ -204,6 +207,7 @@ impl Default for ExchangeSettings {
             fee_bps: Decimal::ZERO,
             book_depth: None,
             checksum: None,
+            checksum_skip: Vec::new(),
             seed: None,
             update_interval_ms: None,
             history_minutes: None,
@@ -320,9 +324,10 @@ pub struct Overrides {
 }
 
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: [&str; 3] = [
+const LIST_KEYS: [&str; 4] = [
     "exchanges.binance.symbols",
     "exchanges.kraken.symbols",
+    "exchanges.kraken.checksum_skip",
     "exchanges.sim.symbols",
 ];
 
@@ -497,6 +502,7 @@ impl ExchangeSettings {
         };
         only("book_depth", self.book_depth.is_some(), "kraken")?;
         only("checksum", self.checksum.is_some(), "kraken")?;
+        only("checksum_skip", !self.checksum_skip.is_empty(), "kraken")?;
         only("seed", self.seed.is_some(), "sim")?;
         only(
             "update_interval_ms",

@@ -4,13 +4,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use market::net::{SlidingLimit, WsStream, ws_connect};
+use market::net::{WsConn, WsEvent, ws_connect};
 use market::{Backoff, ConnState, FeedCommand, FeedContext, FeedEvent, MarketError};
 use model::{BookState, ExchangeId, Pair, Symbol, Timestamp};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
 use crate::parse::{BinanceInbound, parse_frame};
@@ -20,22 +18,17 @@ use crate::sync::{DepthSnapshot, DepthSync, SnapshotOutcome, Step};
 /// Streams per SUBSCRIBE message (Binance allows 1024 streams per connection).
 const STREAMS_PER_MESSAGE: usize = 200;
 
-enum ConnEvent {
-    Frame(u64, String),
-    Alive,
-    Closed(u64, String),
-}
-
-/// A live connection: its writer queue and the tasks that pump it.
+/// A live connection and its request-id counter.
 struct Conn {
-    id: u64,
-    out: mpsc::UnboundedSender<Message>,
-    opened: Instant,
+    ws: WsConn,
     next_request: u64,
-    tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Conn {
+    fn id(&self) -> u64 {
+        self.ws.id()
+    }
+
     fn send_control(&mut self, method: &str, params: &[String]) {
         for chunk in params.chunks(STREAMS_PER_MESSAGE) {
             self.next_request += 1;
@@ -44,15 +37,12 @@ impl Conn {
                 "params": chunk,
                 "id": self.next_request,
             });
-            let _ = self.out.send(Message::text(body.to_string()));
+            self.ws.send_text(body.to_string());
         }
     }
 
     fn close(self) {
-        let _ = self.out.send(Message::Close(None));
-        // The writer sends the close frame and ends; the reader ends with the socket.
-        let [_writer, reader] = self.tasks;
-        reader.abort();
+        self.ws.close();
     }
 }
 
@@ -77,8 +67,8 @@ struct Feed {
     /// The new connection of a planned reconnect, and the symbols it has caught up on.
     secondary: Option<(Conn, HashSet<String>, Instant)>,
     next_conn: u64,
-    conn_tx: mpsc::UnboundedSender<ConnEvent>,
-    conn_rx: mpsc::UnboundedReceiver<ConnEvent>,
+    conn_tx: mpsc::UnboundedSender<WsEvent>,
+    conn_rx: mpsc::UnboundedReceiver<WsEvent>,
     snap_tx: mpsc::UnboundedSender<(String, u64, Result<DepthSnapshot, MarketError>)>,
     snap_rx: mpsc::UnboundedReceiver<(String, u64, Result<DepthSnapshot, MarketError>)>,
     pending_sub: BTreeSet<String>,
@@ -194,7 +184,7 @@ impl Feed {
         })
         .await;
         let conn = self.connect_quietly().await?;
-        info!(conn = conn.id, url = %self.ex.config.ws_url, "connected");
+        info!(conn = conn.id(), url = %self.ex.config.ws_url, "connected");
         Ok(conn)
     }
 
@@ -271,24 +261,28 @@ impl Feed {
     }
 
     /// Returns the reason when the primary connection was lost (and not replaced).
-    async fn on_conn_event(&mut self, ev: ConnEvent) -> Option<String> {
+    async fn on_conn_event(&mut self, ev: WsEvent) -> Option<String> {
         match ev {
-            ConnEvent::Alive => {
+            WsEvent::Alive(_) => {
                 self.ctx.events.alive();
                 None
             }
-            ConnEvent::Frame(id, text) => {
+            WsEvent::Frame(id, text) => {
                 self.ctx.events.alive();
                 self.on_frame(id, &text).await;
                 None
             }
-            ConnEvent::Closed(id, reason) => {
-                if self.secondary.as_ref().is_some_and(|(c, _, _)| c.id == id) {
+            WsEvent::Closed(id, reason) => {
+                if self
+                    .secondary
+                    .as_ref()
+                    .is_some_and(|(c, _, _)| c.id() == id)
+                {
                     warn!(conn = id, %reason, "replacement connection lost; keeping the current one");
                     self.secondary = None;
                     return None;
                 }
-                if self.primary.as_ref().is_none_or(|c| c.id != id) {
+                if self.primary.as_ref().is_none_or(|c| c.id() != id) {
                     return None;
                 }
                 if self.secondary.is_some() {
@@ -318,7 +312,7 @@ impl Feed {
                 warn!(code, %msg, "Binance refused a control message");
             }
             Ok(BinanceInbound::ServerShutdown) => {
-                if self.primary.as_ref().is_some_and(|c| c.id == conn) {
+                if self.primary.as_ref().is_some_and(|c| c.id() == conn) {
                     info!("serverShutdown announced: reconnecting ahead of it");
                     self.begin_planned_reconnect().await;
                 }
@@ -336,7 +330,7 @@ impl Feed {
         let is_secondary = self
             .secondary
             .as_ref()
-            .is_some_and(|(c, _, _)| c.id == conn);
+            .is_some_and(|(c, _, _)| c.id() == conn);
         let Some(sub) = self.subs.get_mut(&key) else {
             return;
         };
@@ -365,7 +359,7 @@ impl Feed {
             }
             return;
         }
-        if self.primary.as_ref().is_none_or(|c| c.id != conn) {
+        if self.primary.as_ref().is_none_or(|c| c.id() != conn) {
             return;
         }
         let symbol = sub.pair.symbol.clone();
@@ -494,7 +488,7 @@ impl Feed {
                 }
             }
         }
-        let age = self.primary.as_ref().map(|c| c.opened.elapsed());
+        let age = self.primary.as_ref().map(|c| c.ws.opened().elapsed());
         if age.is_some_and(|a| a >= self.ex.config.max_connection_age) && self.secondary.is_none() {
             info!("connection reached its planned lifetime; reconnecting ahead of the venue's cut");
             self.begin_planned_reconnect().await;
@@ -531,13 +525,16 @@ impl Feed {
         let cfg = &self.ex.config;
         let ws = ws_connect(ExchangeId::Binance, &cfg.ws_url, cfg.connect_timeout).await?;
         self.next_conn += 1;
-        Ok(spawn_conn(
-            ws,
-            self.next_conn,
-            self.conn_tx.clone(),
-            cfg.control_per_second,
-            cfg.read_timeout,
-        ))
+        Ok(Conn {
+            ws: WsConn::spawn(
+                ws,
+                self.next_conn,
+                self.conn_tx.clone(),
+                cfg.control_per_second,
+                cfg.read_timeout,
+            ),
+            next_request: 0,
+        })
     }
 
     async fn maybe_switch(&mut self) {
@@ -565,7 +562,7 @@ impl Feed {
             .map(|(k, _)| k.clone())
             .collect();
         info!(
-            conn = new.id,
+            conn = new.id(),
             lagging = lagging.len(),
             "switched to the new connection"
         );
@@ -574,60 +571,5 @@ impl Feed {
         }
         // A symbol the new connection never proved continuity for (`lagging`) is checked by
         // its next event like any other: it continues the chain or it is a gap.
-    }
-}
-
-fn spawn_conn(
-    ws: WsStream,
-    id: u64,
-    events: mpsc::UnboundedSender<ConnEvent>,
-    control_per_second: usize,
-    read_timeout: Duration,
-) -> Conn {
-    let (mut sink, mut stream) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
-    let writer = tokio::spawn(async move {
-        let limit = SlidingLimit::new(control_per_second, Duration::from_secs(1));
-        while let Some(m) = out_rx.recv().await {
-            let closing = matches!(m, Message::Close(_));
-            if matches!(m, Message::Text(_)) {
-                limit.acquire().await;
-            }
-            if sink.send(m).await.is_err() || closing {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
-    let reader = tokio::spawn(async move {
-        loop {
-            let next = tokio::time::timeout(read_timeout, stream.next()).await;
-            let ev = match next {
-                Err(_) => ConnEvent::Closed(id, format!("no frame for {read_timeout:?}")),
-                Ok(None) => ConnEvent::Closed(id, "connection closed".to_owned()),
-                Ok(Some(Err(e))) => ConnEvent::Closed(id, e.to_string()),
-                Ok(Some(Ok(Message::Text(t)))) => ConnEvent::Frame(id, t.to_string()),
-                Ok(Some(Ok(Message::Close(c)))) => ConnEvent::Closed(
-                    id,
-                    c.map_or_else(
-                        || "closed by the venue".to_owned(),
-                        |c| format!("closed by the venue: {}", c.reason),
-                    ),
-                ),
-                // Pings are answered by tungstenite while we read; they prove liveness.
-                Ok(Some(Ok(_))) => ConnEvent::Alive,
-            };
-            let end = matches!(ev, ConnEvent::Closed(..));
-            if events.send(ev).is_err() || end {
-                break;
-            }
-        }
-    });
-    Conn {
-        id,
-        out: out_tx,
-        opened: Instant::now(),
-        next_request: 0,
-        tasks: [writer, reader],
     }
 }

@@ -124,6 +124,33 @@ impl BookWatch {
             .map_err(|_| MarketError::ShuttingDown)?;
         Ok(self.rx.borrow_and_update().clone())
     }
+
+    /// Wait up to `timeout` for a snapshot satisfying `pred` (the current one counts).
+    /// `Err` carries the last snapshot seen when the time ran out or the hub stopped.
+    pub async fn wait_for(
+        &mut self,
+        timeout: std::time::Duration,
+        pred: impl Fn(&BookSnapshot) -> bool,
+    ) -> Result<Arc<BookSnapshot>, Arc<BookSnapshot>> {
+        let cur = self.rx.borrow_and_update().clone();
+        if pred(&cur) {
+            return Ok(cur);
+        }
+        let found = tokio::time::timeout(timeout, async {
+            while self.rx.changed().await.is_ok() {
+                let s = self.rx.borrow_and_update().clone();
+                if pred(&s) {
+                    return Some(s);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(s)) => Ok(s),
+            _ => Err(self.current()),
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -227,6 +227,115 @@ pub async fn ws_connect(
     }
 }
 
+/// What a [`WsConn`]'s reader reports, tagged with the connection id.
+#[derive(Debug)]
+pub enum WsEvent {
+    /// A text frame.
+    Frame(u64, String),
+    /// A ping, pong or binary frame: the connection is alive.
+    Alive(u64),
+    /// The connection ended (closed, failed, or no frame within the read timeout).
+    Closed(u64, String),
+}
+
+/// A WebSocket session: a writer task that paces text (control) messages and a reader task
+/// that forwards frames as [`WsEvent`]s and declares the connection dead after
+/// `read_timeout` without any frame. Protocol pings are answered by tungstenite while the
+/// reader reads.
+#[derive(Debug)]
+pub struct WsConn {
+    id: u64,
+    out: tokio::sync::mpsc::UnboundedSender<tokio_tungstenite::tungstenite::Message>,
+    opened: Instant,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl WsConn {
+    /// Start the session's tasks. At most `control_per_second` text messages are sent per
+    /// second (excess ones wait, in order).
+    pub fn spawn(
+        ws: WsStream,
+        id: u64,
+        events: tokio::sync::mpsc::UnboundedSender<WsEvent>,
+        control_per_second: usize,
+        read_timeout: Duration,
+    ) -> WsConn {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let (mut sink, mut stream) = ws.split();
+        let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
+        let writer = tokio::spawn(async move {
+            let limit = SlidingLimit::new(control_per_second, Duration::from_secs(1));
+            while let Some(m) = out_rx.recv().await {
+                let closing = matches!(m, Message::Close(_));
+                if matches!(m, Message::Text(_)) {
+                    limit.acquire().await;
+                }
+                if sink.send(m).await.is_err() || closing {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let reader = tokio::spawn(async move {
+            loop {
+                let next = tokio::time::timeout(read_timeout, stream.next()).await;
+                let ev = match next {
+                    Err(_) => WsEvent::Closed(id, format!("no frame for {read_timeout:?}")),
+                    Ok(None) => WsEvent::Closed(id, "connection closed".to_owned()),
+                    Ok(Some(Err(e))) => WsEvent::Closed(id, e.to_string()),
+                    Ok(Some(Ok(Message::Text(t)))) => WsEvent::Frame(id, t.to_string()),
+                    Ok(Some(Ok(Message::Close(c)))) => WsEvent::Closed(
+                        id,
+                        c.map_or_else(
+                            || "closed by the venue".to_owned(),
+                            |c| format!("closed by the venue: {}", c.reason),
+                        ),
+                    ),
+                    Ok(Some(Ok(_))) => WsEvent::Alive(id),
+                };
+                let end = matches!(ev, WsEvent::Closed(..));
+                if events.send(ev).is_err() || end {
+                    break;
+                }
+            }
+        });
+        WsConn {
+            id,
+            out: out_tx,
+            opened: Instant::now(),
+            tasks: [writer, reader],
+        }
+    }
+
+    /// The id given at spawn.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// When the session started.
+    pub fn opened(&self) -> Instant {
+        self.opened
+    }
+
+    /// Queue a text message (paced by the control-rate limit).
+    pub fn send_text(&self, text: String) {
+        let _ = self
+            .out
+            .send(tokio_tungstenite::tungstenite::Message::text(text));
+    }
+
+    /// Send a close frame and stop reading.
+    pub fn close(self) {
+        let _ = self
+            .out
+            .send(tokio_tungstenite::tungstenite::Message::Close(None));
+        // The writer sends the close frame and ends; the reader ends with the socket.
+        let [_writer, reader] = self.tasks;
+        reader.abort();
+    }
+}
+
 /// Lock a mutex, recovering the data if a panicking holder poisoned it (the limiters' state
 /// stays consistent: every update is a single push or pop).
 fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

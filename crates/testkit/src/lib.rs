@@ -1,5 +1,5 @@
 //! Dev-only helpers shared by the test suites: mock exchange servers that speak the real
-//! protocols on `127.0.0.1:0` with fault injection ([`binance`]; Kraken's mock arrives with its adapter), fixture loading
+//! protocols on `127.0.0.1:0` with fault injection ([`binance`], [`kraken`]), fixture loading
 //! and opt-in test logging.
 //!
 //! # Invariants
@@ -11,6 +11,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod binance;
+pub mod kraken;
 mod wsserver;
 
 use std::path::PathBuf;

@@ -55,24 +55,11 @@ async fn until(
     secs: u64,
     f: impl Fn(&BookSnapshot) -> bool,
 ) -> Arc<BookSnapshot> {
-    let cur = w.current();
-    if f(&cur) {
-        return cur;
-    }
-    let r = tokio::time::timeout(Duration::from_secs(secs), async {
-        loop {
-            let s = w.changed().await.unwrap();
-            if f(&s) {
-                return s;
-            }
-        }
-    })
-    .await;
-    match r {
+    match w.wait_for(Duration::from_secs(secs), f).await {
         Ok(s) => s,
-        Err(_) => panic!(
+        Err(last) => panic!(
             "condition not reached within {secs}s; last: {:?}",
-            w.current().health
+            last.health
         ),
     }
 }

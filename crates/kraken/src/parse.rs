@@ -1,0 +1,524 @@
+//! Kraken frames and REST bodies → normalized `model` values, and the book checksum.
+
+use model::{
+    BookEvent, ExchangeId, Interval, Kline, Level, OrderBook, Pair, PairStatus, Price, Qty, Symbol,
+    Timestamp, decimal_from_str,
+};
+use model::{BookSide, canonical_asset};
+use rust_decimal::Decimal;
+use serde_json::value::RawValue;
+
+use crate::msg::{
+    KrakenAssetPair, KrakenBookMessage, KrakenEnvelope, KrakenLevel, KrakenRest, KrakenStatus,
+    KrakenSubResult,
+};
+
+/// A frame or body that could not be decoded. Keeps the start of the raw payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// What was wrong.
+    pub reason: String,
+    /// The first 200 characters of the payload.
+    pub raw: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (payload: {})", self.reason, self.raw)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err(reason: impl Into<String>, raw: &str) -> ParseError {
+    ParseError {
+        reason: reason.into(),
+        raw: raw.chars().take(200).collect(),
+    }
+}
+
+/// One symbol's part of a `book` message, normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KrakenBook {
+    /// WS v2 symbol as sent (`BTC/USD`).
+    pub symbol: String,
+    /// The event (snapshot or delta) with the venue's checksum and time.
+    pub event: BookEvent,
+}
+
+/// What a WS v2 frame means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KrakenInbound {
+    /// `book` snapshot or update, one entry per symbol in the frame.
+    Book(Vec<KrakenBook>),
+    /// `{"channel":"heartbeat"}`: the connection is alive.
+    Heartbeat,
+    /// `status`: the venue's trading state (`online`, `maintenance`…).
+    Status {
+        /// `system`.
+        system: String,
+    },
+    /// A successful subscribe answer for one symbol.
+    Subscribed {
+        /// The symbol.
+        symbol: String,
+    },
+    /// A successful unsubscribe answer for one symbol.
+    Unsubscribed {
+        /// The symbol.
+        symbol: String,
+    },
+    /// A failed subscribe or unsubscribe.
+    MethodFailed {
+        /// `subscribe` or `unsubscribe`.
+        method: String,
+        /// The symbol, when the venue names it.
+        symbol: Option<String>,
+        /// The venue's reason.
+        error: String,
+    },
+    /// Answer to our application ping.
+    Pong,
+    /// An error not tied to a request (`{"Error":"Exceeded msg rate"}`).
+    VenueError(String),
+    /// A message type we do not use.
+    Other(String),
+}
+
+/// The text of a JSON number or string as it was on the wire (quotes removed).
+fn raw_text(v: &RawValue) -> &str {
+    let t = v.get().trim();
+    t.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(t)
+}
+
+fn levels(raw: &[KrakenLevel<'_>], frame: &str) -> Result<Vec<Level>, ParseError> {
+    raw.iter()
+        .map(|l| {
+            let (p, q) = (raw_text(l.price), raw_text(l.qty));
+            let price = decimal_from_str(p)
+                .and_then(|d| Price::try_from(d).ok())
+                .ok_or_else(|| err(format!("bad price `{p}`"), frame))?;
+            let qty = decimal_from_str(q)
+                .and_then(|d| Qty::try_from(d).ok())
+                .ok_or_else(|| err(format!("bad quantity `{q}`"), frame))?;
+            Ok(Level::new(price, qty))
+        })
+        .collect()
+}
+
+/// Parse an RFC 3339 time (`2026-07-01T12:00:00.101000Z`).
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+    t.timestamp_nanos_opt().map(Timestamp::from_nanos)
+}
+
+fn book_message(text: &str) -> Result<KrakenInbound, ParseError> {
+    let m: KrakenBookMessage<'_> = serde_json::from_str(text)
+        .map_err(|e| err(format!("malformed book message: {e}"), text))?;
+    let snapshot = match m.kind {
+        "snapshot" => true,
+        "update" => false,
+        other => return Err(err(format!("unknown book message type `{other}`"), text)),
+    };
+    let mut out = Vec::with_capacity(m.data.len());
+    for d in &m.data {
+        let bids = levels(&d.bids, text)?;
+        let asks = levels(&d.asks, text)?;
+        let mut event = if snapshot {
+            BookEvent::snapshot(bids, asks)
+        } else {
+            BookEvent::delta(bids, asks)
+        };
+        event.checksum = d.checksum;
+        event.exchange_ts = d.timestamp.and_then(parse_time);
+        out.push(KrakenBook {
+            symbol: d.symbol.to_owned(),
+            event,
+        });
+    }
+    Ok(KrakenInbound::Book(out))
+}
+
+/// Decode one WS v2 text frame.
+pub fn parse_frame(text: &str) -> Result<KrakenInbound, ParseError> {
+    // Fast path: almost every frame is a book message.
+    if text.starts_with(r#"{"channel":"book""#) {
+        return book_message(text);
+    }
+    let env: KrakenEnvelope<'_> =
+        serde_json::from_str(text).map_err(|e| err(format!("not a Kraken frame: {e}"), text))?;
+    if let Some(e) = env.legacy_error {
+        return Ok(KrakenInbound::VenueError(e));
+    }
+    if let Some(method) = env.method {
+        return Ok(match (method, env.success) {
+            ("pong", _) => KrakenInbound::Pong,
+            (m @ ("subscribe" | "unsubscribe"), Some(true)) => {
+                let r: KrakenSubResult = env
+                    .result
+                    .map(|r| serde_json::from_str(r.get()))
+                    .transpose()
+                    .map_err(|e| err(format!("malformed {m} result: {e}"), text))?
+                    .unwrap_or(KrakenSubResult {
+                        channel: None,
+                        symbol: None,
+                    });
+                if r.channel.as_deref().is_some_and(|c| c != "book") {
+                    return Ok(KrakenInbound::Other(format!("{m} ack for another channel")));
+                }
+                let symbol = r
+                    .symbol
+                    .or(env.symbol)
+                    .ok_or_else(|| err(format!("{m} ack without a symbol"), text))?;
+                if m == "subscribe" {
+                    KrakenInbound::Subscribed { symbol }
+                } else {
+                    KrakenInbound::Unsubscribed { symbol }
+                }
+            }
+            (m, Some(false)) => KrakenInbound::MethodFailed {
+                method: m.to_owned(),
+                symbol: env.symbol,
+                error: env.error.unwrap_or_else(|| "unspecified error".to_owned()),
+            },
+            (m, _) => KrakenInbound::Other(format!("method {m}")),
+        });
+    }
+    match env.channel {
+        Some("heartbeat") => Ok(KrakenInbound::Heartbeat),
+        Some("book") => book_message(text),
+        Some("status") => {
+            let data = env
+                .data
+                .ok_or_else(|| err("status message without data", text))?;
+            let st: Vec<KrakenStatus> = serde_json::from_str(data.get())
+                .map_err(|e| err(format!("malformed status: {e}"), text))?;
+            let system = st
+                .into_iter()
+                .find_map(|s| s.system)
+                .unwrap_or_else(|| "unknown".to_owned());
+            Ok(KrakenInbound::Status { system })
+        }
+        Some(other) => Ok(KrakenInbound::Other(other.to_owned())),
+        None => match env.kind {
+            Some(k) => Ok(KrakenInbound::Other(k.to_owned())),
+            None => Err(err("frame has neither a channel nor a method", text)),
+        },
+    }
+}
+
+/// Appends the decimal digits of `n` (no leading zeros) to the checksum input.
+fn digits(n: u128, out: &mut impl FnMut(&[u8])) {
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out(&buf[i..]);
+}
+
+/// `m` (a mantissa at decimal `scale`) rendered at `precision` decimals, as an integer: the
+/// wire text with `.` and leading zeros removed. A value with more decimals than
+/// `precision` keeps them (it cannot be what the venue sent, and the checksum will say so).
+fn at_precision(m: u64, scale: u32, precision: u32) -> u128 {
+    let m = u128::from(m);
+    match precision.cmp(&scale) {
+        std::cmp::Ordering::Equal => m,
+        std::cmp::Ordering::Greater => m * 10u128.pow((precision - scale).min(30)),
+        std::cmp::Ordering::Less => {
+            let d = 10u128.pow((scale - precision).min(30));
+            if m % d == 0 { m / d } else { m }
+        }
+    }
+}
+
+/// Feed the checksum input of `book` (top 10 asks ascending, then top 10 bids descending;
+/// price then quantity at the pair's precisions) to `out`.
+pub fn checksum_input(
+    book: &OrderBook,
+    price_decimals: u32,
+    qty_decimals: u32,
+    out: &mut impl FnMut(&[u8]),
+) {
+    let (ps, qs) = book.scales();
+    for side in [BookSide::Ask, BookSide::Bid] {
+        for (p, q) in book.fixed_levels(side).take(10) {
+            digits(at_precision(p, ps, price_decimals), out);
+            digits(at_precision(q, qs, qty_decimals), out);
+        }
+    }
+}
+
+/// Kraken's v2 book checksum: CRC-32 (IEEE) of [`checksum_input`].
+pub fn checksum(book: &OrderBook, price_decimals: u32, qty_decimals: u32) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    checksum_input(book, price_decimals, qty_decimals, &mut |b| h.update(b));
+    h.finalize()
+}
+
+/// A Kraken pair with the precisions its checksum is computed at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KrakenPair {
+    /// The normalized pair. `exchange_symbol` is the REST `altname` (`XBTUSD`), `ws_symbol`
+    /// the WS v2 name (`BTC/USD`); the result key and `wsname` are aliases.
+    pub pair: Pair,
+    /// `pair_decimals`.
+    pub price_decimals: u32,
+    /// `lot_decimals`.
+    pub qty_decimals: u32,
+}
+
+fn status(s: Option<&str>) -> PairStatus {
+    match s {
+        None | Some("online") => PairStatus::Trading,
+        Some("cancel_only") => PairStatus::CancelOnly,
+        Some("post_only") => PairStatus::PostOnly,
+        Some("limit_only") => PairStatus::LimitOnly,
+        Some("reduce_only") => PairStatus::ReduceOnly,
+        Some("maintenance" | "halted") => PairStatus::Halted,
+        Some("delisted") => PairStatus::Delisted,
+        Some(other) => PairStatus::Unknown(other.to_ascii_lowercase()),
+    }
+}
+
+fn dec(s: &Option<String>) -> Option<Decimal> {
+    s.as_deref()
+        .and_then(decimal_from_str)
+        .map(|d| d.normalize())
+}
+
+/// A Kraken REST body whose `error` list was not empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KrakenApiError(pub Vec<String>);
+
+impl std::fmt::Display for KrakenApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+/// A REST body that could not be used: an API error or an undecodable body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestBodyError {
+    /// Kraken's `error` list.
+    Api(KrakenApiError),
+    /// The body was not what Kraken documents.
+    Parse(ParseError),
+}
+
+fn rest_result(text: &str) -> Result<&RawValue, RestBodyError> {
+    let env: KrakenRest<'_> = serde_json::from_str(text)
+        .map_err(|e| RestBodyError::Parse(err(format!("not a Kraken REST body: {e}"), text)))?;
+    if !env.error.is_empty() {
+        return Err(RestBodyError::Api(KrakenApiError(env.error)));
+    }
+    env.result
+        .ok_or_else(|| RestBodyError::Parse(err("no result", text)))
+}
+
+/// Decode `GET /0/public/AssetPairs`. Dark-pool pairs (`.d`), pairs without `wsname` and
+/// non-currency pairs (tokenized equities) are skipped.
+pub fn parse_asset_pairs(text: &str) -> Result<Vec<KrakenPair>, RestBodyError> {
+    let result = rest_result(text)?;
+    let map: std::collections::BTreeMap<String, KrakenAssetPair> =
+        serde_json::from_str(result.get())
+            .map_err(|e| RestBodyError::Parse(err(format!("malformed AssetPairs: {e}"), text)))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (key, p) in map {
+        let altname = p.altname.clone().unwrap_or_else(|| key.clone());
+        if key.ends_with(".d") || altname.ends_with(".d") {
+            continue;
+        }
+        if p.aclass_base.as_deref().is_some_and(|c| c != "currency") {
+            continue;
+        }
+        let Some(wsname) = p.wsname.as_deref() else {
+            continue;
+        };
+        let Some((b, q)) = wsname.split_once('/') else {
+            continue;
+        };
+        let Ok(symbol) = Symbol::new(b, q) else {
+            continue;
+        };
+        let price_decimals = p.pair_decimals.unwrap_or(8).min(28);
+        let qty_decimals = p.lot_decimals.unwrap_or(8).min(28);
+        let ws_symbol = format!("{}/{}", canonical_asset(b), canonical_asset(q));
+        let mut aliases: Vec<String> = Vec::new();
+        for a in [key.as_str(), wsname] {
+            if a != altname && a != ws_symbol && !aliases.iter().any(|x| x == a) {
+                aliases.push(a.to_owned());
+            }
+        }
+        out.push(KrakenPair {
+            pair: Pair {
+                exchange: ExchangeId::Kraken,
+                symbol,
+                exchange_symbol: altname,
+                ws_symbol,
+                aliases,
+                status: status(p.status.as_deref()),
+                price_tick: dec(&p.tick_size)
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or_else(|| Decimal::new(1, price_decimals)),
+                qty_step: Decimal::new(1, qty_decimals),
+                min_qty: dec(&p.ordermin).unwrap_or_default(),
+                min_notional: dec(&p.costmin),
+            },
+            price_decimals,
+            qty_decimals,
+        });
+    }
+    Ok(out)
+}
+
+/// The OHLC interval (minutes) Kraken serves natively for `i`, and whether candles of `i`
+/// must be aggregated from it. Weeks are built from days because Kraken's 7-day buckets
+/// start on Thursdays (epoch-aligned) while ours start on Mondays.
+pub fn ohlc_source(i: Interval) -> (u32, bool) {
+    match i {
+        Interval::M1 => (1, false),
+        Interval::M3 => (1, true),
+        Interval::M5 => (5, false),
+        Interval::M15 => (15, false),
+        Interval::M30 => (30, false),
+        Interval::H1 => (60, false),
+        Interval::H2 | Interval::H6 | Interval::H12 => (60, true),
+        Interval::H4 => (240, false),
+        Interval::D1 => (1440, false),
+        Interval::D3 | Interval::W1 | Interval::Mo1 => (1440, true),
+    }
+}
+
+/// Decode `GET /0/public/OHLC` rows of `minutes`-long candles, oldest first. The last row
+/// is Kraken's in-progress candle and is flagged `closed: false`.
+pub fn parse_ohlc(text: &str, minutes: u32) -> Result<Vec<Kline>, RestBodyError> {
+    let result = rest_result(text)?;
+    let map: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(result.get())
+            .map_err(|e| RestBodyError::Parse(err(format!("malformed OHLC: {e}"), text)))?;
+    let rows = map
+        .iter()
+        .find(|(k, _)| k.as_str() != "last")
+        .and_then(|(_, v)| v.as_array())
+        .ok_or_else(|| RestBodyError::Parse(err("OHLC result without candles", text)))?;
+    let bad = |what: &str| RestBodyError::Parse(err(format!("OHLC row with bad {what}"), text));
+    let n = rows.len();
+    let mut out = Vec::with_capacity(n);
+    for (i, r) in rows.iter().enumerate() {
+        let price = |j: usize| {
+            r.get(j)
+                .and_then(serde_json::Value::as_str)
+                .and_then(decimal_from_str)
+                .and_then(|d| Price::try_from(d).ok())
+        };
+        let t = r
+            .get(0)
+            .and_then(serde_json::Value::as_i64)
+            .ok_or_else(|| bad("time"))?;
+        let volume = r
+            .get(6)
+            .and_then(serde_json::Value::as_str)
+            .and_then(decimal_from_str)
+            .and_then(|d| Qty::try_from(d).ok())
+            .ok_or_else(|| bad("volume"))?;
+        let open_time = Timestamp::from_secs(t);
+        out.push(Kline {
+            open_time,
+            close_time: open_time.plus_millis(i64::from(minutes) * 60_000),
+            open: price(1).ok_or_else(|| bad("open"))?,
+            high: price(2).ok_or_else(|| bad("high"))?,
+            low: price(3).ok_or_else(|| bad("low"))?,
+            close: price(4).ok_or_else(|| bad("close"))?,
+            volume,
+            closed: i + 1 < n,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_frames() {
+        assert_eq!(
+            parse_frame(r#"{"channel":"heartbeat"}"#),
+            Ok(KrakenInbound::Heartbeat)
+        );
+        assert_eq!(
+            parse_frame(
+                r#"{"channel":"status","type":"update","data":[{"version":"2.0.10","system":"online","api_version":"v2","connection_id":12393906104898154338}]}"#
+            ),
+            Ok(KrakenInbound::Status {
+                system: "online".into()
+            })
+        );
+        assert_eq!(
+            parse_frame(
+                r#"{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,"symbol":"BTC/USD"},"success":true,"time_in":"2026-07-01T12:00:00.100000Z","time_out":"2026-07-01T12:00:00.100210Z","req_id":7}"#
+            ),
+            Ok(KrakenInbound::Subscribed {
+                symbol: "BTC/USD".into()
+            })
+        );
+        assert_eq!(
+            parse_frame(
+                r#"{"error":"Currency pair not supported BTC/USDX","method":"subscribe","success":false,"symbol":"BTC/USDX","time_in":"x","time_out":"y","req_id":7}"#
+            ),
+            Ok(KrakenInbound::MethodFailed {
+                method: "subscribe".into(),
+                symbol: Some("BTC/USDX".into()),
+                error: "Currency pair not supported BTC/USDX".into()
+            })
+        );
+        assert_eq!(
+            parse_frame(r#"{"method":"pong","req_id":101,"time_in":"a","time_out":"b"}"#),
+            Ok(KrakenInbound::Pong)
+        );
+        assert_eq!(
+            parse_frame(r#"{"Error":"Exceeded msg rate"}"#),
+            Ok(KrakenInbound::VenueError("Exceeded msg rate".into()))
+        );
+        assert!(matches!(
+            parse_frame(r#"{"channel":"ticker","type":"update","data":[]}"#),
+            Ok(KrakenInbound::Other(c)) if c == "ticker"
+        ));
+        for garbage in [
+            "",
+            "nope",
+            "[1,2]",
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":"x","qty":1}]}]}"#,
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":-1.0,"qty":1}]}]}"#,
+            r#"{"channel":"book","type":"weird","data":[]}"#,
+        ] {
+            assert!(parse_frame(garbage).is_err(), "{garbage}");
+        }
+    }
+
+    #[test]
+    fn crc_sanity() {
+        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn numbers_never_pass_through_floats() {
+        // 0.1 + 0.2 style values and 18 significant digits survive exactly.
+        let f = r#"{"channel":"book","type":"update","data":[{"symbol":"X/Y","bids":[{"price":123456789.123456789,"qty":0.30000000}],"asks":[],"checksum":1}]}"#;
+        let KrakenInbound::Book(b) = parse_frame(f).unwrap() else {
+            panic!()
+        };
+        let l = b[0].event.bids[0];
+        assert_eq!(l.price.to_string(), "123456789.123456789");
+        assert_eq!(l.qty.to_string(), "0.30000000");
+    }
+}

@@ -1,0 +1,462 @@
+//! The Kraken book feed: one WS v2 connection, per-symbol subscriptions.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use market::net::{WsConn, WsEvent, ws_connect};
+use market::{Backoff, ConnState, FeedCommand, FeedContext, FeedEvent, MarketError};
+use model::{BookEventKind, BookState, ExchangeId, Pair, Symbol, Timestamp};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::parse::{KrakenInbound, parse_frame};
+use crate::rest::KrakenExchange;
+
+/// How long to wait for an unsubscribe answer before resubscribing anyway.
+const UNSUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
+/// The window over which a symbol's resyncs make its backoff grow.
+const RESYNC_WINDOW: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubState {
+    /// To be sent in the next subscribe message.
+    Pending,
+    /// Subscribe sent; the snapshot has not arrived.
+    Subscribing,
+    /// Snapshot received; updates flow.
+    Live,
+    /// Unsubscribed for a resync; subscribe again at `resubscribe_at` once the venue has
+    /// answered (or `UNSUBSCRIBE_WAIT` has passed since `sent`).
+    Unsubscribing {
+        resubscribe_at: Instant,
+        sent: Instant,
+    },
+    /// Unsubscribed; subscribe again at this time.
+    Waiting(Instant),
+    /// The venue refused the subscription: not retried until asked again or reconnected.
+    Refused,
+}
+
+struct Sub {
+    pair: Pair,
+    state: SubState,
+    /// Times of recent resyncs (within `RESYNC_WINDOW`), for the backoff.
+    resyncs: VecDeque<Instant>,
+}
+
+struct Feed {
+    ex: Arc<KrakenExchange>,
+    ctx: FeedContext,
+    /// By WS v2 symbol (`BTC/USD`).
+    subs: HashMap<String, Sub>,
+    conn: Option<WsConn>,
+    next_conn: u64,
+    next_req: u64,
+    conn_tx: mpsc::UnboundedSender<WsEvent>,
+    conn_rx: mpsc::UnboundedReceiver<WsEvent>,
+    pending_unsub: BTreeSet<String>,
+    backoff: Backoff,
+    failed: bool,
+    malformed: u64,
+    last_frame: Instant,
+    last_ping: Instant,
+}
+
+pub(crate) async fn run(ex: Arc<KrakenExchange>, ctx: FeedContext) {
+    let (conn_tx, conn_rx) = mpsc::unbounded_channel();
+    let mut feed = Feed {
+        ex,
+        ctx,
+        subs: HashMap::new(),
+        conn: None,
+        next_conn: 0,
+        next_req: 0,
+        conn_tx,
+        conn_rx,
+        pending_unsub: BTreeSet::new(),
+        backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
+        failed: false,
+        malformed: 0,
+        last_frame: Instant::now(),
+        last_ping: Instant::now(),
+    };
+    feed.run().await;
+}
+
+impl Feed {
+    async fn emit(&self, ev: FeedEvent) {
+        let _ = self.ctx.events.send(ev).await;
+    }
+
+    async fn emit_state(&self, symbol: &Symbol, state: BookState, reason: Option<String>) {
+        self.emit(FeedEvent::State {
+            symbol: symbol.clone(),
+            state,
+            reason,
+        })
+        .await;
+    }
+
+    async fn run(&mut self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retry_at: Option<Instant> = Some(Instant::now());
+        loop {
+            if self.conn.is_none() && !self.failed && retry_at.is_some_and(|t| t <= Instant::now())
+            {
+                match self.connect().await {
+                    Ok(()) => retry_at = None,
+                    Err(e)
+                        if !e.is_retryable() && !matches!(e, MarketError::Unavailable { .. }) =>
+                    {
+                        warn!(error = %e, "giving up on Kraken until restart: the error is deterministic");
+                        self.failed = true;
+                        self.emit(FeedEvent::Connection {
+                            state: ConnState::Failed,
+                            error: Some(e.to_string()),
+                        })
+                        .await;
+                    }
+                    Err(e) => {
+                        let d = match &e {
+                            MarketError::RateLimited { retry_after, .. } => *retry_after,
+                            _ => self.backoff.next_delay(),
+                        };
+                        warn!(error = %e, retry_in_ms = d.as_millis() as u64, "connection failed");
+                        self.emit(FeedEvent::Connection {
+                            state: ConnState::Down,
+                            error: Some(e.to_string()),
+                        })
+                        .await;
+                        retry_at = Some(Instant::now() + d);
+                    }
+                }
+            }
+            tokio::select! {
+                _ = self.ctx.shutdown.cancelled() => break,
+                cmd = self.ctx.commands.recv() => match cmd {
+                    Some(c) => self.on_command(c).await,
+                    None => break,
+                },
+                Some(ev) = self.conn_rx.recv() => {
+                    if let Some(lost) = self.on_conn_event(ev).await {
+                        let d = self.backoff.next_delay();
+                        self.emit(FeedEvent::Connection { state: ConnState::Down, error: Some(lost) }).await;
+                        retry_at = Some(Instant::now() + d);
+                    }
+                }
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        if let Some(c) = self.conn.take() {
+            c.close();
+        }
+    }
+
+    async fn connect(&mut self) -> Result<(), MarketError> {
+        self.emit(FeedEvent::Connection {
+            state: ConnState::Connecting,
+            error: None,
+        })
+        .await;
+        self.ex.connections.acquire().await;
+        let cfg = &self.ex.config;
+        let ws = ws_connect(ExchangeId::Kraken, &cfg.ws_url, cfg.connect_timeout).await?;
+        self.next_conn += 1;
+        let conn = WsConn::spawn(
+            ws,
+            self.next_conn,
+            self.conn_tx.clone(),
+            cfg.control_per_second,
+            cfg.read_timeout,
+        );
+        info!(conn = conn.id(), url = %cfg.ws_url, "connected");
+        self.conn = Some(conn);
+        self.last_frame = Instant::now();
+        self.pending_unsub.clear();
+        self.backoff.reset();
+        self.emit(FeedEvent::Connection {
+            state: ConnState::Connected,
+            error: None,
+        })
+        .await;
+        let mut syncing = Vec::new();
+        for sub in self.subs.values_mut() {
+            sub.state = SubState::Pending;
+            syncing.push(sub.pair.symbol.clone());
+        }
+        for s in syncing {
+            self.emit_state(&s, BookState::Syncing, None).await;
+        }
+        self.on_tick();
+        Ok(())
+    }
+
+    fn send(&mut self, method: &str, symbols: &[String]) {
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        for chunk in symbols.chunks(self.ex.config.symbols_per_message.max(1)) {
+            self.next_req += 1;
+            let mut params = serde_json::json!({"channel": "book", "symbol": chunk});
+            if method == "subscribe" {
+                params["depth"] = self.ex.config.depth.into();
+                params["snapshot"] = true.into();
+            }
+            let body =
+                serde_json::json!({"method": method, "params": params, "req_id": self.next_req});
+            conn.send_text(body.to_string());
+        }
+    }
+
+    async fn on_command(&mut self, cmd: FeedCommand) {
+        match cmd {
+            FeedCommand::Subscribe(pairs) => {
+                for p in pairs {
+                    let key = p.ws_symbol.clone();
+                    match self.subs.get_mut(&key) {
+                        Some(s) if s.state == SubState::Refused => s.state = SubState::Pending,
+                        Some(_) => continue,
+                        None => {
+                            self.pending_unsub.remove(&key);
+                            self.subs.insert(
+                                key,
+                                Sub {
+                                    pair: p.clone(),
+                                    state: SubState::Pending,
+                                    resyncs: VecDeque::new(),
+                                },
+                            );
+                        }
+                    }
+                    self.emit_state(&p.symbol, BookState::Syncing, None).await;
+                }
+            }
+            FeedCommand::Unsubscribe(pairs) => {
+                for p in pairs {
+                    if let Some(s) = self.subs.remove(&p.ws_symbol)
+                        && s.state != SubState::Refused
+                    {
+                        self.pending_unsub.insert(p.ws_symbol.clone());
+                    }
+                }
+            }
+            FeedCommand::Resync(p) => self.resync(&p.ws_symbol).await,
+        }
+    }
+
+    /// Unsubscribe and subscribe again (with a fresh snapshot) this symbol only, after a
+    /// delay that doubles with each resync in the last five minutes.
+    async fn resync(&mut self, key: &str) {
+        let now = Instant::now();
+        let (base, cap) = (
+            self.ex.config.resubscribe_base,
+            self.ex.config.resubscribe_cap,
+        );
+        let connected = self.conn.is_some();
+        let Some(sub) = self.subs.get_mut(key) else {
+            return;
+        };
+        if matches!(
+            sub.state,
+            SubState::Refused | SubState::Unsubscribing { .. } | SubState::Waiting(_)
+        ) {
+            return;
+        }
+        while sub
+            .resyncs
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESYNC_WINDOW)
+        {
+            sub.resyncs.pop_front();
+        }
+        sub.resyncs.push_back(now);
+        let n = sub.resyncs.len() as u32;
+        let delay = if n <= 1 {
+            Duration::ZERO
+        } else {
+            base.saturating_mul(1 << (n - 2).min(16)).min(cap)
+        };
+        let symbol = sub.pair.symbol.clone();
+        if !connected || sub.state == SubState::Pending {
+            sub.state = SubState::Waiting(now + delay);
+        } else {
+            sub.state = SubState::Unsubscribing {
+                resubscribe_at: now + delay,
+                sent: now,
+            };
+            self.send("unsubscribe", &[key.to_owned()]);
+        }
+        info!(%symbol, delay_ms = delay.as_millis() as u64, "resubscribing this symbol");
+        self.emit_state(&symbol, BookState::Resyncing, None).await;
+    }
+
+    /// Returns the reason when the connection was lost.
+    async fn on_conn_event(&mut self, ev: WsEvent) -> Option<String> {
+        let current = self.conn.as_ref().map(WsConn::id);
+        match ev {
+            WsEvent::Alive(id) => {
+                if Some(id) == current {
+                    self.last_frame = Instant::now();
+                    self.ctx.events.alive();
+                }
+                None
+            }
+            WsEvent::Frame(id, text) => {
+                if Some(id) == current {
+                    self.last_frame = Instant::now();
+                    self.ctx.events.alive();
+                    self.on_frame(&text).await;
+                }
+                None
+            }
+            WsEvent::Closed(id, reason) => {
+                if Some(id) != current {
+                    return None;
+                }
+                warn!(conn = id, %reason, "connection lost");
+                self.conn = None;
+                for sub in self.subs.values_mut() {
+                    if sub.state != SubState::Refused {
+                        sub.state = SubState::Pending;
+                    }
+                }
+                Some(reason)
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, text: &str) {
+        match parse_frame(text) {
+            Ok(KrakenInbound::Book(books)) => {
+                let received = Timestamp::now();
+                for b in books {
+                    let Some(sub) = self.subs.get_mut(&b.symbol) else {
+                        continue;
+                    };
+                    let snapshot = b.event.kind == BookEventKind::Snapshot;
+                    let accept = match sub.state {
+                        SubState::Subscribing | SubState::Pending if snapshot => {
+                            sub.state = SubState::Live;
+                            true
+                        }
+                        SubState::Live => true,
+                        _ => false,
+                    };
+                    if accept {
+                        let symbol = sub.pair.symbol.clone();
+                        self.emit(FeedEvent::Book {
+                            symbol,
+                            event: b.event,
+                            received,
+                        })
+                        .await;
+                    }
+                }
+            }
+            Ok(KrakenInbound::Heartbeat | KrakenInbound::Pong) => {}
+            Ok(KrakenInbound::Subscribed { symbol }) => debug!(%symbol, "subscribed"),
+            Ok(KrakenInbound::Unsubscribed { symbol }) => self.unsubscribed(&symbol),
+            Ok(KrakenInbound::MethodFailed {
+                method,
+                symbol,
+                error,
+            }) => self.method_failed(&method, symbol, error).await,
+            Ok(KrakenInbound::Status { system }) => {
+                if system == "online" {
+                    info!(%system, "venue status");
+                } else {
+                    warn!(%system, "venue is not fully online");
+                }
+            }
+            Ok(KrakenInbound::VenueError(e)) => warn!(error = %e, "Kraken reported an error"),
+            Ok(KrakenInbound::Other(kind)) => debug!(%kind, "ignored message type"),
+            Err(e) => {
+                self.malformed += 1;
+                // A lost book update shows up as a checksum mismatch on the next one.
+                warn!(error = %e, malformed = self.malformed, "malformed frame ignored");
+            }
+        }
+    }
+
+    fn unsubscribed(&mut self, key: &str) {
+        if let Some(sub) = self.subs.get_mut(key)
+            && let SubState::Unsubscribing { resubscribe_at, .. } = sub.state
+        {
+            sub.state = SubState::Waiting(resubscribe_at);
+        }
+    }
+
+    async fn method_failed(&mut self, method: &str, symbol: Option<String>, error: String) {
+        let Some(key) = symbol else {
+            warn!(%method, %error, "Kraken refused a request");
+            return;
+        };
+        if method == "unsubscribe" {
+            // Nothing to undo: the symbol is not subscribed, which is what we wanted.
+            self.unsubscribed(&key);
+            return;
+        }
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return;
+        };
+        if error.to_ascii_lowercase().contains("already subscribed") {
+            // We lost track of a live subscription: cycle it to get a snapshot.
+            sub.state = SubState::Live;
+            self.resync(&key).await;
+            return;
+        }
+        warn!(symbol = %key, %error, "Kraken refused the subscription; not retrying");
+        sub.state = SubState::Refused;
+        let symbol = sub.pair.symbol.clone();
+        self.emit_state(
+            &symbol,
+            BookState::Down,
+            Some(format!("Kraken refused the subscription: {error}")),
+        )
+        .await;
+    }
+
+    fn on_tick(&mut self) {
+        if self.conn.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let mut subscribe = Vec::new();
+        for (key, sub) in self.subs.iter_mut() {
+            match sub.state {
+                SubState::Pending => {}
+                SubState::Waiting(at) if at <= now => {}
+                SubState::Unsubscribing {
+                    resubscribe_at,
+                    sent,
+                } if now.duration_since(sent) >= UNSUBSCRIBE_WAIT && resubscribe_at <= now => {}
+                _ => continue,
+            }
+            sub.state = SubState::Subscribing;
+            subscribe.push(key.clone());
+        }
+        subscribe.sort();
+        let unsubscribe: Vec<String> = std::mem::take(&mut self.pending_unsub)
+            .into_iter()
+            .collect();
+        if !unsubscribe.is_empty() {
+            self.send("unsubscribe", &unsubscribe);
+        }
+        if !subscribe.is_empty() {
+            self.send("subscribe", &subscribe);
+        }
+        let ping_after = self.ex.config.ping_after;
+        if self.last_frame.elapsed() >= ping_after && self.last_ping.elapsed() >= ping_after {
+            self.last_ping = now;
+            self.next_req += 1;
+            if let Some(c) = self.conn.as_ref() {
+                c.send_text(
+                    serde_json::json!({"method": "ping", "req_id": self.next_req}).to_string(),
+                );
+            }
+        }
+    }
+}

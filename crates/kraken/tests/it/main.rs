@@ -1,0 +1,5 @@
+//! Kraken adapter tests: captured fixtures (decoding, checksums) and the adapter against the
+//! testkit mock (feed behaviour and faults).
+
+mod against_mock;
+mod fixtures;
