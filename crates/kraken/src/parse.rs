@@ -213,13 +213,27 @@ pub fn parse_frame(text: &str) -> Result<KrakenInbound, ParseError> {
 fn digits(n: u128, out: &mut impl FnMut(&[u8])) {
     let mut buf = [0u8; 40];
     let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+    // 64-bit division is several times cheaper than 128-bit; prices and quantities at the
+    // pair's precision fit in 64 bits.
+    match u64::try_from(n) {
+        Ok(mut n) => loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut n = n;
+            loop {
+                i -= 1;
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
         }
     }
     out(&buf[i..]);
@@ -259,9 +273,15 @@ pub fn checksum_input(
 
 /// Kraken's v2 book checksum: CRC-32 (IEEE) of [`checksum_input`].
 pub fn checksum(book: &OrderBook, price_decimals: u32, qty_decimals: u32) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    checksum_input(book, price_decimals, qty_decimals, &mut |b| h.update(b));
-    h.finalize()
+    // At most 40 numbers of at most 39 digits: collect on the stack, hash once.
+    let mut buf = [0u8; 1_600];
+    let mut len = 0;
+    checksum_input(book, price_decimals, qty_decimals, &mut |b| {
+        let end = (len + b.len()).min(buf.len());
+        buf[len..end].copy_from_slice(&b[..end - len]);
+        len = end;
+    });
+    crc32fast::hash(&buf[..len])
 }
 
 /// A Kraken pair with the precisions its checksum is computed at.
