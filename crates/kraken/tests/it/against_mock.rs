@@ -108,7 +108,7 @@ async fn long_replay_is_exact_with_zero_checksum_failures() {
     let n: usize = std::env::var("PAPERTWAP_REPLAY_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(100_000);
     for i in 0..n {
         r.mock.random_update("BTC/USD");
         if i % 1_000 == 0 {
@@ -137,7 +137,12 @@ async fn bad_checksum_resubscribes_only_that_symbol() {
     until(&mut eth, 10, |s| s.health.state == BookState::Live).await;
     r.mock.corrupt_next_checksums(1);
     r.mock.update("BTC/USD", &[("66999.9", "3.25")], &[]);
-    until(&mut btc, 10, |s| s.health.checksum_failures == 1).await;
+    // Detected on the bad message itself: the book is never served live in between.
+    let bad = until(&mut btc, 10, |s| s.health.checksum_failures == 1).await;
+    assert_ne!(bad.health.state, BookState::Live);
+    let t0 = Instant::now();
+    until(&mut btc, 10, |s| s.health.state == BookState::Live).await;
+    assert!(t0.elapsed() < Duration::from_secs(3), "healthy again within 3 s");
     for _ in 0..20 {
         r.mock.random_update("BTC/USD");
         r.mock.random_update("ETH/USD");
