@@ -1,11 +1,29 @@
 //! The TWAP engine: planner, paper-fill simulator, order state machine and analytics.
 //!
 //! # Invariants
-//! - A deterministic core given (commands, books, clock): no HTTP, no SQL, no wall-clock
-//!   reads; the actor runner around it is the only async part.
-//! - No quantity is ever lost or double-counted; a fill never takes a level beyond the
-//!   order's limit price and never comes from a book that is not `live` and uncrossed.
-//!
-//! Its contents arrive with issue 3/8; the fill primitive it builds on,
-//! [`model::OrderBook::walk`], is in place and property-tested.
+//! - A deterministic core ([`Engine`]) given (commands, books, time): no HTTP, no SQL, no
+//!   wall-clock reads; the actor ([`runner`]) around it is the only async part, and its
+//!   clock is injected ([`Clock`]).
+//! - No quantity is ever lost or double-counted: every slice asks for a quantity on the lot
+//!   grid, never more than what remains, and the last slice asks for everything left.
+//! - A fill never takes a level beyond the order's limit price, never takes liquidity an
+//!   earlier paper fill took (until the venue changes that level), and never comes from a
+//!   book that is not `live` or is crossed.
+//! - Every change is persisted before it is acknowledged or published; every order reaches
+//!   a final state (`filled`, `expired`, `cancelled`).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod core;
+pub mod fill;
+pub mod order;
+pub mod plan;
+pub mod runner;
+
+pub use core::{BookRef, Books, CancelError, Engine, RESTART_GRACE_MS, Update};
+pub use fill::{Fill, Liquidity, ShortReason};
+pub use order::{Analytics, Order, OrderId, OrderStatus, SkipReason, SliceRecord, Totals};
+pub use plan::{CatchUp, Limits, Plan, Rejection, Timing, TwapRequest, floor_to, validate};
+pub use runner::{
+    BookAccess, Clock, EngineError, EngineHandle, InsertOutcome, OrderStore, StoreFailure,
+    SubmitOutcome,
+};

@@ -498,6 +498,20 @@ impl OrderBook {
         v.iter().rev().map(|l| self.level(*l))
     }
 
+    /// The quantity resting at exactly `price` on `side`, if that level exists (binary search;
+    /// a price that is not representable at the book's scale cannot be a level).
+    pub fn qty_at(&self, side: BookSide, price: Price) -> Option<Qty> {
+        let px = match to_fixed(price.get(), self.px_scale) {
+            ToFixed::Exact(v) => v,
+            _ => return None,
+        };
+        let (levels, found) = match side {
+            BookSide::Bid => (&self.bids, self.bids.binary_search_by(|l| l.px.cmp(&px))),
+            BookSide::Ask => (&self.asks, self.asks.binary_search_by(|l| px.cmp(&l.px))),
+        };
+        found.ok().map(|i| self.level(levels[i]).qty)
+    }
+
     /// Best-first levels of one side as exact scaled integers `(price, qty)` at
     /// [`OrderBook::scales`]. Checksums that render numbers at a fixed precision use this to
     /// avoid any text round trip.
@@ -792,6 +806,37 @@ fn sat_i128(v: u128) -> i128 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn qty_at_finds_exact_levels_only() {
+        let mut b = OrderBook::with_scales(2, 3);
+        let l = |p: &str, q: &str| Level::new(p.parse().unwrap(), q.parse().unwrap());
+        b.apply(&BookEvent::snapshot(
+            vec![l("99.50", "1.5"), l("99", "2")],
+            vec![l("100.25", "0.125")],
+        ))
+        .unwrap();
+        let px = |p: &str| -> Price { p.parse().unwrap() };
+        assert_eq!(
+            b.qty_at(BookSide::Bid, px("99.5"))
+                .unwrap()
+                .get()
+                .to_string(),
+            "1.500"
+        );
+        assert_eq!(
+            b.qty_at(BookSide::Bid, px("99"))
+                .unwrap()
+                .get()
+                .normalize()
+                .to_string(),
+            "2"
+        );
+        assert!(b.qty_at(BookSide::Bid, px("100.25")).is_none());
+        assert!(b.qty_at(BookSide::Ask, px("100.25")).is_some());
+        assert!(b.qty_at(BookSide::Ask, px("100.255")).is_none());
+    }
+
     use super::*;
     use std::str::FromStr;
 

@@ -142,7 +142,10 @@ async fn bad_checksum_resubscribes_only_that_symbol() {
     assert_ne!(bad.health.state, BookState::Live);
     let t0 = Instant::now();
     until(&mut btc, 10, |s| s.health.state == BookState::Live).await;
-    assert!(t0.elapsed() < Duration::from_secs(3), "healthy again within 3 s");
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "healthy again within 3 s"
+    );
     for _ in 0..20 {
         r.mock.random_update("BTC/USD");
         r.mock.random_update("ETH/USD");

@@ -1,0 +1,319 @@
+//! The deterministic core: every open order in one timer heap, slices executed against the
+//! books handed in, reports returned to the caller (which persists, then publishes them).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use model::{BookHealth, BookState, ExchangeId, OrderBook, Symbol, Timestamp};
+use rust_decimal::Decimal;
+
+use crate::fill::Liquidity;
+use crate::order::{Order, OrderId, OrderStatus, SkipReason, SliceRecord};
+
+/// A book and its health, as handed to the engine.
+pub type BookRef<'a> = Option<(&'a OrderBook, &'a BookHealth)>;
+
+/// Read access to the current books.
+pub trait Books {
+    /// Call `f` with the current book of (exchange, symbol) and its health, or `None` when
+    /// there is no book.
+    fn with_book(&self, exchange: ExchangeId, symbol: &Symbol, f: &mut dyn FnMut(BookRef<'_>));
+}
+
+/// What changed in an order: the order after the change, and the slice that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// The order as it now is.
+    pub order: Order,
+    /// The slice just recorded, if any.
+    pub slice: Option<SliceRecord>,
+    /// The status before the change.
+    pub previous: OrderStatus,
+}
+
+/// Why a cancel was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CancelError {
+    /// No such open order in the engine.
+    #[error("order not found")]
+    NotFound,
+    /// The order already ended this way.
+    #[error("the order is already {}", .0.as_str())]
+    AlreadyFinal(OrderStatus),
+}
+
+/// Slices whose time passed less than this long ago at a restart still run.
+pub const RESTART_GRACE_MS: i64 = 1_000;
+
+/// The engine core.
+#[derive(Debug, Default)]
+pub struct Engine {
+    orders: HashMap<OrderId, Order>,
+    /// (due ns, order, slice index), earliest first. Entries that no longer match the
+    /// order's next slice are discarded when popped.
+    timers: BinaryHeap<Reverse<(i64, OrderId, u32)>>,
+    liquidity: Liquidity,
+}
+
+fn mid_of(book: &OrderBook) -> (Option<Decimal>, Option<Decimal>, Option<Decimal>) {
+    let bid = book.best_bid().map(|l| l.price.get());
+    let ask = book.best_ask().map(|l| l.price.get());
+    let mid = book.mid().map(|m| m.get());
+    (bid, ask, mid)
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Engine::default()
+    }
+
+    /// Open orders held.
+    pub fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// True when no order is open.
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+
+    /// An open order.
+    pub fn get(&self, id: OrderId) -> Option<&Order> {
+        self.orders.get(&id)
+    }
+
+    /// Set a new order's initial state before it is stored: `pending` when it starts in the
+    /// future, else `working` with the arrival mid taken from the current book.
+    pub fn admit(&self, order: &mut Order, now: Timestamp, books: &dyn Books) {
+        order.created_at = now;
+        order.next_index = 0;
+        order.closed_at = None;
+        if order.plan.start > now {
+            order.status = OrderStatus::Pending;
+        } else {
+            order.status = OrderStatus::Working;
+            order.totals.arrival_mid = live_mid(books, order.exchange, &order.symbol);
+        }
+    }
+
+    /// Take a stored open order into the timer heap.
+    pub fn schedule(&mut self, order: Order) {
+        if !order.status.is_open() || order.next_index >= order.plan.slices {
+            return;
+        }
+        let due = order.plan.slice_time(order.next_index).as_nanos();
+        self.timers.push(Reverse((due, order.id, order.next_index)));
+        self.orders.insert(order.id, order);
+    }
+
+    /// Resume an order loaded at start: slices whose time passed while the server was down
+    /// are recorded `skipped: server_down`; an order whose window is over ends. Returns the
+    /// updates to persist (the order is scheduled if still open).
+    pub fn restore(&mut self, mut order: Order, now: Timestamp) -> Vec<Update> {
+        let mut out = Vec::new();
+        while order.status.is_open()
+            && order.next_index < order.plan.slices
+            && now.millis_since(order.plan.slice_time(order.next_index)) > RESTART_GRACE_MS
+        {
+            let previous = order.status;
+            let i = order.next_index;
+            let target = order.plan.ask(i, order.totals.filled, order.catch_up);
+            let rec = SliceRecord::skipped(
+                i,
+                order.plan.slice_time(i),
+                now,
+                target,
+                SkipReason::ServerDown,
+            );
+            order.record(&rec);
+            if order.status == OrderStatus::Pending {
+                order.status = OrderStatus::Working;
+            }
+            finish_if_done(&mut order, now);
+            out.push(Update {
+                order: order.clone(),
+                slice: Some(rec),
+                previous,
+            });
+        }
+        self.schedule(order);
+        out
+    }
+
+    /// When the earliest slice is due.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.timers
+            .peek()
+            .map(|Reverse((t, _, _))| Timestamp::from_nanos(*t))
+    }
+
+    /// Run every slice due at `now`, in due order, against `books`.
+    pub fn run_due(&mut self, now: Timestamp, books: &dyn Books) -> Vec<Update> {
+        let mut out = Vec::new();
+        while let Some(Reverse((t, id, idx))) = self.timers.peek().copied() {
+            if t > now.as_nanos() {
+                break;
+            }
+            self.timers.pop();
+            let current = self
+                .orders
+                .get(&id)
+                .is_some_and(|o| o.status.is_open() && o.next_index == idx);
+            if current && let Some(u) = self.run_slice(id, now, books) {
+                out.push(u);
+            }
+        }
+        out
+    }
+
+    fn run_slice(&mut self, id: OrderId, now: Timestamp, books: &dyn Books) -> Option<Update> {
+        let order = self.orders.get_mut(&id)?;
+        let previous = order.status;
+        let i = order.next_index;
+        let scheduled = order.plan.slice_time(i);
+        let target = order.plan.ask(i, order.totals.filled, order.catch_up);
+        let (exchange, symbol, side, limit) = (
+            order.exchange,
+            order.symbol.clone(),
+            order.side,
+            order.limit_price,
+        );
+        let fee_bps = order.fee_bps;
+        let liquidity = &mut self.liquidity;
+        let mut rec = SliceRecord::skipped(i, scheduled, now, target, SkipReason::NoBook);
+        books.with_book(exchange, &symbol, &mut |b| {
+            let Some((book, health)) = b else {
+                return;
+            };
+            let (bid, ask, mid) = mid_of(book);
+            rec.book_seq = health.seq;
+            rec.book_age_ms = health.age_ms(now);
+            rec.best_bid = bid;
+            rec.best_ask = ask;
+            if health.crossed || book.is_crossed() {
+                rec.skipped = Some(SkipReason::CrossedBook);
+                return;
+            }
+            match health.state {
+                BookState::Live => {}
+                BookState::Syncing if health.last_update.is_none() => return,
+                _ => {
+                    rec.skipped = Some(SkipReason::StaleBook);
+                    return;
+                }
+            }
+            rec.skipped = None;
+            rec.mid = mid;
+            let fill = liquidity.take(exchange, &symbol, book, side, target, limit);
+            rec.avg_price = fill.vwap().map(|p| p.round_dp(12).normalize());
+            rec.fee = (fill.notional * fee_bps / Decimal::from(10_000))
+                .round_dp(12)
+                .normalize();
+            rec.filled = fill.qty;
+            rec.notional = fill.notional;
+            rec.short = if fill.qty < target { fill.short } else { None };
+            rec.fills = fill.levels;
+        });
+        if rec.skipped.is_none() && order.totals.arrival_mid.is_none() {
+            order.totals.arrival_mid = rec.mid;
+        }
+        order.record(&rec);
+        if order.status == OrderStatus::Pending {
+            order.status = OrderStatus::Working;
+        }
+        finish_if_done(order, now);
+        let snapshot = order.clone();
+        if order.status.is_open() {
+            let due = order.plan.slice_time(order.next_index).as_nanos();
+            self.timers.push(Reverse((due, id, order.next_index)));
+        } else {
+            self.close(id);
+        }
+        Some(Update {
+            order: snapshot,
+            slice: Some(rec),
+            previous,
+        })
+    }
+
+    /// Cancel an open order. A slice already due but not yet run is recorded
+    /// `skipped: cancelled`; later slices never run.
+    pub fn cancel(&mut self, id: OrderId, now: Timestamp) -> Result<Update, CancelError> {
+        let order = self.orders.get_mut(&id).ok_or(CancelError::NotFound)?;
+        if !order.status.is_open() {
+            return Err(CancelError::AlreadyFinal(order.status));
+        }
+        let previous = order.status;
+        let i = order.next_index;
+        let slice = (i < order.plan.slices && order.plan.slice_time(i) <= now).then(|| {
+            let target = order.plan.ask(i, order.totals.filled, order.catch_up);
+            SliceRecord::skipped(
+                i,
+                order.plan.slice_time(i),
+                now,
+                target,
+                SkipReason::Cancelled,
+            )
+        });
+        if let Some(s) = &slice {
+            order.record(s);
+        }
+        order.status = OrderStatus::Cancelled;
+        order.closed_at = Some(now);
+        let snapshot = order.clone();
+        self.close(id);
+        Ok(Update {
+            order: snapshot,
+            slice,
+            previous,
+        })
+    }
+
+    fn close(&mut self, id: OrderId) {
+        if let Some(o) = self.orders.remove(&id) {
+            let used = self
+                .orders
+                .values()
+                .any(|x| x.exchange == o.exchange && x.symbol == o.symbol);
+            if !used {
+                self.liquidity.forget(o.exchange, &o.symbol);
+            }
+        }
+    }
+
+    /// The (exchange, symbol) pairs open orders trade.
+    pub fn books_in_use(&self) -> Vec<(ExchangeId, Symbol)> {
+        let mut v: Vec<(ExchangeId, Symbol)> = self
+            .orders
+            .values()
+            .map(|o| (o.exchange, o.symbol.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn live_mid(books: &dyn Books, exchange: ExchangeId, symbol: &Symbol) -> Option<Decimal> {
+    let mut mid = None;
+    books.with_book(exchange, symbol, &mut |b| {
+        if let Some((book, health)) = b
+            && health.is_tradeable()
+        {
+            mid = book.mid().map(|m| m.get());
+        }
+    });
+    mid
+}
+
+/// Filled when everything filled; expired when the last slice has run short.
+fn finish_if_done(order: &mut Order, now: Timestamp) {
+    if order.totals.filled >= order.plan.quantity {
+        order.status = OrderStatus::Filled;
+        order.closed_at = Some(now);
+    } else if order.next_index >= order.plan.slices {
+        order.status = OrderStatus::Expired;
+        order.closed_at = Some(now);
+    }
+}

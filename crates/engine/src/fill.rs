@@ -1,0 +1,151 @@
+//! The paper-fill simulator: aggressive walks that consume the liquidity they take.
+
+use std::collections::HashMap;
+
+use model::{BookSide, ExchangeId, OrderBook, Price, Side, Symbol};
+use rust_decimal::Decimal;
+
+/// Why a slice filled less than it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ShortReason {
+    /// The next level was beyond the limit price.
+    LimitPrice,
+    /// The book (after earlier paper fills) had no more levels.
+    Depth,
+}
+
+impl ShortReason {
+    /// `limit_price` or `depth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShortReason::LimitPrice => "limit_price",
+            ShortReason::Depth => "depth",
+        }
+    }
+}
+
+/// What one walk took.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fill {
+    /// `(price, qty)` taken, best level first.
+    pub levels: Vec<(Decimal, Decimal)>,
+    /// Total quantity.
+    pub qty: Decimal,
+    /// Σ price·qty.
+    pub notional: Decimal,
+    /// Why it is short of the asked quantity, if it is.
+    pub short: Option<ShortReason>,
+}
+
+impl Fill {
+    /// Volume-weighted average price, when anything filled.
+    pub fn vwap(&self) -> Option<Decimal> {
+        (!self.qty.is_zero()).then(|| self.notional / self.qty)
+    }
+}
+
+/// Paper consumption of one level: how much was taken while the venue showed `venue_qty`.
+#[derive(Debug, Clone, Copy)]
+struct Taken {
+    venue_qty: Decimal,
+    taken: Decimal,
+}
+
+/// Liquidity taken by paper fills, shared by every order: quantity taken from a level stays
+/// unavailable until the venue changes that level (its quantity differs from what it was
+/// when taken, or it disappears).
+#[derive(Debug, Default)]
+pub struct Liquidity {
+    books: HashMap<(ExchangeId, Symbol, BookSide), HashMap<Decimal, Taken>>,
+}
+
+impl Liquidity {
+    /// Walk `book` for an aggressive `side` order of `qty`, never beyond `limit`, taking at
+    /// most what earlier paper fills left of each level, and record what was taken.
+    pub fn take(
+        &mut self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        book: &OrderBook,
+        side: Side,
+        qty: Decimal,
+        limit: Option<Decimal>,
+    ) -> Fill {
+        let book_side = side.takes();
+        let taken = self
+            .books
+            .entry((exchange, symbol.clone(), book_side))
+            .or_default();
+        // Forget consumption of levels the venue has changed or removed.
+        taken.retain(|p, t| {
+            Price::try_from(*p)
+                .ok()
+                .and_then(|p| book.qty_at(book_side, p))
+                .is_some_and(|q| q.get() == t.venue_qty)
+        });
+        let mut fill = Fill::default();
+        let mut remaining = qty;
+        if remaining <= Decimal::ZERO {
+            return fill;
+        }
+        let mut exhausted = true;
+        for level in book.levels(book_side) {
+            let (price, venue_qty) = (level.price.get(), level.qty.get());
+            let beyond = match (side, limit) {
+                (Side::Buy, Some(l)) => price > l,
+                (Side::Sell, Some(l)) => price < l,
+                _ => false,
+            };
+            if beyond {
+                fill.short = Some(ShortReason::LimitPrice);
+                exhausted = false;
+                break;
+            }
+            let used = taken.get(&price).map_or(Decimal::ZERO, |t| t.taken);
+            let available = venue_qty - used;
+            if available <= Decimal::ZERO {
+                continue;
+            }
+            let q = available.min(remaining);
+            fill.levels.push((price, q));
+            fill.qty += q;
+            fill.notional += price * q;
+            taken.insert(
+                price,
+                Taken {
+                    venue_qty,
+                    taken: used + q,
+                },
+            );
+            remaining -= q;
+            if remaining.is_zero() {
+                exhausted = false;
+                break;
+            }
+        }
+        if exhausted && remaining > Decimal::ZERO {
+            fill.short = Some(ShortReason::Depth);
+        }
+        fill
+    }
+
+    /// Quantity of `price` on that book side currently taken by paper fills.
+    pub fn taken_at(
+        &self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        side: BookSide,
+        price: Decimal,
+    ) -> Decimal {
+        self.books
+            .get(&(exchange, symbol.clone(), side))
+            .and_then(|m| m.get(&price))
+            .map_or(Decimal::ZERO, |t| t.taken)
+    }
+
+    /// Forget a book entirely (no open order uses it any more).
+    pub fn forget(&mut self, exchange: ExchangeId, symbol: &Symbol) {
+        self.books
+            .retain(|(e, s, _), _| !(*e == exchange && s == symbol));
+    }
+}

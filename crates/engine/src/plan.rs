@@ -1,0 +1,406 @@
+//! Requests, validation and the slice schedule.
+
+use model::{ExchangeId, Pair, PairStatus, Side, Timestamp};
+use rust_decimal::Decimal;
+
+/// How a slice makes up for earlier slices that filled short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CatchUp {
+    /// Remaining quantity spread evenly over the remaining slices (default).
+    Spread,
+    /// The whole shortfall is added to the next slice.
+    Next,
+    /// Every slice asks for its fixed share; shortfall is abandoned.
+    None,
+}
+
+impl CatchUp {
+    /// `spread`, `next` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatchUp::Spread => "spread",
+            CatchUp::Next => "next",
+            CatchUp::None => "none",
+        }
+    }
+
+    /// Parse `spread`, `next` or `none`.
+    pub fn parse(s: &str) -> Option<CatchUp> {
+        match s {
+            "spread" => Some(CatchUp::Spread),
+            "next" => Some(CatchUp::Next),
+            "none" => Some(CatchUp::None),
+            _ => None,
+        }
+    }
+}
+
+/// The timing of a request: a duration (or an end time) cut by an interval (or a slice count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// `duration_secs` + `interval_secs`.
+    DurationInterval {
+        /// Total duration, seconds.
+        duration_secs: u64,
+        /// Seconds between slices.
+        interval_secs: u64,
+    },
+    /// `duration_secs` + `slices`.
+    DurationSlices {
+        /// Total duration, seconds.
+        duration_secs: u64,
+        /// Number of slices.
+        slices: u64,
+    },
+}
+
+/// A TWAP request, already decoded (the HTTP layer maps its JSON spellings onto this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwapRequest {
+    /// Client id, unique per user.
+    pub token_id: String,
+    /// Venue.
+    pub exchange: ExchangeId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Base quantity.
+    pub quantity: Decimal,
+    /// Price cap (buy: at most; sell: at least).
+    pub limit_price: Option<Decimal>,
+    /// Duration and slicing.
+    pub timing: Timing,
+    /// First slice time; `None` = now.
+    pub start_time: Option<Timestamp>,
+    /// Catch-up policy.
+    pub catch_up: CatchUp,
+}
+
+/// Engine limits (DESIGN §4).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most slices per order.
+    pub max_slices: u64,
+    /// Longest order, seconds.
+    pub max_duration_secs: u64,
+    /// Shortest interval, seconds.
+    pub min_interval_secs: u64,
+    /// How far in the past a start time may be (clock skew), milliseconds.
+    pub past_tolerance_ms: i64,
+    /// How far ahead an order may be scheduled, seconds.
+    pub max_schedule_ahead_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_slices: 10_000,
+            max_duration_secs: 7 * 86_400,
+            min_interval_secs: 1,
+            past_tolerance_ms: 5_000,
+            max_schedule_ahead_secs: 30 * 86_400,
+        }
+    }
+}
+
+/// Why a request was refused: a stable code and a sentence for humans.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Rejection {
+    /// Stable snake_case code (`invalid_quantity`, …).
+    pub code: &'static str,
+    /// What was wrong and how to fix it.
+    pub detail: String,
+}
+
+fn reject(code: &'static str, detail: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        detail: detail.into(),
+    }
+}
+
+/// A validated schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// First slice time.
+    pub start: Timestamp,
+    /// Milliseconds between slices.
+    pub interval_ms: i64,
+    /// Total duration in milliseconds (`end = start + duration`).
+    pub duration_ms: i64,
+    /// Number of slices.
+    pub slices: u32,
+    /// Total quantity.
+    pub quantity: Decimal,
+    /// Lot step every asked quantity stays on.
+    pub step: Decimal,
+}
+
+/// Round `x` down to a multiple of `step` (`step` > 0).
+pub fn floor_to(x: Decimal, step: Decimal) -> Decimal {
+    if step.is_zero() {
+        return x;
+    }
+    ((x / step).floor() * step).normalize()
+}
+
+fn is_multiple(x: Decimal, step: Decimal) -> bool {
+    step.is_zero() || (x % step).is_zero()
+}
+
+impl Plan {
+    /// When slice `i` is due.
+    pub fn slice_time(&self, i: u32) -> Timestamp {
+        self.start.plus_millis(self.interval_ms * i64::from(i))
+    }
+
+    /// The end of the order's window.
+    pub fn end(&self) -> Timestamp {
+        self.start.plus_millis(self.duration_ms)
+    }
+
+    /// Cumulative target after slice `i`: `quantity·(i+1)/n` rounded down to the step; the
+    /// last slice targets everything.
+    pub fn cumulative_target(&self, i: u32) -> Decimal {
+        if i + 1 >= self.slices {
+            return self.quantity;
+        }
+        floor_to(
+            self.quantity * Decimal::from(i + 1) / Decimal::from(self.slices),
+            self.step,
+        )
+    }
+
+    /// Slice `i`'s fixed share (dust lands on the last slice).
+    pub fn share(&self, i: u32) -> Decimal {
+        let before = if i == 0 {
+            Decimal::ZERO
+        } else {
+            self.cumulative_target(i - 1)
+        };
+        self.cumulative_target(i) - before
+    }
+
+    /// What slice `i` asks for, given `filled` so far and the catch-up policy. Always on the
+    /// step grid, never more than what remains, never negative.
+    pub fn ask(&self, i: u32, filled: Decimal, policy: CatchUp) -> Decimal {
+        let remaining = (self.quantity - filled).max(Decimal::ZERO);
+        if i >= self.slices || remaining.is_zero() {
+            return Decimal::ZERO;
+        }
+        let last = i + 1 == self.slices;
+        let want = match policy {
+            CatchUp::Spread if last => remaining,
+            CatchUp::Spread => floor_to(remaining / Decimal::from(self.slices - i), self.step),
+            CatchUp::Next => self.cumulative_target(i) - filled,
+            CatchUp::None => self.share(i),
+        };
+        want.max(Decimal::ZERO).min(remaining)
+    }
+}
+
+fn valid_token_id(t: &str) -> bool {
+    (1..=64).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Validate a request against its pair and the limits. `reference_price` (the book's mid,
+/// if known) checks the minimum notional of a slice when no limit price is given.
+pub fn validate(
+    req: &TwapRequest,
+    pair: &Pair,
+    now: Timestamp,
+    limits: &Limits,
+    reference_price: Option<Decimal>,
+) -> Result<Plan, Rejection> {
+    if !valid_token_id(&req.token_id) {
+        return Err(reject(
+            "invalid_token_id",
+            "token_id must be 1–64 characters of letters, digits, '.', '_', ':' or '-'",
+        ));
+    }
+    if pair.status != PairStatus::Trading {
+        return Err(reject(
+            "pair_not_trading",
+            format!(
+                "{} {} is not open for trading (status: {})",
+                pair.exchange,
+                pair.symbol,
+                pair.status.as_str()
+            ),
+        ));
+    }
+    let q = req.quantity;
+    if q <= Decimal::ZERO {
+        return Err(reject(
+            "invalid_quantity",
+            format!("quantity must be positive, not {q}"),
+        ));
+    }
+    let step = pair.qty_step;
+    if !is_multiple(q, step) {
+        return Err(reject(
+            "invalid_quantity",
+            format!(
+                "quantity {q} is not a multiple of the lot step {step}; nearest valid below: {}",
+                floor_to(q, step)
+            ),
+        ));
+    }
+    if q < pair.min_qty {
+        return Err(reject(
+            "invalid_quantity",
+            format!(
+                "quantity {q} is below the pair's minimum {}",
+                pair.min_qty.normalize()
+            ),
+        ));
+    }
+    if let Some(l) = req.limit_price {
+        if l <= Decimal::ZERO {
+            return Err(reject(
+                "invalid_limit_price",
+                format!("limit_price must be positive, not {l}"),
+            ));
+        }
+        if !is_multiple(l, pair.price_tick) {
+            return Err(reject(
+                "invalid_limit_price",
+                format!(
+                    "limit_price {l} is not a multiple of the price tick {}",
+                    pair.price_tick.normalize()
+                ),
+            ));
+        }
+    }
+    let (duration_secs, interval_ms, slices) = match req.timing {
+        Timing::DurationInterval {
+            duration_secs,
+            interval_secs,
+        } => {
+            if interval_secs < limits.min_interval_secs {
+                return Err(reject(
+                    "invalid_schedule",
+                    format!("interval must be at least {} s", limits.min_interval_secs),
+                ));
+            }
+            if duration_secs < interval_secs {
+                return Err(reject(
+                    "invalid_schedule",
+                    format!(
+                        "duration ({duration_secs} s) must be at least the interval ({interval_secs} s)"
+                    ),
+                ));
+            }
+            let n = duration_secs.div_ceil(interval_secs);
+            (duration_secs, interval_secs.saturating_mul(1_000), n)
+        }
+        Timing::DurationSlices {
+            duration_secs,
+            slices,
+        } => {
+            if slices == 0 {
+                return Err(reject("invalid_schedule", "slices must be at least 1"));
+            }
+            let interval_ms = duration_secs.saturating_mul(1_000) / slices;
+            if interval_ms < limits.min_interval_secs * 1_000 {
+                return Err(reject(
+                    "invalid_schedule",
+                    format!(
+                        "{slices} slices over {duration_secs} s is less than {} s apart; use at most {} slices",
+                        limits.min_interval_secs,
+                        duration_secs / limits.min_interval_secs.max(1)
+                    ),
+                ));
+            }
+            (duration_secs, interval_ms, slices)
+        }
+    };
+    if duration_secs > limits.max_duration_secs {
+        return Err(reject(
+            "invalid_schedule",
+            format!(
+                "duration must be at most {} s (7 days)",
+                limits.max_duration_secs
+            ),
+        ));
+    }
+    if slices > limits.max_slices {
+        return Err(reject(
+            "invalid_schedule",
+            format!(
+                "{slices} slices is more than the maximum {}; use a longer interval",
+                limits.max_slices
+            ),
+        ));
+    }
+    let start = req.start_time.unwrap_or(now);
+    if start.millis_since(now) < -limits.past_tolerance_ms {
+        return Err(reject("invalid_start_time", "start_time is in the past"));
+    }
+    let ahead_ms =
+        i64::try_from(limits.max_schedule_ahead_secs).unwrap_or(i64::MAX / 2_000) * 1_000;
+    if start.millis_since(now) > ahead_ms {
+        return Err(reject(
+            "invalid_start_time",
+            format!(
+                "start_time may be at most {} days ahead",
+                limits.max_schedule_ahead_secs / 86_400
+            ),
+        ));
+    }
+    let n = Decimal::from(slices);
+    let slice_qty = floor_to(q / n, step);
+    if slice_qty < pair.min_qty.max(step) {
+        // The most slices that keep each at the minimum, and the interval that gives.
+        let max_n = (q / pair.min_qty.max(step)).floor();
+        let smallest = if max_n.is_zero() {
+            None
+        } else {
+            Some((Decimal::from(duration_secs) / max_n).ceil())
+        };
+        return Err(reject(
+            "slice_too_small",
+            match smallest {
+                Some(s) => format!(
+                    "each of the {slices} slices would be {slice_qty}, below the pair's minimum {}; use an interval of at least {s} s",
+                    pair.min_qty.max(step).normalize()
+                ),
+                None => "the quantity is below the pair's minimum".to_owned(),
+            },
+        ));
+    }
+    if let (Some(min_notional), Some(price)) =
+        (pair.min_notional, req.limit_price.or(reference_price))
+        && slice_qty * price < min_notional
+    {
+        let max_n = (q * price / min_notional).floor();
+        let hint = if max_n.is_zero() {
+            "the whole order is below it".to_owned()
+        } else {
+            format!(
+                "use an interval of at least {} s",
+                (Decimal::from(duration_secs) / max_n).ceil()
+            )
+        };
+        return Err(reject(
+            "slice_too_small",
+            format!(
+                "each slice would be worth about {} {}, below the pair's minimum notional {}; {hint}",
+                (slice_qty * price).round_dp(8).normalize(),
+                pair.symbol.quote(),
+                min_notional.normalize()
+            ),
+        ));
+    }
+    let duration_ms = i64::try_from(duration_secs).unwrap_or(i64::MAX / 1_000) * 1_000;
+    Ok(Plan {
+        start,
+        interval_ms: i64::try_from(interval_ms).unwrap_or(i64::MAX),
+        duration_ms,
+        slices: u32::try_from(slices).unwrap_or(u32::MAX),
+        quantity: q,
+        step,
+    })
+}

@@ -1,0 +1,340 @@
+//! The actor around the core: one task owns the [`Engine`], sleeps until the next slice is
+//! due, persists every change through an [`OrderStore`] **before** publishing it, and
+//! serializes submits and cancels with slice execution (a cancel never interleaves with a
+//! slice in progress).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use model::{ExchangeId, Symbol, Timestamp};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::core::{Books, CancelError, Engine, Update};
+use crate::order::{Order, OrderId, OrderStatus};
+
+/// The engine's clock: a wall-clock origin advanced by tokio's monotonic clock, so a paused
+/// tokio clock (tests) drives the engine deterministically and wall-clock jumps cannot
+/// reorder slices.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: Timestamp,
+    base: Instant,
+}
+
+impl Clock {
+    /// Starting at the system time now.
+    pub fn system() -> Self {
+        Clock::starting_at(Timestamp::now())
+    }
+
+    /// Starting at `origin` now.
+    pub fn starting_at(origin: Timestamp) -> Self {
+        Clock {
+            origin,
+            base: Instant::now(),
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        let ns = i64::try_from(self.base.elapsed().as_nanos()).unwrap_or(i64::MAX / 2);
+        Timestamp::from_nanos(self.origin.as_nanos().saturating_add(ns))
+    }
+
+    /// The tokio instant at which the clock shows `t`.
+    pub fn instant_at(&self, t: Timestamp) -> Instant {
+        let ns = t.as_nanos().saturating_sub(self.origin.as_nanos()).max(0);
+        self.base + Duration::from_nanos(u64::try_from(ns).unwrap_or(0))
+    }
+}
+
+/// A store failure, as text (the store's own error type stays in the store).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreFailure(pub String);
+
+/// The result of inserting a new order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    /// Written with this id.
+    Inserted(OrderId),
+    /// The user already has an order with this `token_id`; here it is, with the request
+    /// text it was created from.
+    Existing(Box<Order>, String),
+}
+
+/// Where orders and slices are kept.
+pub trait OrderStore: Send + Sync + 'static {
+    /// Insert a new order (with the request text as the client sent it, for idempotent
+    /// replays), unless the user already has one with the same `token_id`.
+    fn insert<'a>(
+        &'a self,
+        order: &'a Order,
+        request: &'a str,
+    ) -> BoxFuture<'a, Result<InsertOutcome, StoreFailure>>;
+    /// Write these slices and the order totals/status that go with them, in one transaction.
+    fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>>;
+    /// Every order still `pending` or `working`.
+    fn load_open(&self) -> BoxFuture<'_, Result<Vec<Order>, StoreFailure>>;
+}
+
+/// Books, plus keeping a book subscribed while open orders use it.
+pub trait BookAccess: Books + Send + Sync + 'static {
+    /// A lease that keeps (exchange, symbol) subscribed while it lives.
+    fn hold(&self, exchange: ExchangeId, symbol: &Symbol) -> Option<Box<dyn Send>>;
+}
+
+/// What a submit became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// A new order.
+    Created(Box<Order>),
+    /// The same request was submitted before: the original order.
+    Replayed(Box<Order>),
+    /// The `token_id` is taken by a different request: the existing order.
+    Conflict(Box<Order>),
+}
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreFailure),
+    /// Cancel refused.
+    #[error(transparent)]
+    Cancel(#[from] CancelError),
+    /// The engine is stopping.
+    #[error("the engine is stopping")]
+    Stopped,
+}
+
+enum Command {
+    Submit(
+        Box<Order>,
+        String,
+        oneshot::Sender<Result<SubmitOutcome, EngineError>>,
+    ),
+    Cancel(OrderId, oneshot::Sender<Result<Update, EngineError>>),
+}
+
+/// A handle to the running engine; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Command>,
+    updates: broadcast::Sender<Arc<Update>>,
+    clock: Clock,
+}
+
+impl EngineHandle {
+    /// Submit a validated order (`id` is assigned by the store). `request` is the request as
+    /// the client sent it, compared on a repeated `token_id`.
+    pub async fn submit(
+        &self,
+        order: Order,
+        request: String,
+    ) -> Result<SubmitOutcome, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Submit(Box::new(order), request, tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Cancel an open order.
+    pub async fn cancel(&self, id: OrderId) -> Result<Update, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Cancel(id, tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Every update, after it is stored (a receiver that falls behind gets `Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
+        self.updates.subscribe()
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+}
+
+/// Open orders using a book, and the lease keeping it subscribed.
+type Lease = (usize, Option<Box<dyn Send>>);
+
+struct Actor {
+    engine: Engine,
+    store: Arc<dyn OrderStore>,
+    books: Arc<dyn BookAccess>,
+    clock: Clock,
+    updates: broadcast::Sender<Arc<Update>>,
+    /// Book leases by (exchange, symbol): how many open orders use it, and the lease.
+    leases: HashMap<(ExchangeId, Symbol), Lease>,
+    shutdown: CancellationToken,
+}
+
+/// Start the engine: load open orders, record slices missed while down, then run until
+/// `shutdown`. Fails only when the store cannot be read or written at start.
+pub async fn start(
+    store: Arc<dyn OrderStore>,
+    books: Arc<dyn BookAccess>,
+    clock: Clock,
+    shutdown: CancellationToken,
+) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
+    let (updates, _) = broadcast::channel(8_192);
+    let mut actor = Actor {
+        engine: Engine::new(),
+        store,
+        books,
+        clock,
+        updates: updates.clone(),
+        leases: HashMap::new(),
+        shutdown,
+    };
+    let open = actor.store.load_open().await?;
+    let now = clock.now();
+    let (mut resumed, mut ended) = (0usize, 0usize);
+    for order in open {
+        let key = (order.exchange, order.symbol.clone());
+        let id = order.id;
+        let missed = actor.engine.restore(order, now);
+        if !missed.is_empty() {
+            actor.store.record(&missed).await?;
+        }
+        if actor.engine.get(id).is_some() {
+            resumed += 1;
+            actor.hold(key);
+        } else {
+            ended += 1;
+        }
+    }
+    info!(resumed, ended, "engine started");
+    let (tx, rx) = mpsc::channel(1_024);
+    let task = tokio::spawn(actor.run(rx));
+    Ok((EngineHandle { tx, updates, clock }, task))
+}
+
+impl Actor {
+    fn hold(&mut self, key: (ExchangeId, Symbol)) {
+        let e = self.leases.entry(key.clone()).or_insert((0, None));
+        if e.0 == 0 {
+            e.1 = self.books.hold(key.0, &key.1);
+        }
+        e.0 += 1;
+    }
+
+    fn release(&mut self, key: &(ExchangeId, Symbol)) {
+        if let Some(e) = self.leases.get_mut(key) {
+            e.0 = e.0.saturating_sub(1);
+            if e.0 == 0 {
+                self.leases.remove(key);
+            }
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            let wake = self.engine.next_due().map(|t| self.clock.instant_at(t));
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                cmd = rx.recv() => match cmd {
+                    Some(c) => self.on_command(c).await,
+                    None => break,
+                },
+                _ = async { match wake { Some(w) => tokio::time::sleep_until(w).await, None => std::future::pending().await } } => {
+                    let now = self.clock.now();
+                    let batch = self.engine.run_due(now, &*self.books);
+                    if !batch.is_empty() {
+                        self.persist_and_publish(batch).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Persist (retrying until the store accepts or the server stops), then publish.
+    async fn persist_and_publish(&mut self, batch: Vec<Update>) {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.store.record(&batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    error!(error = %e, slices = batch.len(), retry_in_ms = delay.as_millis() as u64, "could not store slices; holding them back");
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for u in batch {
+            if !u.order.status.is_open() {
+                self.release(&(u.order.exchange, u.order.symbol.clone()));
+            }
+            let _ = self.updates.send(Arc::new(u));
+        }
+    }
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submit(mut order, request, reply) => {
+                let now = self.clock.now();
+                self.engine.admit(&mut order, now, &*self.books);
+                let res = match self.store.insert(&order, &request).await {
+                    Ok(InsertOutcome::Inserted(id)) => {
+                        order.id = id;
+                        self.hold((order.exchange, order.symbol.clone()));
+                        self.engine.schedule((*order).clone());
+                        let _ = self.updates.send(Arc::new(Update {
+                            order: (*order).clone(),
+                            slice: None,
+                            previous: order.status,
+                        }));
+                        Ok(SubmitOutcome::Created(order))
+                    }
+                    Ok(InsertOutcome::Existing(existing, original)) => {
+                        if original == request {
+                            Ok(SubmitOutcome::Replayed(existing))
+                        } else {
+                            Ok(SubmitOutcome::Conflict(existing))
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "order not stored; rejected");
+                        Err(EngineError::Store(e))
+                    }
+                };
+                let _ = reply.send(res);
+                // A first slice due now runs on the next loop turn.
+            }
+            Command::Cancel(id, reply) => {
+                let now = self.clock.now();
+                let res = match self.engine.cancel(id, now) {
+                    Ok(u) => {
+                        // Stored before it is acknowledged; on failure the engine has already
+                        // closed the order, so keep trying like any slice.
+                        self.persist_and_publish(vec![u.clone()]).await;
+                        Ok(u)
+                    }
+                    Err(e) => Err(EngineError::Cancel(e)),
+                };
+                let _ = reply.send(res);
+            }
+        }
+    }
+}
+
+/// Final statuses, for callers mapping a stored order.
+pub fn is_final(s: OrderStatus) -> bool {
+    !s.is_open()
+}
