@@ -11,7 +11,9 @@
 
 mod pair_cache;
 pub mod settings;
+pub mod users;
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use market::{Exchange, Hub, HubConfig};
 use model::ExchangeId;
+use rust_decimal::Decimal;
 use sim::{SimConfig, SimExchange};
 use store::Store;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +38,7 @@ pub struct Application {
     shutdown: CancellationToken,
     hub: Hub,
     store: Store,
+    engine_task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -52,20 +56,49 @@ impl Application {
         let store = Store::connect(&settings.store.url)
             .await
             .with_context(|| format!("opening store.url {}", settings.store.url))?;
-        if settings.auth.jwt_secret.is_none() {
-            // Generated once and kept, so tokens survive restarts. Never logged.
-            store
+        // Generated once and kept, so tokens survive restarts. Never logged.
+        let secret = match &settings.auth.jwt_secret {
+            Some(s) => s.clone(),
+            None => store
                 .jwt_secret()
                 .await
-                .context("preparing the JWT secret")?;
-        }
+                .context("preparing the JWT secret")?,
+        };
+        let jwt = api::auth::Jwt::new(secret.as_bytes(), settings.auth.token_ttl_secs);
+        let passwords =
+            tokio::task::spawn_blocking(|| api::auth::Passwords::new(api::auth::BCRYPT_COST))
+                .await
+                .context("preparing password hashing")??;
+        users::seed_demo_user(&store, &passwords, settings.auth.demo_user).await?;
 
         let shutdown = CancellationToken::new();
         let (exchanges, mut hub_config) = exchanges(&settings)?;
         hub_config.pair_cache = Some(Arc::new(pair_cache::StorePairCache::new(store.clone())));
         let hub = Hub::start(hub_config, exchanges, shutdown.child_token());
 
-        let state = api::AppState::new(hub.clone(), store.clone());
+        let (engine, engine_task) = engine::runner::start(
+            Arc::new(api::trading::StoreOrders(store.clone())),
+            Arc::new(api::trading::HubBooks(hub.clone())),
+            engine::Clock::system(),
+            shutdown.child_token(),
+        )
+        .await
+        .context("starting the TWAP engine")?;
+        let ex = &settings.exchanges;
+        let fees: HashMap<ExchangeId, Decimal> = [
+            (ExchangeId::Sim, ex.sim.fee_bps),
+            (ExchangeId::Binance, ex.binance.fee_bps),
+            (ExchangeId::Kraken, ex.kraken.fee_bps),
+        ]
+        .into();
+        let trading = api::Trading {
+            engine,
+            jwt,
+            passwords,
+            fees: Arc::new(fees),
+            limits: engine::Limits::default(),
+        };
+        let state = api::AppState::new(hub.clone(), store.clone(), trading);
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding server.bind {}", settings.server.bind))?;
         let addr = listener.local_addr()?;
@@ -87,6 +120,7 @@ impl Application {
             shutdown,
             hub,
             store,
+            engine_task,
         })
     }
 
@@ -112,6 +146,7 @@ impl Application {
             shutdown,
             hub,
             store,
+            engine_task,
             ..
         } = self;
         let handle = server.handle();
@@ -133,6 +168,13 @@ impl Application {
             .is_err()
         {
             warn!("market feeds did not stop within 10 s");
+        }
+        // The engine finishes the slice batch it is writing, then stops.
+        if tokio::time::timeout(Duration::from_secs(10), engine_task)
+            .await
+            .is_err()
+        {
+            warn!("the engine did not stop within 10 s");
         }
         store.close().await;
         info!("stopped");

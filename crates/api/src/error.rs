@@ -25,6 +25,28 @@ pub enum ApiError {
         /// Human sentence.
         detail: String,
     },
+    /// 401: no valid bearer token (or bad credentials at `/token`).
+    #[error("{detail}")]
+    Unauthorized {
+        /// Stable identifier.
+        code: &'static str,
+        /// Human sentence.
+        detail: String,
+    },
+    /// 409: conflicts with the current state of the resource.
+    #[error("{detail}")]
+    Conflict {
+        /// Stable identifier.
+        code: &'static str,
+        /// Human sentence.
+        detail: String,
+    },
+    /// 415: the body's content type is not accepted here.
+    #[error("{detail}")]
+    UnsupportedMediaType {
+        /// Human sentence.
+        detail: String,
+    },
     /// 405: the path exists but not with this method.
     #[error("method not allowed; allowed: {allow}")]
     MethodNotAllowed {
@@ -63,6 +85,22 @@ impl ApiError {
         }
     }
 
+    /// A 401 with a code and sentence.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Unauthorized {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A 409 with a code and sentence.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     /// A 404 with a code and sentence.
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         ApiError::NotFound {
@@ -80,6 +118,18 @@ impl ApiError {
             ApiError::NotFound { code, detail } => {
                 Problem::new(status, code, "Not found", detail.clone())
             }
+            ApiError::Unauthorized { code, detail } => {
+                Problem::new(status, code, "Unauthorized", detail.clone())
+            }
+            ApiError::Conflict { code, detail } => {
+                Problem::new(status, code, "Conflict", detail.clone())
+            }
+            ApiError::UnsupportedMediaType { detail } => Problem::new(
+                status,
+                "unsupported_media_type",
+                "Unsupported media type",
+                detail.clone(),
+            ),
             ApiError::MethodNotAllowed { allow } => Problem::new(
                 status,
                 "method_not_allowed",
@@ -108,6 +158,9 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,6 +173,14 @@ impl ResponseError for ApiError {
         match self {
             ApiError::MethodNotAllowed { allow } => {
                 res.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            ApiError::Unauthorized { code, .. } => {
+                let value = if *code == "invalid_credentials" {
+                    "Bearer".to_owned()
+                } else {
+                    format!("Bearer error=\"invalid_token\", error_description=\"{code}\"")
+                };
+                res.insert_header((header::WWW_AUTHENTICATE, value));
             }
             ApiError::Unavailable {
                 retry_after: Some(d),

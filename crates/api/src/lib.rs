@@ -8,13 +8,16 @@
 //! - Every response carries `X-Request-Id`.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod auth;
 pub mod convert;
 mod error;
 mod middleware;
+pub mod orders;
 mod routes;
 mod state;
+pub mod trading;
 
 pub use error::ApiError;
 pub use middleware::{access_log, request_id};
 pub use routes::{configure, not_found};
-pub use state::AppState;
+pub use state::{AppState, Trading};

@@ -9,6 +9,7 @@ use tracing::instrument;
 
 use crate::convert;
 use crate::error::ApiError;
+use crate::orders;
 use crate::state::AppState;
 
 /// How long a first `/orderbook` request waits for a lazily subscribed book to go live.
@@ -31,6 +32,47 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         get(cfg, "/exchanges/{exchange}/pairs", pairs);
         get(cfg, "/klines/{exchange}/{symbol}", klines);
         get(cfg, "/orderbook/{exchange}/{symbol}", orderbook);
+        cfg.app_data(web::PayloadConfig::new(256 * 1024))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(4 * 1024)
+                    .error_handler(|e, _| {
+                        ApiError::bad_request("invalid_body", format!("invalid form: {e}")).into()
+                    }),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(256 * 1024)
+                    .error_handler(|e, _| {
+                        ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}"))
+                            .into()
+                    }),
+            );
+        cfg.service(
+            web::resource("/token")
+                .route(web::post().to(orders::token))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
+                })),
+        );
+        cfg.service(
+            web::resource("/orders/twap")
+                .route(web::post().to(orders::submit))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
+                })),
+        );
+        get(cfg, "/orders", orders::list);
+        cfg.service(
+            web::resource("/orders/{token_id}")
+                .route(web::get().to(orders::get))
+                .route(web::delete().to(orders::cancel))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                        allow: "GET, DELETE",
+                    })
+                })),
+        );
     }
 }
 

@@ -1,7 +1,14 @@
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
+use engine::{EngineHandle, Limits};
 use market::Hub;
+use model::ExchangeId;
+use rust_decimal::Decimal;
 use store::Store;
+
+use crate::auth::{Jwt, Passwords};
 
 /// Everything handlers need, shared by all workers.
 #[derive(Debug, Clone)]
@@ -12,15 +19,33 @@ pub struct AppState {
     pub store: Store,
     /// When the server started (for `/health` uptime).
     pub started: Instant,
+    /// Trading: engine, auth, fees, limits.
+    pub trading: Trading,
+}
+
+/// The trading side of the state.
+#[derive(Debug, Clone)]
+pub struct Trading {
+    /// The running engine.
+    pub engine: EngineHandle,
+    /// Token issuer/verifier.
+    pub jwt: Jwt,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Taker fee per exchange, basis points.
+    pub fees: Arc<HashMap<ExchangeId, Decimal>>,
+    /// Order limits.
+    pub limits: Limits,
 }
 
 impl AppState {
     /// Bundle the parts.
-    pub fn new(hub: Hub, store: Store) -> Self {
+    pub fn new(hub: Hub, store: Store, trading: Trading) -> Self {
         AppState {
             hub,
             store,
             started: Instant::now(),
+            trading,
         }
     }
 }

@@ -8,6 +8,12 @@
 //! - Secrets generated here (the JWT secret) are written once and never logged.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod orders;
+mod users;
+
+pub use orders::{Inserted, OrderFilter, OrderRow, SliceRow};
+pub use users::UserRow;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

@@ -10,10 +10,14 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod market;
+mod orders;
 mod problem;
 
 pub use market::{
     BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
     OrderBookQuery, Pair, PairsQuery, ServiceInfo,
+};
+pub use orders::{
+    Analytics, Order, OrdersQuery, Slice, Token, TokenRequest, TwapQuery, TwapRequest,
 };
 pub use problem::Problem;

@@ -1,0 +1,309 @@
+//! Authentication: bcrypt passwords and HS256 JWTs.
+//!
+//! The JWT code is deliberately small and strict: the header must say `HS256` (so `none`
+//! and every other algorithm are refused before any signature work), the signature is
+//! checked in constant time, and `exp`/`iat` are enforced with at most 5 s of leeway.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::sync::Semaphore;
+
+/// Clock-skew allowance on `exp` and `iat`.
+pub const LEEWAY_SECS: i64 = 5;
+/// bcrypt cost used for stored hashes.
+pub const BCRYPT_COST: u32 = 11;
+/// bcrypt only reads 72 bytes; longer passwords are refused rather than truncated.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// What a valid token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// User name.
+    pub sub: String,
+    /// User id.
+    pub uid: i64,
+    /// `basic` or `premium`.
+    pub tier: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not three base64url parts of JSON.
+    #[error("the token is malformed")]
+    Malformed,
+    /// The header names another algorithm (including `none`).
+    #[error("the token's algorithm is not HS256")]
+    Algorithm,
+    /// The signature does not match.
+    #[error("the token's signature is invalid")]
+    Signature,
+    /// Past `exp` (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// Issued in the future (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+/// Issues and verifies tokens with one HS256 secret.
+#[derive(Clone)]
+pub struct Jwt {
+    key: Arc<[u8]>,
+    ttl_secs: u64,
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwt")
+            .field("key", &"<redacted>")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish()
+    }
+}
+
+const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+impl Jwt {
+    /// A signer with this secret and token lifetime.
+    pub fn new(secret: &[u8], ttl_secs: u64) -> Self {
+        Jwt {
+            key: Arc::from(secret),
+            ttl_secs,
+        }
+    }
+
+    /// Token lifetime, seconds.
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC accepts keys of any length.
+        match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) {
+            Ok(m) => m,
+            Err(_) => unreachable_hmac(),
+        }
+    }
+
+    /// A token for this user, valid from `now` (Unix seconds) for the configured lifetime.
+    pub fn issue(&self, username: &str, uid: i64, tier: &str, now: i64) -> String {
+        let claims = Claims {
+            sub: username.to_owned(),
+            uid,
+            tier: tier.to_owned(),
+            iat: now,
+            exp: now + i64::try_from(self.ttl_secs).unwrap_or(i64::MAX / 2),
+        };
+        let payload = serde_json::to_vec(&claims).unwrap_or_default();
+        let signing = format!("{}.{}", B64.encode(HEADER), B64.encode(payload));
+        let mut mac = self.mac();
+        mac.update(signing.as_bytes());
+        let sig = mac.finalize().into_bytes();
+        format!("{signing}.{}", B64.encode(sig))
+    }
+
+    /// Verify a token at `now` (Unix seconds).
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header: Header = B64
+            .decode(h)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(TokenError::Malformed)?;
+        if header.alg != "HS256" {
+            return Err(TokenError::Algorithm);
+        }
+        let sig = B64.decode(s).map_err(|_| TokenError::Malformed)?;
+        let mut mac = self.mac();
+        mac.update(h.as_bytes());
+        mac.update(b".");
+        mac.update(p.as_bytes());
+        mac.verify_slice(&sig).map_err(|_| TokenError::Signature)?;
+        let claims: Claims = B64
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(TokenError::Malformed)?;
+        if now > claims.exp + LEEWAY_SECS {
+            return Err(TokenError::Expired);
+        }
+        if claims.iat > now + LEEWAY_SECS {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+#[cold]
+fn unreachable_hmac() -> ! {
+    // `Hmac::new_from_slice` only fails for fixed-size-key MACs; HMAC takes any length.
+    panic!("HMAC-SHA256 rejected a key, which it never does")
+}
+
+/// Why a password operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Longer than bcrypt can read.
+    #[error("passwords are limited to 72 bytes")]
+    TooLong,
+    /// Empty.
+    #[error("the password must not be empty")]
+    Empty,
+    /// The hashing task failed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// bcrypt on the blocking pool, at most two hashes at once, with a dummy hash so that an
+/// unknown user costs the same as a wrong password.
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    slots: Arc<Semaphore>,
+    dummy: Arc<str>,
+    cost: u32,
+}
+
+impl Passwords {
+    /// bcrypt at `cost`; computes the dummy hash once (blocking: call at start).
+    pub fn new(cost: u32) -> Result<Self, PasswordError> {
+        let dummy = bcrypt::hash("papertwap-dummy-password", cost)
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
+        Ok(Passwords {
+            slots: Arc::new(Semaphore::new(2)),
+            dummy: Arc::from(dummy),
+            cost,
+        })
+    }
+
+    /// Check a password's length (1–72 bytes).
+    pub fn check(password: &str) -> Result<(), PasswordError> {
+        if password.is_empty() {
+            return Err(PasswordError::Empty);
+        }
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        Ok(())
+    }
+
+    /// Hash a password for storage.
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        Passwords::check(password)?;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
+        let (pw, cost) = (password.to_owned(), self.cost);
+        tokio::task::spawn_blocking(move || bcrypt::hash(pw, cost))
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?
+            .map_err(|e| PasswordError::Hash(e.to_string()))
+    }
+
+    /// True when `password` matches `hash`; with no hash (unknown user) the dummy is checked
+    /// so the answer takes as long, and is false.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
+        if Passwords::check(password).is_err() {
+            return false;
+        }
+        let Ok(_slot) = self.slots.acquire().await else {
+            return false;
+        };
+        let known = hash.is_some();
+        let h = hash.map_or_else(|| self.dummy.to_string(), str::to_owned);
+        let pw = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(pw, &h).unwrap_or(false))
+            .await
+            .unwrap_or(false);
+        ok && known
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_tampering_is_refused() {
+        let jwt = Jwt::new(&[7u8; 32], 1_800);
+        let t = jwt.issue("alice", 3, "basic", 1_000);
+        let c = jwt.verify(&t, 1_100).unwrap();
+        assert_eq!(
+            (c.sub.as_str(), c.uid, c.tier.as_str(), c.exp),
+            ("alice", 3, "basic", 2_800)
+        );
+        assert_eq!(jwt.verify(&t, 2_805), Ok(c.clone()), "within the leeway");
+        assert_eq!(jwt.verify(&t, 2_806), Err(TokenError::Expired));
+        assert_eq!(jwt.verify(&t, 990), Err(TokenError::NotYetValid));
+        // Another secret.
+        assert_eq!(
+            Jwt::new(&[8u8; 32], 1_800).verify(&t, 1_100),
+            Err(TokenError::Signature)
+        );
+        // A changed payload (tier escalation) with the old signature.
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged =
+            B64.encode(br#"{"sub":"alice","uid":3,"tier":"premium","iat":1000,"exp":2800}"#);
+        assert_eq!(
+            jwt.verify(&format!("{}.{forged}.{}", parts[0], parts[2]), 1_100),
+            Err(TokenError::Signature)
+        );
+        // alg: none, with or without a signature.
+        let none = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert_eq!(
+            jwt.verify(&format!("{none}.{}.", parts[1]), 1_100),
+            Err(TokenError::Algorithm)
+        );
+        assert_eq!(
+            jwt.verify(&format!("{none}.{}.{}", parts[1], parts[2]), 1_100),
+            Err(TokenError::Algorithm)
+        );
+        let hs512 = B64.encode(br#"{"alg":"HS512","typ":"JWT"}"#);
+        assert_eq!(
+            jwt.verify(&format!("{hs512}.{}.{}", parts[1], parts[2]), 1_100),
+            Err(TokenError::Algorithm)
+        );
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!!.x.y",
+            &format!("{}.{}", parts[0], parts[1]),
+        ] {
+            assert!(jwt.verify(bad, 1_100).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_verify_and_limits() {
+        let p = Passwords::new(4).unwrap();
+        let h = p.hash("s3cret").await.unwrap();
+        assert!(p.verify("s3cret", Some(&h)).await);
+        assert!(!p.verify("wrong", Some(&h)).await);
+        assert!(!p.verify("s3cret", None).await, "unknown user");
+        assert_eq!(p.hash(&"x".repeat(73)).await, Err(PasswordError::TooLong));
+        assert_eq!(p.hash("").await, Err(PasswordError::Empty));
+        assert!(p.hash(&"x".repeat(72)).await.is_ok());
+    }
+}

@@ -1,0 +1,223 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// `POST /token` as JSON (the form-encoded OAuth2 password grant carries the same fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// OAuth2 `grant_type` (`password`), accepted and ignored otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+    /// OAuth2 `scope`, accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// OAuth2 `client_id`, accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// OAuth2 `client_secret`, accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// `POST /token` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// The JWT.
+    pub access_token: String,
+    /// `bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// `POST /orders/twap` body: one TWAP order. Accepted alternatives (the original design's
+/// spellings): `order_type` for `side`, `price` for `limit_price`, `interval` for
+/// `interval_secs`, and `start_time` + `end_time` instead of `duration_secs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwapRequest {
+    /// Client order id, unique per user: 1–64 of `[A-Za-z0-9._:-]`.
+    pub token_id: String,
+    /// Exchange id (`sim`, `binance`, `kraken`).
+    pub exchange: String,
+    /// Symbol in any spelling the exchange understands.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    #[serde(alias = "order_type", default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
+    /// Base quantity (> 0).
+    pub quantity: Decimal,
+    /// Price cap: a buy never pays more, a sell never receives less. `null` = none.
+    #[serde(alias = "price", default, skip_serializing_if = "Option::is_none")]
+    pub limit_price: Option<Decimal>,
+    /// Total duration in seconds (or give `end_time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
+    /// Seconds between slices (or give `slices`).
+    #[serde(alias = "interval", default, skip_serializing_if = "Option::is_none")]
+    pub interval_secs: Option<u64>,
+    /// Number of slices (instead of `interval_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<u64>,
+    /// First slice time (default now; future = scheduled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    /// End of the window (instead of `duration_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// `spread` (default), `next` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<String>,
+}
+
+/// `POST /orders/twap` query parameters of the original design: `execution_time` (seconds,
+/// for `duration_secs`) and `interval` (seconds, for `interval_secs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwapQuery {
+    /// Duration in seconds.
+    #[serde(default)]
+    pub execution_time: Option<u64>,
+    /// Seconds between slices.
+    #[serde(default)]
+    pub interval: Option<u64>,
+}
+
+/// Execution analytics (definitions in docs/ANALYTICS.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Analytics {
+    /// Mid when the order started working.
+    pub arrival_mid: Option<Decimal>,
+    /// Slippage of the average price against the arrival mid, basis points, positive = cost.
+    pub slippage_vs_arrival_bps: Option<Decimal>,
+    /// Time-average of the mid over the order's life, sampled at each slice.
+    pub market_twap: Option<Decimal>,
+    /// Slippage of the average price against the market TWAP, basis points, positive = cost.
+    pub slippage_vs_market_twap_bps: Option<Decimal>,
+    /// Σ side·(fill price − mid)·qty, quote currency.
+    pub spread_cost: Decimal,
+    /// Skipped slices by reason.
+    pub skipped_by_reason: BTreeMap<String, u32>,
+}
+
+/// One slice of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slice {
+    /// 0-based index.
+    pub index: u32,
+    /// When it was due.
+    pub scheduled_at: DateTime<Utc>,
+    /// When it ran or was recorded.
+    pub executed_at: DateTime<Utc>,
+    /// What it asked for.
+    pub target_quantity: Decimal,
+    /// What it got.
+    pub filled_quantity: Decimal,
+    /// VWAP of its fills.
+    pub avg_price: Option<Decimal>,
+    /// Fee charged.
+    pub fee: Decimal,
+    /// `[price, qty]` taken, best first.
+    pub fills: Vec<(Decimal, Decimal)>,
+    /// Best bid then.
+    pub best_bid: Option<Decimal>,
+    /// Best ask then.
+    pub best_ask: Option<Decimal>,
+    /// Mid then.
+    pub mid: Option<Decimal>,
+    /// Venue sequence number of the book used.
+    pub book_seq: Option<u64>,
+    /// Age of the book used, ms.
+    pub book_age_ms: Option<i64>,
+    /// Why it was not attempted: `stale_book`, `no_book`, `crossed_book`, `server_down`,
+    /// `cancelled`.
+    pub skipped: Option<String>,
+    /// Why it filled short: `limit_price`, `depth`.
+    pub short_reason: Option<String>,
+}
+
+/// A TWAP order with its progress and analytics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Client order id.
+    pub token_id: String,
+    /// Exchange id.
+    pub exchange: String,
+    /// Canonical symbol.
+    pub symbol: String,
+    /// `buy` / `sell`.
+    pub side: String,
+    /// Total quantity.
+    pub quantity: Decimal,
+    /// Price cap.
+    pub limit_price: Option<Decimal>,
+    /// Catch-up policy.
+    pub catch_up: String,
+    /// `pending`, `working`, `filled`, `expired`, `cancelled`.
+    pub status: String,
+    /// Acceptance time.
+    pub created_at: DateTime<Utc>,
+    /// First slice time.
+    pub start_time: DateTime<Utc>,
+    /// End of the window.
+    pub end_time: DateTime<Utc>,
+    /// When it reached its final state.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Window length, seconds.
+    pub duration_secs: u64,
+    /// Seconds between slices (whole seconds; see `interval_ms`).
+    pub interval_secs: u64,
+    /// Milliseconds between slices.
+    pub interval_ms: u64,
+    /// Slices in the schedule.
+    pub slices_total: u32,
+    /// Slices attempted.
+    pub slices_done: u32,
+    /// Slices skipped.
+    pub slices_skipped: u32,
+    /// Quantity filled.
+    pub filled_quantity: Decimal,
+    /// filled / quantity.
+    pub fill_ratio: Decimal,
+    /// VWAP of all fills.
+    pub avg_price: Option<Decimal>,
+    /// Σ price·qty.
+    pub notional: Decimal,
+    /// Σ fees.
+    pub fees: Decimal,
+    /// Execution analytics.
+    pub analytics: Analytics,
+    /// The slices (only on `GET /orders/{token_id}` and `POST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<Vec<Slice>>,
+}
+
+/// `GET /orders` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersQuery {
+    /// `open`, `closed` or `all` (default).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Exact client order id.
+    #[serde(default)]
+    pub token_id: Option<String>,
+    /// Exchange id.
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// Symbol (any spelling).
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// Page size, 1–500 (default 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Orders to skip.
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
