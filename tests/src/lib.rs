@@ -19,6 +19,8 @@ pub struct TestApp {
     pub base: String,
     /// A plain HTTP client for it.
     pub http: reqwest::Client,
+    /// The database URL (the tests may open it alongside the server).
+    pub store_url: String,
     shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -28,6 +30,35 @@ impl TestApp {
     /// `base + path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Log in through `POST /token` (form-encoded) and return the bearer token.
+    pub async fn login(&self, username: &str, password: &str) -> anyhow::Result<String> {
+        let r = self
+            .http
+            .post(self.url("/token"))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "login failed: {}", r.status());
+        let v: serde_json::Value = r.json().await?;
+        v["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no access_token in {v}"))
+    }
+
+    /// Log in as the demo user.
+    pub async fn login_demo(&self) -> anyhow::Result<String> {
+        self.login("premium", "CryptoTWAPpremium").await
+    }
+
+    /// Add a user directly in the store.
+    pub async fn add_user(&self, name: &str, password: &str, tier: &str) -> anyhow::Result<()> {
+        let store = store::Store::connect(&self.store_url).await?;
+        let res = papertwap_server::users::create(&store, name, password, tier).await;
+        store.close().await;
+        res
     }
 
     /// Stop the server and wait for it to finish.
@@ -65,6 +96,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result
     let dir = tempfile::tempdir()?;
     let mut settings = test_settings(&dir);
     tweak(&mut settings);
+    let store_url = settings.store.url.clone();
     let app = Application::build(settings).await?;
     let addr = app.local_addr();
     let shutdown = app.shutdown_token();
@@ -73,6 +105,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result
         addr,
         base: format!("http://{addr}"),
         http: reqwest::Client::builder().build()?,
+        store_url,
         shutdown,
         handle: Some(handle),
         _dir: dir,

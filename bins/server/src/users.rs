@@ -50,6 +50,12 @@ fn valid_name(name: &str) -> anyhow::Result<()> {
 
 /// `users add NAME`.
 pub async fn add(store: &Store, name: &str, password: &str, tier: &str) -> anyhow::Result<()> {
+    create(store, name, password, tier).await?;
+    say(&format!("added user {name} ({tier})"))
+}
+
+/// Create a user (no output).
+pub async fn create(store: &Store, name: &str, password: &str, tier: &str) -> anyhow::Result<()> {
     valid_name(name)?;
     if !matches!(tier, "basic" | "premium") {
         bail!("tier must be basic or premium");
@@ -57,7 +63,7 @@ pub async fn add(store: &Store, name: &str, password: &str, tier: &str) -> anyho
     let p = Passwords::new(api::auth::BCRYPT_COST)?;
     let hash = p.hash(password).await?;
     match store.add_user(name, &hash, tier).await? {
-        Some(_) => say(&format!("added user {name} ({tier})")),
+        Some(_) => Ok(()),
         None => bail!("user {name} already exists"),
     }
 }

@@ -5,3 +5,4 @@ mod kraken_mock;
 mod layering;
 mod live_venues;
 mod market_api;
+mod orders_api;
