@@ -1,11 +1,13 @@
 //! Tests of the `papertwap-server` binary itself: start-up on port 0, the logged address,
 //! graceful SIGTERM, and configuration errors that name their key.
 
+mod crash;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn server() -> Command {
+pub(crate) fn server() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_papertwap-server"));
     // A clean environment for configuration: only what each test sets.
     for (k, _) in std::env::vars() {
