@@ -319,9 +319,29 @@ async fn prepare(
     ))
 }
 
-async fn with_slices(state: &AppState, o: &Order) -> Result<wire::Order, ApiError> {
-    let slices = state.store.slices(o.id).await.map_err(internal)?;
-    wire_order(o, Some(&slices)).map_err(internal)
+/// The stored order with its slices, read consistently.
+async fn with_slices(
+    state: &AppState,
+    user: &AuthUser,
+    token_id: &str,
+) -> Result<(Order, wire::Order), ApiError> {
+    match state
+        .store
+        .order_with_slices(user.id, token_id)
+        .await
+        .map_err(internal)?
+    {
+        Some((row, slices)) => {
+            let o = order_from_row(&row).map_err(internal)?;
+            let w = wire_order(&o, Some(&slices)).map_err(internal)?;
+            Ok((o, w))
+        }
+        // Another user's order answers exactly like a missing one.
+        None => Err(ApiError::not_found(
+            "order_not_found",
+            format!("no order with token_id `{token_id}`"),
+        )),
+    }
 }
 
 fn location(token_id: &str) -> String {
@@ -407,7 +427,7 @@ pub async fn submit(
                 }
                 Prepared::New(o, fingerprint) => run_submit(&state, *o, fingerprint).await?,
             };
-            let body = with_slices(&state, &o).await?;
+            let (_, body) = with_slices(&state, &user, &o.token_id).await?;
             let mut res = if created {
                 HttpResponse::Created()
             } else {
@@ -547,8 +567,8 @@ pub async fn get(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let o = find(&state, &user, &path).await?;
-    Ok(HttpResponse::Ok().json(with_slices(&state, &o).await?))
+    let (_, body) = with_slices(&state, &user, &path).await?;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `DELETE /orders/{token_id}`: cancel; repeating it answers 200; a filled or expired order
@@ -576,9 +596,9 @@ pub async fn cancel(
         }
     }
     // The store is the truth after the engine has acted.
-    let now = find(&state, &user, &path).await?;
+    let (now, body) = with_slices(&state, &user, &path).await?;
     match now.status {
-        OrderStatus::Cancelled => Ok(HttpResponse::Ok().json(with_slices(&state, &now).await?)),
+        OrderStatus::Cancelled => Ok(HttpResponse::Ok().json(body)),
         s => Err(ApiError::conflict(
             "order_not_cancellable",
             format!(

@@ -378,6 +378,39 @@ impl Store {
         Ok((rows.iter().map(order_row).collect::<Result<_, _>>()?, total))
     }
 
+    /// A user's order by token id with its slices, read from one snapshot (a slice being
+    /// committed meanwhile is either in both the totals and the list, or in neither).
+    pub async fn order_with_slices(
+        &self,
+        user_id: i64,
+        token_id: &str,
+    ) -> Result<Option<(OrderRow, Vec<SliceRow>)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE user_id = ? AND token_id = ?"
+        ))
+        .bind(user_id)
+        .bind(token_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let order = order_row(&row)?;
+        let slices = sqlx::query("SELECT * FROM slices WHERE order_id = ? ORDER BY idx")
+            .bind(order.id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(slice_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await?;
+        Ok(Some((order, slices)))
+    }
+
     /// An order's slices, by index.
     pub async fn slices(&self, order_id: i64) -> Result<Vec<SliceRow>, StoreError> {
         let rows = sqlx::query("SELECT * FROM slices WHERE order_id = ? ORDER BY idx")

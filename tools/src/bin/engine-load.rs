@@ -1,0 +1,194 @@
+//! Engine scale: N concurrent TWAPs on the simulated exchange, slices persisted to SQLite,
+//! and the slice timing error measured from the engine's own records.
+//!
+//! `cargo run --release -p papertwap-tools --bin engine-load -- --orders 10000 --slices 30`
+//!
+//! Timing error of a slice = executed_at − scheduled_at (how late the engine ran it);
+//! publish lag = when the update reached a subscriber (after its database commit) −
+//! scheduled_at.
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use engine::{CatchUp, Clock, Order, OrderStatus, SubmitOutcome, Timing, Totals, TwapRequest};
+use market::{Exchange, Hub, HubConfig};
+use model::{ExchangeId, Side, Timestamp};
+use papertwap_tools::{percentiles, rss_mb};
+use rust_decimal::Decimal;
+use sim::{SimConfig, SimExchange};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Concurrent orders.
+    #[arg(long, default_value_t = 10_000)]
+    orders: usize,
+    /// Slices per order (1 s apart).
+    #[arg(long, default_value_t = 30)]
+    slices: u64,
+    /// Start every order at the same instant (worst case) instead of spreading the starts
+    /// over one second.
+    #[arg(long)]
+    aligned: bool,
+    /// SQLite URL (default: a temporary file).
+    #[arg(long)]
+    store: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let url = args
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("load.db").display()));
+    let store = store::Store::connect(&url).await?;
+    let hash = "x".to_owned();
+    let uid = store
+        .add_user("load", &hash, "premium")
+        .await?
+        .context("user exists")?;
+    let shutdown = CancellationToken::new();
+    let sim: Arc<dyn Exchange> = Arc::new(SimExchange::new(SimConfig::default())?);
+    let hub = Hub::start(HubConfig::default(), vec![sim], shutdown.child_token());
+    hub.pairs_within(ExchangeId::Sim, Duration::from_secs(10))
+        .await?;
+    let symbols = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "ETH-BTC"];
+    let mut watches = Vec::new();
+    for s in symbols {
+        let mut w = hub.watch(ExchangeId::Sim, s)?;
+        let _ = w
+            .wait_for(Duration::from_secs(10), |b| b.health.is_tradeable())
+            .await;
+        watches.push(w);
+    }
+    let (handle, task) = engine::runner::start(
+        Arc::new(api::trading::StoreOrders(store.clone())),
+        Arc::new(api::trading::HubBooks(hub.clone())),
+        Clock::system(),
+        shutdown.child_token(),
+    )
+    .await?;
+    let clock = handle.clock();
+    let mut updates = handle.subscribe();
+    let first = clock.now().plus_millis(3_000);
+    let submitted_at = std::time::Instant::now();
+    for i in 0..args.orders {
+        let symbol = symbols[i % symbols.len()];
+        let pair = hub.resolve(ExchangeId::Sim, symbol)?;
+        let offset = if args.aligned {
+            0
+        } else {
+            (i as i64 * 1_000) / args.orders as i64
+        };
+        let qty = (pair.min_qty.max(pair.qty_step) * Decimal::from(args.slices * 2)).normalize();
+        let req = TwapRequest {
+            token_id: format!("load-{i}"),
+            exchange: ExchangeId::Sim,
+            side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            quantity: qty,
+            limit_price: None,
+            timing: Timing::DurationSlices {
+                duration_secs: args.slices,
+                slices: args.slices,
+            },
+            start_time: Some(first.plus_millis(offset)),
+            catch_up: CatchUp::Spread,
+        };
+        let plan = engine::validate(&req, &pair, clock.now(), &engine::Limits::default(), None)
+            .map_err(|r| anyhow::anyhow!("{}", r.detail))?;
+        let order = Order {
+            id: 0,
+            user_id: uid,
+            token_id: req.token_id.clone(),
+            exchange: ExchangeId::Sim,
+            symbol: pair.symbol.clone(),
+            side: req.side,
+            limit_price: None,
+            catch_up: CatchUp::Spread,
+            plan,
+            fee_bps: Decimal::from(10),
+            created_at: clock.now(),
+            status: OrderStatus::Pending,
+            closed_at: None,
+            next_index: 0,
+            totals: Totals::default(),
+        };
+        match handle.submit(order, format!("load-{i}")).await? {
+            SubmitOutcome::Created(_) => {}
+            other => anyhow::bail!("unexpected submit outcome {other:?}"),
+        }
+    }
+    println!(
+        "submitted {} orders in {:.2} s; {} slices each, 1 s apart, starts {}",
+        args.orders,
+        submitted_at.elapsed().as_secs_f64(),
+        args.slices,
+        if args.aligned {
+            "aligned"
+        } else {
+            "spread over 1 s"
+        }
+    );
+    let expected = args.orders * args.slices as usize;
+    let mut exec_ms = Vec::with_capacity(expected);
+    let mut publish_ms = Vec::with_capacity(expected);
+    let mut short = 0usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.slices + 60);
+    let mut peak_rss: f64 = 0.0;
+    while exec_ms.len() < expected {
+        let u = tokio::select! {
+            u = updates.recv() => u,
+            _ = tokio::time::sleep_until(deadline) => anyhow::bail!("only {} of {expected} slices within the time limit", exec_ms.len()),
+        };
+        let u = match u {
+            Ok(u) => u,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                anyhow::bail!("the measuring subscriber lagged by {n}")
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(s) = &u.slice else { continue };
+        let now = clock.now();
+        exec_ms.push(
+            s.executed_at.millis_since(s.scheduled_at) as f64
+                + nanos_frac(s.executed_at, s.scheduled_at),
+        );
+        publish_ms.push(now.millis_since(s.scheduled_at) as f64);
+        if s.short.is_some() {
+            short += 1;
+        }
+        if exec_ms.len() % 20_000 == 0 {
+            peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
+        }
+    }
+    peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
+    let (p50, p99, max) = percentiles(&exec_ms);
+    let (q50, q99, qmax) = percentiles(&publish_ms);
+    println!(
+        "slices: {} ({} short of target for lack of depth after paper consumption)",
+        exec_ms.len(),
+        short
+    );
+    println!(
+        "timing error (executed − scheduled): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
+    );
+    println!(
+        "publish lag (stored and published − scheduled): p50 {q50:.2} ms, p99 {q99:.2} ms, max {qmax:.2} ms"
+    );
+    println!("peak RSS {peak_rss:.0} MB (hub, engine, SQLite, this tool)");
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    store.close().await;
+    drop(watches);
+    Ok(())
+}
+
+/// Sub-millisecond part of `a − b`, for finer percentiles.
+fn nanos_frac(a: Timestamp, b: Timestamp) -> f64 {
+    ((a.as_nanos() - b.as_nanos()) % 1_000_000) as f64 / 1e6
+}
