@@ -187,7 +187,11 @@ fn sigkill_during_running_twaps_loses_nothing() {
             for k in 0..(1 + rng.next() % 3) {
                 let t = format!("c{cycle}-{k}");
                 let policy = ["spread", "next", "none"][(rng.next() % 3) as usize];
-                let side = if rng.next().is_multiple_of(2) { "buy" } else { "sell" };
+                let side = if rng.next().is_multiple_of(2) {
+                    "buy"
+                } else {
+                    "sell"
+                };
                 let duration = 2 + rng.next() % 6;
                 let body = json!({"token_id": t, "exchange": "sim", "symbol": "BTC-USDT",
                     "side": side, "quantity": "0.3", "duration_secs": duration, "interval_secs": 1,
