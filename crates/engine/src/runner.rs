@@ -171,12 +171,26 @@ impl EngineHandle {
 /// Open orders using a book, and the lease keeping it subscribed.
 type Lease = (usize, Option<Box<dyn Send>>);
 
+/// Work for the writer, in the order the engine produced it.
+enum Write {
+    /// Store these updates in one transaction, then publish them (and answer `reply`).
+    Persist(
+        Vec<Update>,
+        Option<oneshot::Sender<Result<Update, EngineError>>>,
+    ),
+    /// Already stored (a new order): publish in sequence.
+    Publish(Box<Update>),
+}
+
+/// Batches the writer may hold before the engine waits for it.
+const WRITE_QUEUE: usize = 64;
+
 struct Actor {
     engine: Engine,
     store: Arc<dyn OrderStore>,
     books: Arc<dyn BookAccess>,
     clock: Clock,
-    updates: broadcast::Sender<Arc<Update>>,
+    writes: mpsc::Sender<Write>,
     /// Book leases by (exchange, symbol): how many open orders use it, and the lease.
     leases: HashMap<(ExchangeId, Symbol), Lease>,
     shutdown: CancellationToken,
@@ -190,15 +204,16 @@ pub async fn start(
     clock: Clock,
     shutdown: CancellationToken,
 ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
-    let (updates, _) = broadcast::channel(8_192);
+    let (updates, _) = broadcast::channel(65_536);
+    let (writes, write_rx) = mpsc::channel(WRITE_QUEUE);
     let mut actor = Actor {
         engine: Engine::new(),
-        store,
+        store: store.clone(),
         books,
         clock,
-        updates: updates.clone(),
+        writes,
         leases: HashMap::new(),
-        shutdown,
+        shutdown: shutdown.clone(),
     };
     let open = actor.store.load_open().await?;
     let now = clock.now();
@@ -219,7 +234,12 @@ pub async fn start(
     }
     info!(resumed, ended, "engine started");
     let (tx, rx) = mpsc::channel(1_024);
-    let task = tokio::spawn(actor.run(rx));
+    let writer = tokio::spawn(write_loop(store, updates.clone(), write_rx, shutdown));
+    let task = tokio::spawn(async move {
+        actor.run(rx).await;
+        // The actor has dropped its sender: the writer drains what is queued, then ends.
+        let _ = writer.await;
+    });
     Ok((EngineHandle { tx, updates, clock }, task))
 }
 
@@ -254,34 +274,17 @@ impl Actor {
                     let now = self.clock.now();
                     let batch = self.engine.run_due(now, &*self.books);
                     if !batch.is_empty() {
-                        self.persist_and_publish(batch).await;
+                        for u in &batch {
+                            if !u.order.status.is_open() {
+                                self.release(&(u.order.exchange, u.order.symbol.clone()));
+                            }
+                        }
+                        // Executed on time; stored, then published, by the writer. If the
+                        // writer is far behind, this waits (back-pressure).
+                        let _ = self.writes.send(Write::Persist(batch, None)).await;
                     }
                 }
             }
-        }
-    }
-
-    /// Persist (retrying until the store accepts or the server stops), then publish.
-    async fn persist_and_publish(&mut self, batch: Vec<Update>) {
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match self.store.record(&batch).await {
-                Ok(()) => break,
-                Err(e) => {
-                    error!(error = %e, slices = batch.len(), retry_in_ms = delay.as_millis() as u64, "could not store slices; holding them back");
-                    tokio::select! {
-                        _ = self.shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        for u in batch {
-            if !u.order.status.is_open() {
-                self.release(&(u.order.exchange, u.order.symbol.clone()));
-            }
-            let _ = self.updates.send(Arc::new(u));
         }
     }
 
@@ -295,11 +298,14 @@ impl Actor {
                         order.id = id;
                         self.hold((order.exchange, order.symbol.clone()));
                         self.engine.schedule((*order).clone());
-                        let _ = self.updates.send(Arc::new(Update {
-                            order: (*order).clone(),
-                            slice: None,
-                            previous: order.status,
-                        }));
+                        let _ = self
+                            .writes
+                            .send(Write::Publish(Box::new(Update {
+                                order: (*order).clone(),
+                                slice: None,
+                                previous: order.status,
+                            })))
+                            .await;
                         Ok(SubmitOutcome::Created(order))
                     }
                     Ok(InsertOutcome::Existing(existing, original)) => {
@@ -319,16 +325,74 @@ impl Actor {
             }
             Command::Cancel(id, reply) => {
                 let now = self.clock.now();
-                let res = match self.engine.cancel(id, now) {
+                match self.engine.cancel(id, now) {
                     Ok(u) => {
-                        // Stored before it is acknowledged; on failure the engine has already
-                        // closed the order, so keep trying like any slice.
-                        self.persist_and_publish(vec![u.clone()]).await;
-                        Ok(u)
+                        self.release(&(u.order.exchange, u.order.symbol.clone()));
+                        // Answered by the writer once stored, after every earlier slice.
+                        let _ = self.writes.send(Write::Persist(vec![u], Some(reply))).await;
                     }
-                    Err(e) => Err(EngineError::Cancel(e)),
-                };
-                let _ = reply.send(res);
+                    Err(e) => {
+                        let _ = reply.send(Err(EngineError::Cancel(e)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The writer: stores batches in order (coalescing what is queued into one transaction),
+/// retrying until the store accepts, and publishes each update only after its commit.
+async fn write_loop(
+    store: Arc<dyn OrderStore>,
+    updates: broadcast::Sender<Arc<Update>>,
+    mut rx: mpsc::Receiver<Write>,
+    shutdown: CancellationToken,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut items = vec![first];
+        while items.len() < WRITE_QUEUE
+            && let Ok(more) = rx.try_recv()
+        {
+            items.push(more);
+        }
+        let batch: Vec<Update> = items
+            .iter()
+            .flat_map(|w| match w {
+                Write::Persist(b, _) => b.clone(),
+                Write::Publish(_) => Vec::new(),
+            })
+            .collect();
+        if !batch.is_empty() {
+            let mut delay = Duration::from_millis(50);
+            loop {
+                match store.record(&batch).await {
+                    Ok(()) => break,
+                    Err(e) if shutdown.is_cancelled() => {
+                        error!(error = %e, slices = batch.len(), "could not store slices before stopping; they were never published and will be recorded as missed at the next start");
+                        return;
+                    }
+                    Err(e) => {
+                        error!(error = %e, slices = batch.len(), retry_in_ms = delay.as_millis() as u64, "could not store slices; holding them back");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        }
+        for w in items {
+            match w {
+                Write::Publish(u) => {
+                    let _ = updates.send(Arc::new(*u));
+                }
+                Write::Persist(b, reply) => {
+                    let answer = b.first().cloned();
+                    for u in b {
+                        let _ = updates.send(Arc::new(u));
+                    }
+                    if let (Some(r), Some(u)) = (reply, answer) {
+                        let _ = r.send(Ok(u));
+                    }
+                }
             }
         }
     }

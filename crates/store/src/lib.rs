@@ -92,13 +92,19 @@ impl Store {
             })
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Checkpoints (the only fsyncs in WAL + NORMAL) run in the background task below,
+            // never inside a writer's commit, so slice writes never stall behind one.
+            .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" });
         let pool = SqlitePoolOptions::new()
             // One connection for an in-memory database, or each would get its own.
             .max_connections(if memory { 1 } else { 8 })
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        if !memory {
+            spawn_checkpointer(pool.clone());
+        }
         info!(url = %redact(url), "store ready");
         Ok(Store { pool })
     }
@@ -189,6 +195,30 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Copy the WAL back into the database once a second without blocking writers (`PASSIVE`),
+/// until the pool is closed. SQLite also checkpoints when the last connection closes.
+fn spawn_checkpointer(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    break;
+                }
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            }
+        }
+    });
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {

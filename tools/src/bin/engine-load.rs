@@ -74,7 +74,45 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let clock = handle.clock();
+    let expected = args.orders * args.slices as usize;
+    // Collect concurrently from the start, so submissions never fill the channel.
     let mut updates = handle.subscribe();
+    let limit = Duration::from_secs(args.slices + 90);
+    let collector = tokio::spawn(async move {
+        let mut exec_ms = Vec::with_capacity(expected);
+        let mut publish_ms = Vec::with_capacity(expected);
+        let mut short = 0usize;
+        let mut peak_rss: f64 = 0.0;
+        let deadline = tokio::time::Instant::now() + limit;
+        while exec_ms.len() < expected {
+            let u = tokio::select! {
+                u = updates.recv() => u,
+                _ = tokio::time::sleep_until(deadline) => anyhow::bail!("only {} of {expected} slices within the time limit", exec_ms.len()),
+            };
+            let u = match u {
+                Ok(u) => u,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    anyhow::bail!("the measuring subscriber lagged by {n}")
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(s) = &u.slice else { continue };
+            let now = clock.now();
+            exec_ms.push(
+                s.executed_at.millis_since(s.scheduled_at) as f64
+                    + nanos_frac(s.executed_at, s.scheduled_at),
+            );
+            publish_ms.push(now.millis_since(s.scheduled_at) as f64);
+            if s.short.is_some() {
+                short += 1;
+            }
+            if exec_ms.len() % 20_000 == 0 {
+                peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
+            }
+        }
+        peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
+        Ok((exec_ms, publish_ms, short, peak_rss))
+    });
     let first = clock.now().plus_millis(3_000);
     let submitted_at = std::time::Instant::now();
     for i in 0..args.orders {
@@ -134,39 +172,7 @@ async fn main() -> anyhow::Result<()> {
             "spread over 1 s"
         }
     );
-    let expected = args.orders * args.slices as usize;
-    let mut exec_ms = Vec::with_capacity(expected);
-    let mut publish_ms = Vec::with_capacity(expected);
-    let mut short = 0usize;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.slices + 60);
-    let mut peak_rss: f64 = 0.0;
-    while exec_ms.len() < expected {
-        let u = tokio::select! {
-            u = updates.recv() => u,
-            _ = tokio::time::sleep_until(deadline) => anyhow::bail!("only {} of {expected} slices within the time limit", exec_ms.len()),
-        };
-        let u = match u {
-            Ok(u) => u,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                anyhow::bail!("the measuring subscriber lagged by {n}")
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(s) = &u.slice else { continue };
-        let now = clock.now();
-        exec_ms.push(
-            s.executed_at.millis_since(s.scheduled_at) as f64
-                + nanos_frac(s.executed_at, s.scheduled_at),
-        );
-        publish_ms.push(now.millis_since(s.scheduled_at) as f64);
-        if s.short.is_some() {
-            short += 1;
-        }
-        if exec_ms.len() % 20_000 == 0 {
-            peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
-        }
-    }
-    peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
+    let (exec_ms, publish_ms, short, peak_rss) = collector.await??;
     let (p50, p99, max) = percentiles(&exec_ms);
     let (q50, q99, qmax) = percentiles(&publish_ms);
     println!(
