@@ -85,6 +85,16 @@ pub fn test_settings(dir: &tempfile::TempDir) -> Settings {
     s.store.url = format!("sqlite://{}", dir.path().join("test.db").display());
     s.exchanges.binance.enabled = false;
     s.exchanges.kraken.enabled = false;
+    // Tests poll freely; the rate-limit tests set their own small budgets.
+    for tier in [
+        &mut s.limits.anonymous,
+        &mut s.limits.basic,
+        &mut s.limits.premium,
+    ] {
+        tier.per_minute = 1_000_000;
+    }
+    s.limits.token_per_ip_per_minute = 10_000;
+    s.limits.token_per_username_per_minute = 10_000;
     s
 }
 

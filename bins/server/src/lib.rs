@@ -98,12 +98,26 @@ impl Application {
             fees: Arc::new(fees),
             limits: engine::Limits::default(),
         };
-        let state = api::AppState::new(hub.clone(), store.clone(), trading);
+        let l = &settings.limits;
+        let limits = api::RateLimits::new(api::LimitConfig {
+            anonymous: l.anonymous.budgets(),
+            basic: l.basic.budgets(),
+            premium: l.premium.budgets(),
+            token_per_ip: l.token_per_ip_per_minute,
+            token_per_username: l.token_per_username_per_minute,
+            trusted_proxies: l
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+        });
+        let state = api::AppState::new(hub.clone(), store.clone(), trading, limits);
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding server.bind {}", settings.server.bind))?;
         let addr = listener.local_addr()?;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(api::rate_limit))
                 .wrap(from_fn(api::access_log))
                 .wrap(from_fn(api::request_id))
                 .configure(api::configure(state.clone()))

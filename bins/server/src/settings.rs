@@ -263,29 +263,61 @@ pub struct LimitsSettings {
     pub basic: TierLimit,
     /// Requests by a premium user.
     pub premium: TierLimit,
+    /// `POST /token` attempts per minute per IP.
+    pub token_per_ip_per_minute: u32,
+    /// `POST /token` attempts per minute per username.
+    pub token_per_username_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is trusted (IP addresses).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for LimitsSettings {
     fn default() -> Self {
         LimitsSettings {
-            anonymous: TierLimit { per_minute: 60 },
-            basic: TierLimit { per_minute: 300 },
-            premium: TierLimit { per_minute: 1_200 },
+            anonymous: TierLimit::per_minute(60),
+            basic: TierLimit::per_minute(300),
+            premium: TierLimit::per_minute(1_200),
+            token_per_ip_per_minute: 10,
+            token_per_username_per_minute: 5,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 /// `limits.<tier>.*`
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TierLimit {
-    /// Requests per minute.
+    /// Requests per minute (every route group unless overridden below).
     pub per_minute: u32,
+    /// Market-data routes, per minute (default: `per_minute`).
+    pub market_per_minute: Option<u32>,
+    /// Order routes, per minute (default: `per_minute`).
+    pub orders_per_minute: Option<u32>,
+}
+
+impl TierLimit {
+    /// The same budget for every group.
+    pub fn per_minute(n: u32) -> Self {
+        TierLimit {
+            per_minute: n,
+            market_per_minute: None,
+            orders_per_minute: None,
+        }
+    }
+
+    /// `(market, orders)` per minute.
+    pub fn budgets(&self) -> (u32, u32) {
+        (
+            self.market_per_minute.unwrap_or(self.per_minute),
+            self.orders_per_minute.unwrap_or(self.per_minute),
+        )
+    }
 }
 
 impl Default for TierLimit {
     fn default() -> Self {
-        TierLimit { per_minute: 60 }
+        TierLimit::per_minute(60)
     }
 }
 
@@ -324,10 +356,11 @@ pub struct Overrides {
 }
 
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: [&str; 4] = [
+const LIST_KEYS: [&str; 5] = [
     "exchanges.binance.symbols",
     "exchanges.kraken.symbols",
     "exchanges.kraken.checksum_skip",
+    "limits.trusted_proxies",
     "exchanges.sim.symbols",
 ];
 
@@ -457,10 +490,38 @@ impl Settings {
             ("basic", &self.limits.basic),
             ("premium", &self.limits.premium),
         ] {
-            if l.per_minute == 0 {
+            for (key, v) in [
+                ("per_minute", Some(l.per_minute)),
+                ("market_per_minute", l.market_per_minute),
+                ("orders_per_minute", l.orders_per_minute),
+            ] {
+                if v == Some(0) {
+                    return Err(invalid(
+                        &format!("limits.{tier}.{key}"),
+                        "must be at least 1",
+                    ));
+                }
+            }
+        }
+        for (key, v) in [
+            (
+                "token_per_ip_per_minute",
+                self.limits.token_per_ip_per_minute,
+            ),
+            (
+                "token_per_username_per_minute",
+                self.limits.token_per_username_per_minute,
+            ),
+        ] {
+            if v == 0 {
+                return Err(invalid(&format!("limits.{key}"), "must be at least 1"));
+            }
+        }
+        for p in &self.limits.trusted_proxies {
+            if p.parse::<std::net::IpAddr>().is_err() {
                 return Err(invalid(
-                    &format!("limits.{tier}.per_minute"),
-                    "must be at least 1",
+                    "limits.trusted_proxies",
+                    format!("`{p}` is not an IP address"),
                 ));
             }
         }

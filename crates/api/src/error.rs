@@ -47,6 +47,14 @@ pub enum ApiError {
         /// Human sentence.
         detail: String,
     },
+    /// 429: over the rate limit.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Human sentence.
+        detail: String,
+        /// When to retry (sent as `Retry-After`).
+        retry_after: Duration,
+    },
     /// 405: the path exists but not with this method.
     #[error("method not allowed; allowed: {allow}")]
     MethodNotAllowed {
@@ -130,6 +138,9 @@ impl ApiError {
                 "Unsupported media type",
                 detail.clone(),
             ),
+            ApiError::TooManyRequests { detail, .. } => {
+                Problem::new(status, "rate_limited", "Too many requests", detail.clone())
+            }
             ApiError::MethodNotAllowed { allow } => Problem::new(
                 status,
                 "method_not_allowed",
@@ -160,6 +171,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -181,6 +193,10 @@ impl ResponseError for ApiError {
                     format!("Bearer error=\"invalid_token\", error_description=\"{code}\"")
                 };
                 res.insert_header((header::WWW_AUTHENTICATE, value));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                res.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
             }
             ApiError::Unavailable {
                 retry_after: Some(d),

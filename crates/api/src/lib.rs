@@ -13,11 +13,13 @@ pub mod convert;
 mod error;
 mod middleware;
 pub mod orders;
+pub mod ratelimit;
 mod routes;
 mod state;
 pub mod trading;
 
 pub use error::ApiError;
 pub use middleware::{access_log, request_id};
+pub use ratelimit::{LimitConfig, RateLimits, rate_limit};
 pub use routes::{configure, not_found};
 pub use state::{AppState, Trading};

@@ -100,6 +100,15 @@ pub async fn token(
             "passwords are limited to 72 bytes",
         ));
     }
+    if let Err(wait) = state.limits.login_attempt(&req.username) {
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "too many login attempts for this user; retry in {} s",
+                wait.as_secs().max(1)
+            ),
+            retry_after: wait,
+        });
+    }
     let t = &state.trading;
     let user = state
         .store

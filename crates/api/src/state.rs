@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use store::Store;
 
 use crate::auth::{Jwt, Passwords};
+use crate::ratelimit::RateLimits;
 
 /// Everything handlers need, shared by all workers.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub started: Instant,
     /// Trading: engine, auth, fees, limits.
     pub trading: Trading,
+    /// Request rate limits.
+    pub limits: Arc<RateLimits>,
 }
 
 /// The trading side of the state.
@@ -40,12 +43,13 @@ pub struct Trading {
 
 impl AppState {
     /// Bundle the parts.
-    pub fn new(hub: Hub, store: Store, trading: Trading) -> Self {
+    pub fn new(hub: Hub, store: Store, trading: Trading, limits: Arc<RateLimits>) -> Self {
         AppState {
             hub,
             store,
             started: Instant::now(),
             trading,
+            limits,
         }
     }
 }

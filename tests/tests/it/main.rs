@@ -6,3 +6,4 @@ mod layering;
 mod live_venues;
 mod market_api;
 mod orders_api;
+mod rate_limits;
