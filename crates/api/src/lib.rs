@@ -12,6 +12,7 @@ pub mod auth;
 pub mod convert;
 mod error;
 mod middleware;
+pub mod openapi;
 pub mod orders;
 pub mod ratelimit;
 mod routes;

@@ -16,6 +16,7 @@ use store::OrderFilter;
 use tracing::{info, warn};
 
 use crate::error::ApiError;
+use crate::openapi::{BadRequest, NotFound, RateLimited, Unauthorized};
 use crate::state::AppState;
 use crate::trading::{order_from_row, wire_order};
 
@@ -80,6 +81,9 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
 }
 
 /// `POST /token`: OAuth2 password form or JSON.
+#[utoipa::path(post, path = "/token", tag = "auth",
+    request_body(content((wire::TokenRequest = "application/x-www-form-urlencoded"), (wire::TokenRequest = "application/json")), description = "OAuth2 password grant (form) or the same fields as JSON"),
+    responses((status = 200, description = "A bearer token", body = wire::Token), BadRequest, (status = 401, description = "Unknown user or wrong password", body = wire::Problem, content_type = "application/problem+json"), RateLimited))]
 pub async fn token(
     state: web::Data<AppState>,
     body: Either<web::Form<wire::TokenRequest>, web::Json<wire::TokenRequest>>,
@@ -358,6 +362,16 @@ fn location(token_id: &str) -> String {
 }
 
 /// `POST /orders/twap`: one order (object) or a batch (array).
+#[utoipa::path(post, path = "/orders/twap", tag = "orders", security(("bearer" = [])),
+    params(wire::TwapQuery),
+    request_body(content = wire::TwapRequest, description = "One order, or an array of up to 100 orders (a batch: all are validated before any is created). Accepted alternatives: `order_type` for `side`, `price` for `limit_price`, `interval` for `interval_secs`, `start_time` + `end_time` for `duration_secs`, and the query parameters `execution_time` / `interval`."),
+    responses(
+        (status = 201, description = "Created (a batch answers an array of orders)", body = wire::Order, headers(("Location" = String, description = "/orders/{token_id}"))),
+        (status = 200, description = "The same token_id and request were submitted before: the original order", body = wire::Order),
+        BadRequest, Unauthorized, NotFound,
+        (status = 409, description = "The token_id is already used by a different order", body = wire::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not application/json", body = wire::Problem, content_type = "application/problem+json"),
+        RateLimited))]
 pub async fn submit(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -485,6 +499,8 @@ async fn run_submit(
 }
 
 /// `GET /orders`.
+#[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(wire::OrdersQuery),
+    responses((status = 200, description = "Your orders, newest first, without slices", body = Vec<wire::Order>, headers(("x-total-count" = String, description = "Orders matching the filter"))), BadRequest, Unauthorized, RateLimited))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -571,6 +587,9 @@ async fn find(state: &AppState, user: &AuthUser, token_id: &str) -> Result<Order
 }
 
 /// `GET /orders/{token_id}`.
+#[utoipa::path(get, path = "/orders/{token_id}", tag = "orders", security(("bearer" = [])),
+    params(("token_id" = String, Path, description = "Your client order id")),
+    responses((status = 200, description = "The order with progress, analytics and slices", body = wire::Order), Unauthorized, NotFound, RateLimited))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -582,6 +601,10 @@ pub async fn get(
 
 /// `DELETE /orders/{token_id}`: cancel; repeating it answers 200; a filled or expired order
 /// answers 409 with its state.
+#[utoipa::path(delete, path = "/orders/{token_id}", tag = "orders", security(("bearer" = [])),
+    params(("token_id" = String, Path, description = "Your client order id")),
+    responses((status = 200, description = "Cancelled (also when it already was)", body = wire::Order), Unauthorized, NotFound,
+        (status = 409, description = "Already filled or expired", body = wire::Problem, content_type = "application/problem+json"), RateLimited))]
 pub async fn cancel(
     state: web::Data<AppState>,
     user: AuthUser,

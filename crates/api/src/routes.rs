@@ -9,6 +9,7 @@ use tracing::instrument;
 
 use crate::convert;
 use crate::error::ApiError;
+use crate::openapi::{BadGateway, BadRequest, NotFound, RateLimited, Unavailable};
 use crate::orders;
 use crate::state::AppState;
 
@@ -63,6 +64,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 })),
         );
         get(cfg, "/orders", orders::list);
+        crate::openapi::configure(cfg);
         cfg.service(
             web::resource("/orders/{token_id}")
                 .route(web::get().to(orders::get))
@@ -109,6 +111,7 @@ fn exchange_id(text: &str) -> Result<ExchangeId, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, description = "What this server is", body = wire::ServiceInfo)))]
 async fn root() -> web::Json<wire::ServiceInfo> {
     web::Json(wire::ServiceInfo {
         name: "papertwap".to_owned(),
@@ -120,6 +123,9 @@ async fn root() -> web::Json<wire::ServiceInfo> {
     })
 }
 
+#[utoipa::path(get, path = "/health", tag = "service", responses(
+    (status = 200, description = "Serving; per-exchange connection state (degraded exchanges do not fail it)", body = wire::Health),
+    (status = 503, description = "The store is unusable", body = wire::Health)))]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let store_ok = state.store.ping().await;
     let exchanges = state.hub.exchanges();
@@ -147,6 +153,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::build(status).json(body)
 }
 
+#[utoipa::path(get, path = "/exchanges", tag = "market", responses((status = 200, description = "Supported exchanges with status", body = Vec<wire::Exchange>), RateLimited))]
 async fn exchanges(state: web::Data<AppState>) -> web::Json<Vec<wire::Exchange>> {
     web::Json(
         state
@@ -159,6 +166,9 @@ async fn exchanges(state: web::Data<AppState>) -> web::Json<Vec<wire::Exchange>>
 }
 
 #[instrument(skip(state, q))]
+#[utoipa::path(get, path = "/exchanges/{exchange}/pairs", tag = "market",
+    params(("exchange" = String, Path, description = "Exchange id: sim, binance, kraken"), wire::PairsQuery),
+    responses((status = 200, description = "Normalized pairs", body = Vec<wire::Pair>), BadRequest, NotFound, RateLimited, Unavailable))]
 async fn pairs(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -194,6 +204,9 @@ fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
 }
 
 #[instrument(skip(state, q))]
+#[utoipa::path(get, path = "/klines/{exchange}/{symbol}", tag = "market",
+    params(("exchange" = String, Path, description = "Exchange id"), ("symbol" = String, Path, description = "Any spelling: BTC-USDT, BTCUSDT, XBT/USD (URL-encoded)…"), wire::KlinesQuery),
+    responses((status = 200, description = "Candles, oldest first; the in-progress one has closed = false", body = Vec<wire::Kline>), BadRequest, NotFound, RateLimited, BadGateway, Unavailable))]
 async fn klines(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -235,6 +248,9 @@ async fn klines(
 }
 
 #[instrument(skip(state, q))]
+#[utoipa::path(get, path = "/orderbook/{exchange}/{symbol}", tag = "market",
+    params(("exchange" = String, Path, description = "Exchange id"), ("symbol" = String, Path, description = "Any spelling"), wire::OrderBookQuery),
+    responses((status = 200, description = "The current book with its health", body = wire::OrderBook), BadRequest, NotFound, RateLimited, Unavailable))]
 async fn orderbook(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /`: what this server is and where its documentation lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceInfo {
     /// `papertwap`.
     pub name: String,
@@ -21,6 +22,7 @@ pub struct ServiceInfo {
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `ok`, or `degraded` when an enabled exchange is not connected.
     pub status: String,
@@ -36,6 +38,7 @@ pub struct Health {
 
 /// One exchange in `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExchangeHealth {
     /// Exchange id.
     pub id: String,
@@ -49,6 +52,7 @@ pub struct ExchangeHealth {
 
 /// One entry of `GET /exchanges`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Exchange {
     /// Exchange id used in paths (`binance`).
     pub id: String,
@@ -64,6 +68,8 @@ pub struct Exchange {
 
 /// Query of `GET /exchanges/{exchange}/pairs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct PairsQuery {
     /// Only pairs quoted in this asset (case-insensitive).
@@ -72,6 +78,7 @@ pub struct PairsQuery {
 
 /// One entry of `GET /exchanges/{exchange}/pairs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pair {
     /// Canonical symbol (`BTC-USDT`).
     pub symbol: String,
@@ -98,6 +105,8 @@ pub struct Pair {
 
 /// Query of `GET /klines/{exchange}/{symbol}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct KlinesQuery {
     /// `1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w 1M` (default `1m`).
@@ -112,6 +121,7 @@ pub struct KlinesQuery {
 
 /// One candle. Candles are listed oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Kline {
     /// Bucket start.
     pub open_time: DateTime<Utc>,
@@ -133,6 +143,8 @@ pub struct Kline {
 
 /// Query of `GET /orderbook/{exchange}/{symbol}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct OrderBookQuery {
     /// Levels per side, 1–100 (default 10).
@@ -144,6 +156,7 @@ pub type BookLevel = (Decimal, Decimal);
 
 /// How far a book can be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookHealth {
     /// `syncing`, `live`, `stale`, `resyncing` or `down`; only `live` books are traded on.
     pub state: String,
@@ -165,6 +178,7 @@ pub struct BookHealth {
 
 /// `GET /orderbook/{exchange}/{symbol}`, and the body of a WebSocket `book` frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderBook {
     /// Exchange id.
     pub exchange: String,
@@ -175,8 +189,10 @@ pub struct OrderBook {
     /// The venue's sequence number of the last update, where it has one.
     pub seq: Option<u64>,
     /// Bids, best first.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>, example = json!([["67000.01", "0.5"]])))]
     pub bids: Vec<BookLevel>,
     /// Asks, best first.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>, example = json!([["67000.02", "0.25"]])))]
     pub asks: Vec<BookLevel>,
     /// The book's health.
     pub health: BookHealth,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /token` as JSON (the form-encoded OAuth2 password grant carries the same fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRequest {
     /// User name.
     pub username: String,
@@ -27,6 +28,7 @@ pub struct TokenRequest {
 
 /// `POST /token` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Token {
     /// The JWT.
     pub access_token: String,
@@ -40,6 +42,7 @@ pub struct Token {
 /// spellings): `order_type` for `side`, `price` for `limit_price`, `interval` for
 /// `interval_secs`, and `start_time` + `end_time` instead of `duration_secs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TwapRequest {
     /// Client order id, unique per user: 1–64 of `[A-Za-z0-9._:-]`.
@@ -79,6 +82,8 @@ pub struct TwapRequest {
 /// `POST /orders/twap` query parameters of the original design: `execution_time` (seconds,
 /// for `duration_secs`) and `interval` (seconds, for `interval_secs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct TwapQuery {
     /// Duration in seconds.
@@ -91,6 +96,7 @@ pub struct TwapQuery {
 
 /// Execution analytics (definitions in docs/ANALYTICS.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Analytics {
     /// Mid when the order started working.
     pub arrival_mid: Option<Decimal>,
@@ -108,6 +114,7 @@ pub struct Analytics {
 
 /// One slice of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Slice {
     /// 0-based index.
     pub index: u32,
@@ -124,6 +131,7 @@ pub struct Slice {
     /// Fee charged.
     pub fee: Decimal,
     /// `[price, qty]` taken, best first.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>, example = json!([["67002.5", "0.1"], ["67003.7", "0.05"]])))]
     pub fills: Vec<(Decimal, Decimal)>,
     /// Best bid then.
     pub best_bid: Option<Decimal>,
@@ -144,6 +152,7 @@ pub struct Slice {
 
 /// A TWAP order with its progress and analytics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     /// Client order id.
     pub token_id: String,
@@ -200,6 +209,8 @@ pub struct Order {
 
 /// `GET /orders` query.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct OrdersQuery {
     /// `open`, `closed` or `all` (default).

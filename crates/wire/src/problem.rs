@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// An RFC 9457 problem body (`application/problem+json`), returned for every 4xx and 5xx.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI naming the problem type (`https://papertwap.dev/problems/<code>`).
     #[serde(rename = "type")]

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on port 0, driven over HTTP.
 
 mod binance_mock;
+mod docs_offline;
 mod kraken_mock;
 mod layering;
 mod live_venues;
