@@ -189,6 +189,13 @@ async fn pairs(
 /// A time given as RFC 3339 or Unix milliseconds.
 fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
     if let Ok(ms) = s.parse::<i64>() {
+        // Nanosecond timestamps end in 2262; refuse what cannot be represented.
+        if !(0..=9_000_000_000_000).contains(&ms) {
+            return Err(ApiError::bad_request(
+                "invalid_time",
+                format!("{name} {ms} is not a Unix time in milliseconds between 1970 and 2255"),
+            ));
+        }
         return Ok(Timestamp::from_millis(ms));
     }
     chrono::DateTime::parse_from_rfc3339(s)
@@ -198,7 +205,7 @@ fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
         .ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_time",
-                format!("{name} `{s}` is neither an RFC 3339 time nor Unix milliseconds"),
+                format!("{name} `{s}` is neither an RFC 3339 time between 1970 and 2262 nor Unix milliseconds"),
             )
         })
 }

@@ -110,12 +110,29 @@ pub struct Pair {
 #[serde(deny_unknown_fields)]
 pub struct KlinesQuery {
     /// `1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w 1M` (default `1m`).
+    #[cfg_attr(
+        feature = "openapi",
+        param(pattern = "^(1m|3m|5m|15m|30m|1h|2h|4h|6h|12h|1d|3d|1w|1M)$")
+    )]
     pub interval: Option<String>,
     /// 1–1000 (default 100).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<u32>,
     /// Earliest candle start, RFC 3339 or Unix milliseconds.
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = "^(1?[0-9]{1,12}|(19[7-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)$"
+        )
+    )]
     pub start: Option<String>,
     /// Latest candle start, RFC 3339 or Unix milliseconds.
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = "^(1?[0-9]{1,12}|(19[7-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)$"
+        )
+    )]
     pub end: Option<String>,
 }
 
@@ -148,6 +165,7 @@ pub struct Kline {
 #[serde(deny_unknown_fields)]
 pub struct OrderBookQuery {
     /// Levels per side, 1–100 (default 10).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     pub depth: Option<u32>,
 }
 

@@ -46,26 +46,50 @@ pub struct Token {
 #[serde(deny_unknown_fields)]
 pub struct TwapRequest {
     /// Client order id, unique per user: 1–64 of `[A-Za-z0-9._:-]`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9._:-]{1,64}$", example = "my-order-1")
+    )]
     pub token_id: String,
     /// Exchange id (`sim`, `binance`, `kraken`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp)$",
+            example = "sim"
+        )
+    )]
     pub exchange: String,
     /// Symbol in any spelling the exchange understands.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, example = "BTC-USDT")
+    )]
     pub symbol: String,
     /// `buy` or `sell`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, pattern = "^(buy|sell)$", example = "buy"))]
     #[serde(alias = "order_type", default, skip_serializing_if = "Option::is_none")]
     pub side: Option<String>,
     /// Base quantity (> 0).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9]{1,15}(\\.[0-9]{1,18})?$", example = "0.5"))]
     pub quantity: Decimal,
     /// Price cap: a buy never pays more, a sell never receives less. `null` = none.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^[0-9]{1,15}(\\.[0-9]{1,18})?$", example = "70000"))]
     #[serde(alias = "price", default, skip_serializing_if = "Option::is_none")]
     pub limit_price: Option<Decimal>,
     /// Total duration in seconds (or give `end_time`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 604800, example = 600)
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_secs: Option<u64>,
     /// Seconds between slices (or give `slices`).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 60))]
     #[serde(alias = "interval", default, skip_serializing_if = "Option::is_none")]
     pub interval_secs: Option<u64>,
     /// Number of slices (instead of `interval_secs`).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices: Option<u64>,
     /// First slice time (default now; future = scheduled).
@@ -75,6 +99,7 @@ pub struct TwapRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<DateTime<Utc>>,
     /// `spread` (default), `next` or `none`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(spread|next|none)$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_up: Option<String>,
 }
@@ -87,9 +112,11 @@ pub struct TwapRequest {
 #[serde(deny_unknown_fields)]
 pub struct TwapQuery {
     /// Duration in seconds.
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     #[serde(default)]
     pub execution_time: Option<u64>,
     /// Seconds between slices.
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     #[serde(default)]
     pub interval: Option<u64>,
 }
@@ -214,21 +241,28 @@ pub struct Order {
 #[serde(deny_unknown_fields)]
 pub struct OrdersQuery {
     /// `open`, `closed` or `all` (default).
+    #[cfg_attr(feature = "openapi", param(pattern = "^(open|closed|all)$"))]
     #[serde(default)]
     pub status: Option<String>,
     /// Exact client order id.
     #[serde(default)]
     pub token_id: Option<String>,
     /// Exchange id.
+    #[cfg_attr(
+        feature = "openapi",
+        param(pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp)$")
+    )]
     #[serde(default)]
     pub exchange: Option<String>,
     /// Symbol (any spelling).
     #[serde(default)]
     pub symbol: Option<String>,
     /// Page size, 1–500 (default 100).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     #[serde(default)]
     pub limit: Option<u32>,
-    /// Orders to skip.
+    /// Orders to skip (at most 1 000 000).
+    #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 1000000))]
     #[serde(default)]
     pub offset: Option<u32>,
 }

@@ -109,7 +109,7 @@ async fn tokens_are_issued_and_checked() {
             .form(&[("username", "premium"), ("password", &"x".repeat(73))]),
     )
     .await;
-    assert_problem(s, &h, &b, 400, "invalid_password");
+    assert_problem(s, &h, &b, 401, "invalid_credentials");
     let (s, h, b) = send(&app, app.http.get(app.url("/orders"))).await;
     assert_problem(s, &h, &b, 401, "missing_token");
     assert!(
