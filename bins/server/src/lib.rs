@@ -118,6 +118,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(api::rate_limit))
+                .wrap(from_fn(api::track_metrics))
                 .wrap(from_fn(api::access_log))
                 .wrap(from_fn(api::request_id))
                 .configure(api::configure(state.clone()))

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod convert;
 mod error;
+pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod orders;
@@ -20,6 +21,7 @@ mod state;
 pub mod trading;
 
 pub use error::ApiError;
+pub use metrics::track as track_metrics;
 pub use middleware::{access_log, request_id};
 pub use ratelimit::{LimitConfig, RateLimits, rate_limit};
 pub use routes::{configure, not_found};

@@ -75,6 +75,7 @@ impl Modify for Bearer {
     paths(
         crate::routes::root,
         crate::routes::health,
+        crate::metrics::metrics,
         crate::routes::exchanges,
         crate::routes::pairs,
         crate::routes::klines,

@@ -29,6 +29,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             }));
         get(cfg, "/", root);
         get(cfg, "/health", health);
+        get(cfg, "/metrics", crate::metrics::metrics);
         get(cfg, "/exchanges", exchanges);
         get(cfg, "/exchanges/{exchange}/pairs", pairs);
         get(cfg, "/klines/{exchange}/{symbol}", klines);

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use store::Store;
 
 use crate::auth::{Jwt, Passwords};
+use crate::metrics::HttpMetrics;
 use crate::ratelimit::RateLimits;
 
 /// Everything handlers need, shared by all workers.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub trading: Trading,
     /// Request rate limits.
     pub limits: Arc<RateLimits>,
+    /// HTTP latency per route, for `/metrics`.
+    pub http_metrics: Arc<HttpMetrics>,
 }
 
 /// The trading side of the state.
@@ -50,6 +53,7 @@ impl AppState {
             started: Instant::now(),
             trading,
             limits,
+            http_metrics: Arc::new(HttpMetrics::default()),
         }
     }
 }

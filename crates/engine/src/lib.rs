@@ -24,6 +24,6 @@ pub use fill::{Fill, Liquidity, ShortReason};
 pub use order::{Analytics, Order, OrderId, OrderStatus, SkipReason, SliceRecord, Totals};
 pub use plan::{CatchUp, Limits, Plan, Rejection, Timing, TwapRequest, floor_to, validate};
 pub use runner::{
-    BookAccess, Clock, EngineError, EngineHandle, InsertOutcome, OrderStore, StoreFailure,
-    SubmitOutcome,
+    BookAccess, Clock, EngineError, EngineHandle, EngineStats, InsertOutcome, OrderStore,
+    StoreFailure, SubmitOutcome,
 };

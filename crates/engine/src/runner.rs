@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -123,12 +124,58 @@ enum Command {
     Cancel(OrderId, oneshot::Sender<Result<Update, EngineError>>),
 }
 
+/// Counters of stored engine activity (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Orders accepted since start.
+    pub accepted: AtomicU64,
+    /// Orders open now.
+    pub open: AtomicU64,
+    /// Slices executed (filled in full or short) since start.
+    pub slices_done: AtomicU64,
+    /// Slices skipped since start.
+    pub slices_skipped: AtomicU64,
+    /// Orders that ended `filled` since start.
+    pub filled: AtomicU64,
+    /// Orders that ended `expired` since start.
+    pub expired: AtomicU64,
+    /// Orders that ended `cancelled` since start.
+    pub cancelled: AtomicU64,
+}
+
+impl EngineStats {
+    fn count(&self, u: &Update) {
+        if let Some(s) = &u.slice {
+            let c = if s.skipped.is_some() {
+                &self.slices_skipped
+            } else {
+                &self.slices_done
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if u.previous.is_open() && !u.order.status.is_open() {
+            let _ = self
+                .open
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(1))
+                });
+            let c = match u.order.status {
+                OrderStatus::Filled => &self.filled,
+                OrderStatus::Expired => &self.expired,
+                _ => &self.cancelled,
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A handle to the running engine; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
     updates: broadcast::Sender<Arc<Update>>,
     clock: Clock,
+    stats: Arc<EngineStats>,
 }
 
 impl EngineHandle {
@@ -165,6 +212,11 @@ impl EngineHandle {
     /// The engine's clock.
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Activity counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
     }
 }
 
@@ -233,14 +285,30 @@ pub async fn start(
         }
     }
     info!(resumed, ended, "engine started");
+    let stats = Arc::new(EngineStats::default());
+    stats.open.store(resumed as u64, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(1_024);
-    let writer = tokio::spawn(write_loop(store, updates.clone(), write_rx, shutdown));
+    let writer = tokio::spawn(write_loop(
+        store,
+        updates.clone(),
+        write_rx,
+        shutdown,
+        stats.clone(),
+    ));
     let task = tokio::spawn(async move {
         actor.run(rx).await;
         // The actor has dropped its sender: the writer drains what is queued, then ends.
         let _ = writer.await;
     });
-    Ok((EngineHandle { tx, updates, clock }, task))
+    Ok((
+        EngineHandle {
+            tx,
+            updates,
+            clock,
+            stats,
+        },
+        task,
+    ))
 }
 
 impl Actor {
@@ -347,6 +415,7 @@ async fn write_loop(
     updates: broadcast::Sender<Arc<Update>>,
     mut rx: mpsc::Receiver<Write>,
     shutdown: CancellationToken,
+    stats: Arc<EngineStats>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut items = vec![first];
@@ -382,11 +451,14 @@ async fn write_loop(
         for w in items {
             match w {
                 Write::Publish(u) => {
+                    stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    stats.open.fetch_add(1, Ordering::Relaxed);
                     let _ = updates.send(Arc::new(*u));
                 }
                 Write::Persist(b, reply) => {
                     let answer = b.first().cloned();
                     for u in b {
+                        stats.count(&u);
                         let _ = updates.send(Arc::new(u));
                     }
                     if let (Some(r), Some(u)) = (reply, answer) {

@@ -100,6 +100,8 @@ pub struct ExchangeStatus {
     pub books: usize,
     /// The last error from the feed or the pair list, if any.
     pub last_error: Option<String>,
+    /// Book events received from the feed since start.
+    pub messages: u64,
 }
 
 /// A subscription to one book: the latest snapshot now and whenever it changes. Holding it
@@ -205,6 +207,8 @@ struct Venue {
     conn: Mutex<(ConnState, Option<String>)>,
     books: RwLock<HashMap<Symbol, Arc<Slot>>>,
     alive: Arc<AtomicU64>,
+    /// Book events received from the feed.
+    messages: AtomicU64,
 }
 
 impl Venue {
@@ -264,6 +268,7 @@ impl Hub {
                 conn: Mutex::new((ConnState::Connecting, None)),
                 books: RwLock::new(HashMap::new()),
                 alive: alive.clone(),
+                messages: AtomicU64::new(0),
             });
             let ctx = FeedContext {
                 commands: cmd_rx,
@@ -356,6 +361,7 @@ impl Hub {
                     pairs,
                     books: rd(&v.books).len(),
                     last_error: conn_err.or(pairs_err),
+                    messages: v.messages.load(Ordering::Relaxed),
                 }
             })
             .collect();
@@ -368,6 +374,7 @@ impl Hub {
                     pairs: 0,
                     books: 0,
                     last_error: Some(reason.clone()),
+                    messages: 0,
                 });
             }
         }
@@ -380,6 +387,7 @@ impl Hub {
                     pairs: 0,
                     books: 0,
                     last_error: None,
+                    messages: 0,
                 });
             }
         }
@@ -755,7 +763,10 @@ impl Ingest {
                 symbol,
                 event,
                 received,
-            } => self.apply(symbol, event, received),
+            } => {
+                self.venue.messages.fetch_add(1, Ordering::Relaxed);
+                self.apply(symbol, event, received)
+            }
             FeedEvent::State {
                 symbol,
                 state,

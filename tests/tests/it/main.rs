@@ -6,5 +6,6 @@ mod kraken_mock;
 mod layering;
 mod live_venues;
 mod market_api;
+mod metrics;
 mod orders_api;
 mod rate_limits;
