@@ -378,36 +378,33 @@ impl Store {
         Ok((rows.iter().map(order_row).collect::<Result<_, _>>()?, total))
     }
 
-    /// A user's order by token id with its slices, read from one snapshot (a slice being
-    /// committed meanwhile is either in both the totals and the list, or in neither).
+    /// A user's order by token id with its slices, read by **one statement** (so from one
+    /// snapshot: a slice being committed meanwhile is either in both the totals and the
+    /// list, or in neither) in one round trip.
     pub async fn order_with_slices(
         &self,
         user_id: i64,
         token_id: &str,
     ) -> Result<Option<(OrderRow, Vec<SliceRow>)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
             "SELECT ",
             order_columns!(),
-            " FROM orders WHERE user_id = ? AND token_id = ?"
+            ", (SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
+             notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
+             short_reason)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json \
+             FROM orders WHERE user_id = ? AND token_id = ?"
         ))
         .bind(user_id)
         .bind(token_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
-            tx.commit().await?;
             return Ok(None);
         };
         let order = order_row(&row)?;
-        let slices = sqlx::query("SELECT * FROM slices WHERE order_id = ? ORDER BY idx")
-            .bind(order.id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(slice_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await?;
+        let text: String = row.try_get("slices_json")?;
+        let slices = slices_from_json(order.id, &text)
+            .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?;
         Ok(Some((order, slices)))
     }
 
@@ -419,4 +416,42 @@ impl Store {
             .await?;
         Ok(rows.iter().map(slice_row).collect::<Result<_, _>>()?)
     }
+}
+
+/// Slice rows from the `json_group_array(json_array(…))` of [`Store::order_with_slices`].
+fn slices_from_json(order_id: i64, text: &str) -> Result<Vec<SliceRow>, String> {
+    let rows: Vec<Vec<serde_json::Value>> =
+        serde_json::from_str(text).map_err(|e| format!("slices JSON: {e}"))?;
+    rows.into_iter()
+        .map(|r| {
+            let int = |i: usize| r.get(i).and_then(serde_json::Value::as_i64);
+            let txt = |i: usize| {
+                r.get(i)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            let need_int =
+                |i: usize| int(i).ok_or_else(|| format!("slice column {i} is not an integer"));
+            let need_txt = |i: usize| txt(i).ok_or_else(|| format!("slice column {i} is not text"));
+            Ok(SliceRow {
+                order_id,
+                idx: need_int(0)?,
+                scheduled_ns: need_int(1)?,
+                executed_ns: need_int(2)?,
+                target: need_txt(3)?,
+                filled: need_txt(4)?,
+                notional: need_txt(5)?,
+                avg_price: txt(6),
+                fee: need_txt(7)?,
+                fills: need_txt(8)?,
+                best_bid: txt(9),
+                best_ask: txt(10),
+                mid: txt(11),
+                book_seq: int(12),
+                book_age_ms: int(13),
+                skipped: txt(14),
+                short_reason: txt(15),
+            })
+        })
+        .collect()
 }

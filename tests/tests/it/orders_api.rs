@@ -128,6 +128,31 @@ async fn tokens_are_issued_and_checked() {
     )
     .await;
     assert_problem(s, &h, &b, 401, "invalid_token");
+    // alg: none, an unsigned token claiming to be the demo user.
+    let b64 = |v: &str| {
+        use std::fmt::Write;
+        // base64url without padding, enough for this test's ASCII JSON.
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bytes = v.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..(chunk.len() + 1) {
+                let _ = write!(out, "{}", T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    let none = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        b64(r#"{"sub":"premium","uid":1,"tier":"premium","iat":1,"exp":99999999999}"#)
+    );
+    let (s, h, b) = send(&app, app.http.get(app.url("/orders")).bearer_auth(&none)).await;
+    assert_problem(s, &h, &b, 401, "invalid_token");
     let (s, _, _) = send(&app, app.http.get(app.url("/orders")).bearer_auth(&form)).await;
     assert_eq!(s, 200);
     let (s, h, b) = send(&app, app.http.get(app.url("/token"))).await;
@@ -320,7 +345,7 @@ async fn concurrent_duplicates_create_exactly_one_order() {
     let token = app.login_demo().await.unwrap();
     let body = order("race-1", "0.5", 600, 60);
     let mut tasks = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..1_000 {
         let (http, url, token, body) = (
             app.http.clone(),
             app.url("/orders/twap"),

@@ -119,3 +119,66 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
 }
+
+#[test]
+fn users_subcommands_manage_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("u.db").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut c = server();
+        c.env("PAPERTWAP_STORE__URL", &db).args(args);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, _) = run(
+        &[
+            "users",
+            "add",
+            "alice",
+            "--password",
+            "pw-alice-1",
+            "--tier",
+            "premium",
+        ],
+        None,
+    );
+    assert!(ok && out.contains("added user alice"), "{out}");
+    let (ok, _, err) = run(&["users", "add", "alice", "--password", "x"], None);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(
+        &["users", "add", "bob", "--password", &"x".repeat(73)],
+        None,
+    );
+    assert!(!ok && err.contains("72 bytes"), "{err}");
+    let (ok, _, _) = run(
+        &["users", "add", "bob", "--password-stdin"],
+        Some("pw-bob-1\n"),
+    );
+    assert!(ok);
+    let (ok, out, _) = run(&["users", "list"], None);
+    assert!(
+        ok && out.contains("alice\tpremium") && out.contains("bob\tbasic"),
+        "{out}"
+    );
+    assert!(!out.contains("pw-"), "passwords are never printed");
+    let (ok, out, _) = run(&["users", "passwd", "bob", "--password", "pw-bob-2"], None);
+    assert!(ok && out.contains("password changed"), "{out}");
+    let (ok, out, _) = run(&["users", "remove", "bob"], None);
+    assert!(ok && out.contains("removed user bob"), "{out}");
+    let (ok, _, err) = run(&["users", "remove", "bob"], None);
+    assert!(!ok && err.contains("no user bob"), "{err}");
+}
