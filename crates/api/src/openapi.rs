@@ -2,7 +2,9 @@
 //! Swagger UI at `/docs` and ReDoc at `/redoc`, every asset served by this server.
 
 use actix_web::{HttpResponse, web};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 macro_rules! problem_response {
@@ -60,6 +62,15 @@ impl Modify for Bearer {
                     .description(Some("A token from POST /token (30 minutes)"))
                     .build(),
             ),
+        );
+        // The same token obtained by Swagger UI's "Authorize" dialog with a user name and
+        // password (OAuth2 password grant against POST /token).
+        c.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new("/token", Scopes::new()))],
+                "Log in with your user name and password (the demo user: premium / CryptoTWAPpremium)",
+            )),
         );
     }
 }

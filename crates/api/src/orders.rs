@@ -350,7 +350,7 @@ fn location(token_id: &str) -> String {
 }
 
 /// `POST /orders/twap`: one order (object) or a batch (array).
-#[utoipa::path(post, path = "/orders/twap", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(post, path = "/orders/twap", tag = "orders", security(("bearer" = []), ("oauth2" = [])),
     params(wire::TwapQuery),
     request_body(content = wire::TwapRequest, description = "One order, or an array of up to 100 orders (a batch: all are validated before any is created). Accepted alternatives: `order_type` for `side`, `price` for `limit_price`, `interval` for `interval_secs`, `start_time` + `end_time` for `duration_secs`, and the query parameters `execution_time` / `interval`."),
     responses(
@@ -487,7 +487,7 @@ async fn run_submit(
 }
 
 /// `GET /orders`.
-#[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(wire::OrdersQuery),
+#[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = []), ("oauth2" = [])), params(wire::OrdersQuery),
     responses((status = 200, description = "Your orders, newest first, without slices", body = Vec<wire::Order>, headers(("x-total-count" = String, description = "Orders matching the filter"))), BadRequest, Unauthorized, RateLimited))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -574,7 +574,7 @@ async fn find(state: &AppState, user: &AuthUser, token_id: &str) -> Result<Order
 }
 
 /// `GET /orders/{token_id}`.
-#[utoipa::path(get, path = "/orders/{token_id}", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/orders/{token_id}", tag = "orders", security(("bearer" = []), ("oauth2" = [])),
     params(("token_id" = String, Path, description = "Your client order id")),
     responses((status = 200, description = "The order with progress, analytics and slices", body = wire::Order), Unauthorized, NotFound, RateLimited))]
 pub async fn get(
@@ -588,7 +588,7 @@ pub async fn get(
 
 /// `DELETE /orders/{token_id}`: cancel; repeating it answers 200; a filled or expired order
 /// answers 409 with its state.
-#[utoipa::path(delete, path = "/orders/{token_id}", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/orders/{token_id}", tag = "orders", security(("bearer" = []), ("oauth2" = [])),
     params(("token_id" = String, Path, description = "Your client order id")),
     responses((status = 200, description = "Cancelled (also when it already was)", body = wire::Order), Unauthorized, NotFound,
         (status = 409, description = "Already filled or expired", body = wire::Problem, content_type = "application/problem+json"), RateLimited))]
