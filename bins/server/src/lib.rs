@@ -111,7 +111,13 @@ impl Application {
                 .filter_map(|p| p.parse().ok())
                 .collect(),
         });
-        let state = api::AppState::new(hub.clone(), store.clone(), trading, limits);
+        let ws = api::WsConfig {
+            default_interval_ms: settings.feed.default_interval_ms,
+            max_subscriptions: settings.feed.max_subscriptions,
+            max_connections_per_user: settings.feed.max_connections_per_user,
+            ..api::WsConfig::default()
+        };
+        let state = api::AppState::new(hub.clone(), store.clone(), trading, limits, ws);
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding server.bind {}", settings.server.bind))?;
         let addr = listener.local_addr()?;

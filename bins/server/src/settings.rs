@@ -242,6 +242,8 @@ pub struct FeedSettings {
     pub default_interval_ms: u64,
     /// Subscriptions allowed per WebSocket connection.
     pub max_subscriptions: usize,
+    /// WebSocket connections allowed per user.
+    pub max_connections_per_user: usize,
 }
 
 impl Default for FeedSettings {
@@ -249,6 +251,7 @@ impl Default for FeedSettings {
         FeedSettings {
             default_interval_ms: 1_000,
             max_subscriptions: 50,
+            max_connections_per_user: 20,
         }
     }
 }
@@ -477,6 +480,12 @@ impl Settings {
             return Err(invalid(
                 "feed.default_interval_ms",
                 "must be between 100 and 60000",
+            ));
+        }
+        if !(1..=10_000).contains(&self.feed.max_connections_per_user) {
+            return Err(invalid(
+                "feed.max_connections_per_user",
+                "must be between 1 and 10000",
             ));
         }
         if !(1..=10_000).contains(&self.feed.max_subscriptions) {

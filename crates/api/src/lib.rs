@@ -19,6 +19,7 @@ pub mod ratelimit;
 mod routes;
 mod state;
 pub mod trading;
+pub mod ws;
 
 pub use error::ApiError;
 pub use metrics::track as track_metrics;
@@ -26,3 +27,4 @@ pub use middleware::{access_log, request_id};
 pub use ratelimit::{LimitConfig, RateLimits, rate_limit};
 pub use routes::{configure, not_found};
 pub use state::{AppState, Trading};
+pub use ws::WsConfig;

@@ -212,6 +212,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             );
         }
     }
+    let _ = writeln!(
+        o,
+        "# HELP papertwap_ws_clients Open WebSocket connections.\n# TYPE papertwap_ws_clients gauge\npapertwap_ws_clients {}",
+        state.ws.clients.load(Ordering::Relaxed)
+    );
     let st = state.trading.engine.stats();
     let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let _ = writeln!(

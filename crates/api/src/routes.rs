@@ -65,6 +65,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 })),
         );
         get(cfg, "/orders", orders::list);
+        get(cfg, "/ws", crate::ws::ws);
         crate::openapi::configure(cfg);
         cfg.service(
             web::resource("/orders/{token_id}")

@@ -11,6 +11,7 @@ use store::Store;
 use crate::auth::{Jwt, Passwords};
 use crate::metrics::HttpMetrics;
 use crate::ratelimit::RateLimits;
+use crate::ws::{WsConfig, WsState};
 
 /// Everything handlers need, shared by all workers.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// HTTP latency per route, for `/metrics`.
     pub http_metrics: Arc<HttpMetrics>,
+    /// WebSocket limits, connection counts and frame cache.
+    pub ws: Arc<WsState>,
 }
 
 /// The trading side of the state.
@@ -46,7 +49,13 @@ pub struct Trading {
 
 impl AppState {
     /// Bundle the parts.
-    pub fn new(hub: Hub, store: Store, trading: Trading, limits: Arc<RateLimits>) -> Self {
+    pub fn new(
+        hub: Hub,
+        store: Store,
+        trading: Trading,
+        limits: Arc<RateLimits>,
+        ws: WsConfig,
+    ) -> Self {
         AppState {
             hub,
             store,
@@ -54,6 +63,7 @@ impl AppState {
             trading,
             limits,
             http_metrics: Arc::new(HttpMetrics::default()),
+            ws: Arc::new(WsState::new(ws)),
         }
     }
 }

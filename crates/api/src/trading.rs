@@ -224,7 +224,8 @@ pub fn slice_row(order_id: i64, s: &SliceRecord) -> SliceRow {
     }
 }
 
-fn wire_slice(s: &SliceRow) -> Result<wire::Slice, String> {
+/// A stored slice row as the wire slice.
+pub fn wire_slice(s: &SliceRow) -> Result<wire::Slice, String> {
     let fills: Vec<(String, String)> =
         serde_json::from_str(&s.fills).map_err(|e| format!("stored fills: {e}"))?;
     Ok(wire::Slice {

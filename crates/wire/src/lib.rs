@@ -12,6 +12,7 @@
 mod market;
 mod orders;
 mod problem;
+mod ws;
 
 pub use market::{
     BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
@@ -21,3 +22,4 @@ pub use orders::{
     Analytics, Order, OrdersQuery, Slice, Token, TokenRequest, TwapQuery, TwapRequest,
 };
 pub use problem::Problem;
+pub use ws::{ClientMessage, ConsolidatedBook, ConsolidatedLevel, ServerMessage, Subscription};

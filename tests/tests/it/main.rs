@@ -9,3 +9,4 @@ mod market_api;
 mod metrics;
 mod orders_api;
 mod rate_limits;
+mod ws_feed;

@@ -1,0 +1,759 @@
+//! `GET /ws`: authenticated book frames at fixed intervals, consolidated books and the user's
+//! order updates on one socket (protocol in docs/WEBSOCKET.md).
+//!
+//! One task per connection. Book frames are produced at wall-clock-aligned ticks of their
+//! interval from the hub's latest snapshot (never a backlog: a slow reader simply gets the
+//! newest book at its next tick), serialized once per (book, depth, tick) for every
+//! subscriber, and sent with a 10 s deadline: a client that stops reading is closed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message, Session};
+use bytestring::ByteString;
+use futures_util::StreamExt;
+use market::{BookSnapshot, BookWatch};
+use model::{BookState, ExchangeId, Symbol, Timestamp};
+use rust_decimal::Decimal;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tracing::{debug, info};
+use wire::{ClientMessage, ServerMessage, Subscription};
+
+use crate::auth::Claims;
+use crate::convert;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::trading::{slice_row, wire_order, wire_slice};
+
+/// WebSocket limits and defaults.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// Book interval when a subscription gives none.
+    pub default_interval_ms: u64,
+    /// Subscriptions per connection.
+    pub max_subscriptions: usize,
+    /// Open connections per user.
+    pub max_connections_per_user: usize,
+    /// Largest client message, bytes.
+    pub max_message_bytes: usize,
+    /// Time to send the first `auth` message when no header was given.
+    pub auth_timeout: Duration,
+    /// A send that cannot complete in this time closes the connection.
+    pub send_timeout: Duration,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            default_interval_ms: 1_000,
+            max_subscriptions: 50,
+            max_connections_per_user: 20,
+            max_message_bytes: 16 * 1024,
+            auth_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+type FrameKey = (ExchangeId, Symbol, usize, u64);
+
+/// Shared WebSocket state: limits, per-user connection counts, the frame cache.
+#[derive(Debug, Default)]
+pub struct WsState {
+    /// Limits and defaults.
+    pub config: WsConfig,
+    per_user: Mutex<HashMap<i64, usize>>,
+    /// Connected clients.
+    pub clients: AtomicU64,
+    /// Latest serialized book frame per (exchange, symbol, depth, interval): (tick ms, text).
+    frames: Mutex<HashMap<FrameKey, (i64, ByteString)>>,
+}
+
+impl WsState {
+    /// State with these limits.
+    pub fn new(config: WsConfig) -> Self {
+        WsState {
+            config,
+            ..WsState::default()
+        }
+    }
+
+    fn claim(&self, uid: i64) -> bool {
+        let mut m = self
+            .per_user
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = m.entry(uid).or_insert(0);
+        if *n >= self.config.max_connections_per_user {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn release(&self, uid: i64) {
+        let mut m = self
+            .per_user
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get_mut(&uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&uid);
+            }
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let v = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// `GET /ws`: upgrade. A bad `Authorization` header fails the upgrade with 401; without a
+/// header the first message must be `{"op":"auth"}` within 5 s.
+pub async fn ws(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let claims = match bearer(&req) {
+        Some(t) => Some(
+            state
+                .trading
+                .jwt
+                .verify(t, chrono::Utc::now().timestamp())
+                .map_err(|e| ApiError::unauthorized("invalid_token", e.to_string()))?,
+        ),
+        None => None,
+    };
+    if let Some(c) = &claims
+        && !state.ws.claim(c.uid)
+    {
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "at most {} WebSocket connections per user",
+                state.ws.config.max_connections_per_user
+            ),
+            retry_after: Duration::from_secs(5),
+        });
+    }
+    let (resp, session, stream) = match actix_ws::handle(&req, body) {
+        Ok(x) => x,
+        Err(e) => {
+            if let Some(c) = &claims {
+                state.ws.release(c.uid);
+            }
+            return Err(ApiError::bad_request(
+                "websocket_upgrade",
+                format!("not a WebSocket upgrade: {e}"),
+            ));
+        }
+    };
+    let stream = stream.max_frame_size(state.ws.config.max_message_bytes);
+    let state = state.into_inner();
+    actix_web::rt::spawn(async move {
+        state.ws.clients.fetch_add(1, Ordering::Relaxed);
+        let uid = run(state.clone(), session, stream, claims).await;
+        state.ws.clients.fetch_sub(1, Ordering::Relaxed);
+        if let Some(uid) = uid {
+            state.ws.release(uid);
+        }
+    });
+    Ok(resp)
+}
+
+enum Feed {
+    Book {
+        exchange: ExchangeId,
+        symbol: Symbol,
+        watch: BookWatch,
+    },
+    Consolidated {
+        symbol: Symbol,
+        watches: Vec<(ExchangeId, BookWatch)>,
+    },
+}
+
+/// A normalized subscription: its echo, its feed (none for `orders`), depth, interval.
+type Normalized = (Subscription, Option<Feed>, usize, u64);
+
+struct Sub {
+    echo: Subscription,
+    feed: Feed,
+    depth: usize,
+    interval_ms: u64,
+    next_ms: i64,
+}
+
+fn next_tick(now_ms: i64, interval_ms: u64) -> i64 {
+    let i = i64::try_from(interval_ms).unwrap_or(1_000).max(1);
+    (now_ms / i + 1) * i
+}
+
+fn instant_at(ms: i64) -> Instant {
+    let now = Timestamp::now().as_millis();
+    Instant::now() + Duration::from_millis(u64::try_from(ms - now).unwrap_or(0))
+}
+
+struct Conn {
+    state: Arc<AppState>,
+    session: Session,
+    claims: Option<Claims>,
+    subs: Vec<Sub>,
+    orders: Option<broadcast::Receiver<Arc<engine::Update>>>,
+}
+
+enum Flow {
+    Continue,
+    Close(Option<CloseReason>),
+}
+
+fn err(code: &str, detail: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error {
+        code: code.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+fn fail(code: &'static str, detail: impl Into<String>) -> (&'static str, String) {
+    (code, detail.into())
+}
+
+fn json(m: &ServerMessage) -> String {
+    serde_json::to_string(m).unwrap_or_else(|_| {
+        r#"{"type":"error","code":"internal_error","detail":"could not encode a frame"}"#.to_owned()
+    })
+}
+
+/// Run one connection; returns the user id it counted against, if any.
+async fn run(
+    state: Arc<AppState>,
+    session: Session,
+    mut stream: actix_ws::MessageStream,
+    claims: Option<Claims>,
+) -> Option<i64> {
+    let mut c = Conn {
+        state,
+        session,
+        claims,
+        subs: Vec::new(),
+        orders: None,
+    };
+    let auth_deadline = Instant::now() + c.state.ws.config.auth_timeout;
+    if let Some(cl) = &c.claims {
+        let m = ServerMessage::Authenticated {
+            expires_at: chrono::DateTime::from_timestamp(cl.exp, 0).unwrap_or_default(),
+        };
+        if c.send_text(json(&m)).await.is_err() {
+            return c.claims.map(|x| x.uid);
+        }
+    }
+    let reason = loop {
+        let next_ms = c.subs.iter().map(|s| s.next_ms).min();
+        let wake = next_ms.map(instant_at);
+        let expiry = c.claims.as_ref().map(|cl| instant_at(cl.exp * 1_000));
+        let flow = tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(m)) => c.on_message(m).await,
+                Some(Err(e)) => Flow::Close(Some(CloseReason { code: CloseCode::Protocol, description: Some(e.to_string()) })),
+                None => break None,
+            },
+            _ = async { match wake { Some(w) => tokio::time::sleep_until(w).await, None => std::future::pending().await } } => c.on_tick().await,
+            upd = async { match c.orders.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => c.on_order(upd).await,
+            _ = tokio::time::sleep_until(auth_deadline), if c.claims.is_none() => {
+                let _ = c.send_text(json(&err("unauthenticated", "no auth message within 5 s"))).await;
+                Flow::Close(Some(CloseReason { code: CloseCode::Policy, description: Some("authentication required".into()) }))
+            }
+            _ = async { match expiry { Some(e) => tokio::time::sleep_until(e).await, None => std::future::pending().await } } => {
+                let _ = c.send_text(json(&err("token_expired", "the token expired; re-authenticate before expiry to stay connected"))).await;
+                Flow::Close(Some(CloseReason { code: CloseCode::Policy, description: Some("token expired".into()) }))
+            }
+        };
+        match flow {
+            Flow::Continue => {}
+            Flow::Close(r) => break r,
+        }
+    };
+    let uid = c.claims.as_ref().map(|x| x.uid);
+    let _ = tokio::time::timeout(Duration::from_secs(1), c.session.close(reason)).await;
+    uid
+}
+
+impl Conn {
+    /// Send with the configured deadline; `Err` closes the connection.
+    async fn send_text(&mut self, text: impl Into<ByteString>) -> Result<(), ()> {
+        match tokio::time::timeout(self.state.ws.config.send_timeout, self.session.text(text)).await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                info!("WebSocket client stopped reading; closing");
+                Err(())
+            }
+        }
+    }
+
+    async fn reply(&mut self, m: &ServerMessage) -> Flow {
+        match self.send_text(json(m)).await {
+            Ok(()) => Flow::Continue,
+            Err(()) => Flow::Close(None),
+        }
+    }
+
+    async fn on_message(&mut self, m: Message) -> Flow {
+        match m {
+            Message::Text(t) => self.on_text(&t).await,
+            Message::Binary(_) => {
+                self.reply(&err("unsupported_message", "send JSON text frames"))
+                    .await
+            }
+            Message::Ping(p) => match self.session.pong(&p).await {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Close(None),
+            },
+            Message::Pong(_) | Message::Nop | Message::Continuation(_) => Flow::Continue,
+            Message::Close(r) => Flow::Close(r),
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Flow {
+        let msg: ClientMessage = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => {
+                if self.claims.is_none() {
+                    let _ = self
+                        .send_text(json(&err(
+                            "unauthenticated",
+                            "the first message must be {\"op\":\"auth\",\"token\":\"…\"}",
+                        )))
+                        .await;
+                    return Flow::Close(Some(CloseReason {
+                        code: CloseCode::Policy,
+                        description: Some("authentication required".into()),
+                    }));
+                }
+                return self
+                    .reply(&err("invalid_message", format!("not a valid message: {e}")))
+                    .await;
+            }
+        };
+        match (msg, self.claims.is_some()) {
+            (ClientMessage::Auth { token }, _) => self.on_auth(&token).await,
+            (_, false) => {
+                let _ = self
+                    .send_text(json(&err(
+                        "unauthenticated",
+                        "the first message must be {\"op\":\"auth\",\"token\":\"…\"}",
+                    )))
+                    .await;
+                Flow::Close(Some(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("authentication required".into()),
+                }))
+            }
+            (ClientMessage::Ping, true) => self.reply(&ServerMessage::Pong).await,
+            (ClientMessage::Subscribe(s), true) => self.subscribe(s).await,
+            (ClientMessage::Unsubscribe(s), true) => self.unsubscribe(s).await,
+        }
+    }
+
+    async fn on_auth(&mut self, token: &str) -> Flow {
+        match self
+            .state
+            .trading
+            .jwt
+            .verify(token, chrono::Utc::now().timestamp())
+        {
+            Ok(cl) => {
+                if let Some(prev) = &self.claims
+                    && prev.uid != cl.uid
+                {
+                    return self
+                        .reply(&err(
+                            "user_mismatch",
+                            "re-authentication must be for the same user",
+                        ))
+                        .await;
+                }
+                if self.claims.is_none() && !self.state.ws.claim(cl.uid) {
+                    let _ = self
+                        .send_text(json(&err(
+                            "too_many_connections",
+                            format!(
+                                "at most {} WebSocket connections per user",
+                                self.state.ws.config.max_connections_per_user
+                            ),
+                        )))
+                        .await;
+                    return Flow::Close(Some(CloseReason {
+                        code: CloseCode::Policy,
+                        description: Some("too many connections".into()),
+                    }));
+                }
+                let expires_at = chrono::DateTime::from_timestamp(cl.exp, 0).unwrap_or_default();
+                self.claims = Some(cl);
+                self.reply(&ServerMessage::Authenticated { expires_at })
+                    .await
+            }
+            Err(e) if self.claims.is_some() => {
+                self.reply(&err("invalid_token", e.to_string())).await
+            }
+            Err(e) => {
+                let _ = self
+                    .send_text(json(&err("invalid_token", e.to_string())))
+                    .await;
+                Flow::Close(Some(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("invalid token".into()),
+                }))
+            }
+        }
+    }
+
+    /// Validate and normalize a subscription (canonical symbol, defaults filled).
+    fn normalize(&self, s: &Subscription) -> Result<Normalized, (&'static str, String)> {
+        let depth = s.depth.unwrap_or(10);
+        if !(1..=100).contains(&depth) {
+            return Err(fail(
+                "invalid_depth",
+                format!("depth {depth} is out of range 1–100"),
+            ));
+        }
+        let interval = s
+            .interval_ms
+            .unwrap_or(self.state.ws.config.default_interval_ms);
+        if !(100..=60_000).contains(&interval) {
+            return Err(fail(
+                "invalid_interval",
+                format!("interval_ms {interval} is out of range 100–60000"),
+            ));
+        }
+        let hub = &self.state.hub;
+        match s.channel.as_str() {
+            "book" => {
+                let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
+                    return Err(fail(
+                        "invalid_subscription",
+                        "a book subscription needs exchange and symbol",
+                    ));
+                };
+                let exchange = ExchangeId::from_str(ex)
+                    .map_err(|_| fail("unknown_exchange", format!("unknown exchange `{ex}`")))?;
+                let pair = hub
+                    .resolve(exchange, sym)
+                    .map_err(|e| fail("unknown_symbol", e.to_string()))?;
+                let watch = hub
+                    .watch(exchange, pair.symbol.as_str())
+                    .map_err(|e| fail("unavailable", e.to_string()))?;
+                let echo = Subscription {
+                    channel: "book".into(),
+                    exchange: Some(exchange.as_str().into()),
+                    symbol: Some(pair.symbol.to_string()),
+                    depth: Some(depth),
+                    interval_ms: Some(interval),
+                };
+                Ok((
+                    echo,
+                    Some(Feed::Book {
+                        exchange,
+                        symbol: pair.symbol.clone(),
+                        watch,
+                    }),
+                    depth as usize,
+                    interval,
+                ))
+            }
+            "consolidated" => {
+                let Some(sym) = &s.symbol else {
+                    return Err(fail(
+                        "invalid_subscription",
+                        "a consolidated subscription needs a symbol",
+                    ));
+                };
+                let symbol = Symbol::from_str(sym)
+                    .map_err(|e| fail("unknown_symbol", format!("`{sym}`: {e}")))?;
+                let mut watches = Vec::new();
+                for id in hub.exchange_ids() {
+                    if let Ok(p) = hub.resolve(id, symbol.as_str())
+                        && p.symbol == symbol
+                        && let Ok(w) = hub.watch(id, symbol.as_str())
+                    {
+                        watches.push((id, w));
+                    }
+                }
+                if watches.is_empty() {
+                    return Err(fail(
+                        "unknown_symbol",
+                        format!("no enabled exchange lists {symbol}"),
+                    ));
+                }
+                let echo = Subscription {
+                    channel: "consolidated".into(),
+                    exchange: None,
+                    symbol: Some(symbol.to_string()),
+                    depth: Some(depth),
+                    interval_ms: Some(interval),
+                };
+                Ok((
+                    echo,
+                    Some(Feed::Consolidated { symbol, watches }),
+                    depth as usize,
+                    interval,
+                ))
+            }
+            "orders" => Ok((
+                Subscription {
+                    channel: "orders".into(),
+                    exchange: None,
+                    symbol: None,
+                    depth: None,
+                    interval_ms: None,
+                },
+                None,
+                0,
+                0,
+            )),
+            other => Err(fail(
+                "invalid_channel",
+                format!("unknown channel `{other}`; use book, orders or consolidated"),
+            )),
+        }
+    }
+
+    async fn subscribe(&mut self, s: Subscription) -> Flow {
+        let (echo, feed, depth, interval) = match self.normalize(&s) {
+            Ok(x) => x,
+            Err((code, detail)) => return self.reply(&err(code, detail)).await,
+        };
+        let Some(feed) = feed else {
+            // orders
+            if self.orders.is_none() {
+                self.orders = Some(self.state.trading.engine.subscribe());
+            }
+            return self.reply(&ServerMessage::Subscribed(echo)).await;
+        };
+        if self.subs.iter().any(|x| x.echo == echo) {
+            return self.reply(&ServerMessage::Subscribed(echo)).await;
+        }
+        if self.subs.len() >= self.state.ws.config.max_subscriptions {
+            return self
+                .reply(&err(
+                    "too_many_subscriptions",
+                    format!(
+                        "at most {} subscriptions per connection",
+                        self.state.ws.config.max_subscriptions
+                    ),
+                ))
+                .await;
+        }
+        let next_ms = next_tick(Timestamp::now().as_millis(), interval);
+        self.subs.push(Sub {
+            echo: echo.clone(),
+            feed,
+            depth,
+            interval_ms: interval,
+            next_ms,
+        });
+        debug!(subscriptions = self.subs.len(), "subscribed");
+        self.reply(&ServerMessage::Subscribed(echo)).await
+    }
+
+    async fn unsubscribe(&mut self, s: Subscription) -> Flow {
+        if s.channel == "orders" {
+            let was = self.orders.take().is_some();
+            return if was {
+                self.reply(&ServerMessage::Unsubscribed(Subscription {
+                    channel: "orders".into(),
+                    exchange: None,
+                    symbol: None,
+                    depth: None,
+                    interval_ms: None,
+                }))
+                .await
+            } else {
+                self.reply(&err("not_subscribed", "not subscribed to orders"))
+                    .await
+            };
+        }
+        let echo = match self.normalize(&s) {
+            Ok((echo, _, _, _)) => echo,
+            Err((code, detail)) => return self.reply(&err(code, detail)).await,
+        };
+        let before = self.subs.len();
+        // Match on channel, exchange and symbol (depth/interval need not be repeated).
+        self.subs.retain(|x| {
+            !(x.echo.channel == echo.channel
+                && x.echo.exchange == echo.exchange
+                && x.echo.symbol == echo.symbol)
+        });
+        if self.subs.len() == before {
+            return self
+                .reply(&err("not_subscribed", "no such subscription"))
+                .await;
+        }
+        self.reply(&ServerMessage::Unsubscribed(echo)).await
+    }
+
+    async fn on_tick(&mut self) -> Flow {
+        let now_ms = Timestamp::now().as_millis();
+        let mut frames: Vec<ByteString> = Vec::new();
+        for s in self.subs.iter_mut() {
+            if s.next_ms > now_ms {
+                continue;
+            }
+            let tick = s.next_ms;
+            s.next_ms = next_tick(now_ms, s.interval_ms);
+            let frame = match &s.feed {
+                Feed::Book {
+                    exchange,
+                    symbol,
+                    watch,
+                } => book_frame(
+                    &self.state,
+                    *exchange,
+                    symbol,
+                    watch,
+                    s.depth,
+                    s.interval_ms,
+                    tick,
+                ),
+                Feed::Consolidated { symbol, watches } => {
+                    consolidated_frame(symbol, watches, s.depth, tick)
+                }
+            };
+            frames.push(frame);
+        }
+        for f in frames {
+            if self.send_text(f).await.is_err() {
+                return Flow::Close(None);
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn on_order(
+        &mut self,
+        upd: Result<Arc<engine::Update>, broadcast::error::RecvError>,
+    ) -> Flow {
+        let uid = self.claims.as_ref().map(|c| c.uid);
+        match upd {
+            Ok(u) if Some(u.order.user_id) == uid => {
+                let order = match wire_order(&u.order, None) {
+                    Ok(o) => o,
+                    Err(_) => return Flow::Continue,
+                };
+                let slice = u
+                    .slice
+                    .as_ref()
+                    .and_then(|s| wire_slice(&slice_row(u.order.id, s)).ok());
+                self.reply(&ServerMessage::Order {
+                    order: Box::new(order),
+                    slice,
+                })
+                .await
+            }
+            Ok(_) => Flow::Continue,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                self.reply(&err(
+                    "orders_lagged",
+                    format!("{n} order updates were missed; GET /orders to resynchronize"),
+                ))
+                .await
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                self.orders = None;
+                Flow::Continue
+            }
+        }
+    }
+}
+
+fn book_frame(
+    state: &AppState,
+    exchange: ExchangeId,
+    symbol: &Symbol,
+    watch: &BookWatch,
+    depth: usize,
+    interval: u64,
+    tick: i64,
+) -> ByteString {
+    let key = (exchange, symbol.clone(), depth, interval);
+    {
+        let cache = state
+            .ws
+            .frames
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((t, f)) = cache.get(&key)
+            && *t == tick
+        {
+            return f.clone();
+        }
+    }
+    let snap = watch.current();
+    let ts = Timestamp::from_millis(tick);
+    let mut body = convert::order_book(&snap, depth, ts);
+    body.ts = convert::time(ts);
+    let text = ByteString::from(json(&ServerMessage::Book(Box::new(body))));
+    state
+        .ws
+        .frames
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key, (tick, text.clone()));
+    text
+}
+
+fn consolidated_frame(
+    symbol: &Symbol,
+    watches: &[(ExchangeId, BookWatch)],
+    depth: usize,
+    tick: i64,
+) -> ByteString {
+    let ts = Timestamp::from_millis(tick);
+    let snaps: Vec<(ExchangeId, Arc<BookSnapshot>)> =
+        watches.iter().map(|(id, w)| (*id, w.current())).collect();
+    let mut bids: BTreeMap<Decimal, BTreeMap<String, Decimal>> = BTreeMap::new();
+    let mut asks: BTreeMap<Decimal, BTreeMap<String, Decimal>> = BTreeMap::new();
+    let mut exchanges = BTreeMap::new();
+    for (id, s) in &snaps {
+        exchanges.insert(id.as_str().to_owned(), convert::health(&s.health, ts));
+        if s.health.state != BookState::Live || s.health.crossed {
+            continue;
+        }
+        let top = s.book.top(depth);
+        for l in top.bids() {
+            bids.entry(l.price.get())
+                .or_default()
+                .insert(id.as_str().to_owned(), l.qty.get());
+        }
+        for l in top.asks() {
+            asks.entry(l.price.get())
+                .or_default()
+                .insert(id.as_str().to_owned(), l.qty.get());
+        }
+    }
+    let level = |(p, per): (&Decimal, &BTreeMap<String, Decimal>)| {
+        (*p, per.values().copied().sum::<Decimal>(), per.clone())
+    };
+    let book = wire::ConsolidatedBook {
+        symbol: symbol.to_string(),
+        ts: convert::time(ts),
+        bids: bids.iter().rev().take(depth).map(level).collect(),
+        asks: asks.iter().take(depth).map(level).collect(),
+        exchanges,
+    };
+    ByteString::from(json(&ServerMessage::Consolidated(Box::new(book))))
+}
