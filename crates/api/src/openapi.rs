@@ -80,7 +80,7 @@ impl Modify for Bearer {
 #[openapi(
     info(
         title = "papertwap",
-        description = "Crypto market data and TWAP paper trading against live order books.\n\nDecimals are JSON strings; times are RFC 3339 UTC. Every error is `application/problem+json` with a stable `code`. The WebSocket protocol (`GET /ws`) is described in docs/WEBSOCKET.md.",
+        description = "Crypto market data and TWAP paper trading against live order books.\n\nDecimals are JSON strings; times are RFC 3339 UTC. Every error is `application/problem+json` with a stable `code`. The WebSocket protocol (`GET /ws`: authenticated book frames every interval, consolidated books and order updates) is described in docs/WEBSOCKET.md; its message types are `ClientMessage` and `ServerMessage` below.",
         license(name = "MIT OR Apache-2.0")
     ),
     paths(
@@ -97,7 +97,7 @@ impl Modify for Bearer {
         crate::orders::get,
         crate::orders::cancel,
     ),
-    components(schemas(wire::Problem, wire::TwapRequest, wire::Order, wire::Slice, wire::Analytics)),
+    components(schemas(wire::Problem, wire::TwapRequest, wire::Order, wire::Slice, wire::Analytics, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook)),
     modifiers(&Bearer),
     tags(
         (name = "service", description = "What the server is and whether it is healthy"),

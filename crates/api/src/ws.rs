@@ -267,7 +267,7 @@ async fn run(
         let flow = tokio::select! {
             msg = stream.next() => match msg {
                 Some(Ok(m)) => c.on_message(m).await,
-                Some(Err(e)) => Flow::Close(Some(CloseReason { code: CloseCode::Protocol, description: Some(e.to_string()) })),
+                Some(Err(e)) => Flow::Close(Some(CloseReason { code: if matches!(e, actix_ws::ProtocolError::Overflow) { CloseCode::Size } else { CloseCode::Protocol }, description: Some(e.to_string()) })),
                 None => break None,
             },
             _ = async { match wake { Some(w) => tokio::time::sleep_until(w).await, None => std::future::pending().await } } => c.on_tick().await,

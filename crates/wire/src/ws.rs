@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::{BookHealth, Order, OrderBook, Slice};
 
 /// What a `/ws` client sends (`{"op": …}`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum ClientMessage {
@@ -24,6 +25,7 @@ pub enum ClientMessage {
 
 /// A subscription: `book` (exchange, symbol, depth, interval_ms), `orders`, or
 /// `consolidated` (symbol, depth, interval_ms).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
@@ -47,21 +49,25 @@ pub struct Subscription {
 pub type ConsolidatedLevel = (Decimal, Decimal, BTreeMap<String, Decimal>);
 
 /// A book merged across every enabled exchange listing the symbol (live books only).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsolidatedBook {
     /// Canonical symbol.
     pub symbol: String,
     /// When the frame was produced.
     pub ts: DateTime<Utc>,
-    /// Merged bids, best first.
+    /// Merged bids, best first: `[price, total, {exchange: qty}]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<serde_json::Value>>))]
     pub bids: Vec<ConsolidatedLevel>,
     /// Merged asks, best first.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<serde_json::Value>>))]
     pub asks: Vec<ConsolidatedLevel>,
     /// Each exchange's book health (books not `live` contribute no levels).
     pub exchanges: BTreeMap<String, BookHealth>,
 }
 
 /// What the server sends on `/ws` (`{"type": …}`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMessage {

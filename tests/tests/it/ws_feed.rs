@@ -414,3 +414,27 @@ async fn a_client_that_stops_reading_is_cut_off() {
     drop(ws);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn oversized_client_messages_close_with_1009() {
+    let app = spawn_app().await.unwrap();
+    let token = app.login_demo().await.unwrap();
+    let mut ws = connect(&app, Some(&token)).await.unwrap();
+    next(&mut ws, 5).await.unwrap();
+    let big = format!(r#"{{"op":"ping","pad":"{}"}}"#, "x".repeat(64 * 1024));
+    ws.send(Message::text(big)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut code = None;
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, ws.next()).await {
+        match m {
+            Ok(Message::Close(Some(f))) => {
+                code = Some(u16::from(f.code));
+                break;
+            }
+            Err(_) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(code, Some(1009));
+    app.stop().await.unwrap();
+}
