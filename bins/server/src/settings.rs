@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ fn invalid(key: &str, reason: impl Into<String>) -> SettingsError {
 }
 
 /// The whole configuration. See DESIGN §8 for the meaning of each key.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// `server.*`
@@ -55,7 +55,7 @@ pub struct Settings {
 }
 
 /// `server.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
@@ -71,7 +71,7 @@ impl Default for ServerSettings {
 }
 
 /// `store.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// `sqlite://relative.db`, `sqlite:///abs/path.db` or `sqlite::memory:`.
@@ -87,7 +87,7 @@ impl Default for StoreSettings {
 }
 
 /// `auth.*`
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// HS256 secret (≥ 32 bytes); when absent one is generated once and kept in the store.
@@ -125,7 +125,7 @@ impl Default for AuthSettings {
 }
 
 /// `exchanges.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExchangesSettings {
     /// `exchanges.binance.*`
@@ -169,7 +169,7 @@ impl Default for ExchangesSettings {
 }
 
 /// `exchanges.<id>.*`. Venue-specific keys are accepted only on their venue.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExchangeSettings {
     /// Connect to this exchange.
@@ -216,7 +216,7 @@ impl Default for ExchangeSettings {
 }
 
 /// `market.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MarketSettings {
     /// A book whose venue went quiet this long is `stale`.
@@ -235,7 +235,7 @@ impl Default for MarketSettings {
 }
 
 /// `feed.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeedSettings {
     /// Default interval of WebSocket book frames.
@@ -257,7 +257,7 @@ impl Default for FeedSettings {
 }
 
 /// `limits.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSettings {
     /// Requests by IP without a token.
@@ -288,7 +288,7 @@ impl Default for LimitsSettings {
 }
 
 /// `limits.<tier>.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TierLimit {
     /// Requests per minute (every route group unless overridden below).
@@ -325,7 +325,7 @@ impl Default for TierLimit {
 }
 
 /// `log.*`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     /// `text` or `json`.
@@ -380,7 +380,12 @@ impl Settings {
         o: &Overrides,
         env: &HashMap<String, String>,
     ) -> Result<Settings, SettingsError> {
-        let mut b = config::Config::builder();
+        // The built-in defaults are the lowest layer, key by key: setting one key of a
+        // section (say `exchanges.kraken.ws_url`) must not reset that section's other keys
+        // (Kraken's fee, symbols…) to a generic default.
+        let defaults = config::Config::try_from(&Settings::default())
+            .map_err(|e| invalid("defaults", e.to_string()))?;
+        let mut b = config::Config::builder().add_source(defaults);
         match &o.config_file {
             Some(path) => {
                 if !path.exists() {
@@ -728,5 +733,32 @@ mod tests {
         let mut s = Settings::default();
         s.auth.jwt_secret = Some("x".repeat(40));
         assert!(!format!("{s:?}").contains("xxxxxxxx"));
+    }
+
+    #[test]
+    fn one_key_of_a_section_keeps_that_sections_other_defaults() {
+        let env: HashMap<String, String> = [
+            (
+                "PAPERTWAP_EXCHANGES__KRAKEN__WS_URL".to_owned(),
+                "ws://127.0.0.1:1/v2".to_owned(),
+            ),
+            (
+                "PAPERTWAP_EXCHANGES__BINANCE__ENABLED".to_owned(),
+                "false".to_owned(),
+            ),
+        ]
+        .into();
+        let s = Settings::load_from(&Overrides::default(), &env).unwrap();
+        assert_eq!(
+            s.exchanges.kraken.ws_url.as_deref(),
+            Some("ws://127.0.0.1:1/v2")
+        );
+        assert_eq!(s.exchanges.kraken.fee_bps, Decimal::from(40));
+        assert_eq!(s.exchanges.kraken.symbols, vec!["BTC-USD", "ETH-USD"]);
+        assert_eq!(
+            s.exchanges.kraken.rest_url.as_deref(),
+            Some("https://api.kraken.com")
+        );
+        assert_eq!(s.exchanges.binance.fee_bps, Decimal::from(10));
     }
 }

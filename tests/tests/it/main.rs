@@ -9,4 +9,5 @@ mod market_api;
 mod metrics;
 mod orders_api;
 mod rate_limits;
+mod sdk;
 mod ws_feed;

@@ -1,0 +1,133 @@
+//! The `papertwap` CLI driven as a subprocess against a real server on port 0.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn cli(server: &str, config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_papertwap"))
+        .env("XDG_CONFIG_HOME", config)
+        .env_remove("PAPERTWAP_TOKEN")
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_market_data_and_a_watched_twap() {
+    let app = e2e::spawn_app().await.unwrap();
+    let conf = tempfile::tempdir().unwrap();
+    let server = app.base.clone();
+    let run = |args: Vec<&'static str>| {
+        let (s, c) = (server.clone(), conf.path().to_owned());
+        tokio::task::spawn_blocking(move || cli(&s, &c, &args))
+    };
+    let (code, _, err) = run(vec!["orders"]).await.unwrap();
+    assert_eq!(code, 4, "not logged in: {err}");
+    let (code, _, err) = run(vec!["login", "--password", "wrong"]).await.unwrap();
+    assert_eq!(code, 1, "{err}");
+    let (code, out, err) = run(vec!["login", "--password", "CryptoTWAPpremium"])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("logged in as premium"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(conf.path().join("papertwap/token.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (code, out, _) = run(vec!["exchanges", "--json"]).await.unwrap();
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["id"], "sim");
+    let (code, out, _) = run(vec!["book", "sim", "btcusdt", "--depth", "3"])
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("sim BTC-USDT") && out.contains("health live"),
+        "{out}"
+    );
+    let (code, out, _) = run(vec!["pairs", "sim", "--quote", "USDT"]).await.unwrap();
+    assert_eq!(code, 0);
+    assert!(out.contains("ETH-USDT"));
+    let (code, out, _) = run(vec![
+        "klines",
+        "sim",
+        "BTC-USDT",
+        "--interval",
+        "5m",
+        "--limit",
+        "3",
+        "--json",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let (code, out, err) = run(vec![
+        "twap",
+        "submit",
+        "--symbol",
+        "BTC-USDT",
+        "--side",
+        "buy",
+        "--quantity",
+        "0.2",
+        "--duration",
+        "3",
+        "--interval",
+        "1",
+        "--token-id",
+        "cli-1",
+        "--watch",
+        "--json",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let o: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(o["status"], "filled", "{o}");
+    assert_eq!(o["slices"].as_array().unwrap().len(), 3);
+    let (code, out, _) = run(vec!["order", "cli-1"]).await.unwrap();
+    assert_eq!(code, 0);
+    assert!(out.contains("cli-1") && out.contains("#2"), "{out}");
+    let (code, _, err) = run(vec!["cancel", "cli-1"]).await.unwrap();
+    assert_eq!(code, 1, "a filled order cannot be cancelled: {err}");
+    assert!(err.contains("order_not_cancellable"), "{err}");
+    let (code, _, err) = run(vec!["order", "missing"]).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("order_not_found"));
+    let (code, _, _) = run(vec![
+        "twap", "submit", "--symbol", "BTC-USDT", "--side", "buy",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 2, "usage error");
+    let (code, _, _) = {
+        let c = conf.path().to_owned();
+        tokio::task::spawn_blocking(move || cli("http://127.0.0.1:9", &c, &["exchanges"]))
+            .await
+            .unwrap()
+    };
+    assert_eq!(code, 3, "unreachable server");
+    app.stop().await.unwrap();
+}

@@ -1,0 +1,136 @@
+//! The whole flow through the SDK: sim, and a Kraken-mock book behind the real server.
+
+use std::time::Duration;
+
+use e2e::{spawn_app, spawn_app_with_env};
+use papertwap_client::wire::ServerMessage;
+use papertwap_client::{BookChannel, Client, Error, twap};
+use testkit::kraken::MockKraken;
+
+#[tokio::test]
+async fn sdk_flow_on_sim_rest_and_stream() {
+    let app = spawn_app().await.unwrap();
+    let client = Client::new(&app.base).unwrap();
+    assert_eq!(
+        client.orders(&Default::default()).await.unwrap_err(),
+        Error::NotLoggedIn
+    );
+    let e = client.login("premium", "nope").await.unwrap_err();
+    assert_eq!(e.code(), Some("invalid_credentials"));
+    client.login("premium", "CryptoTWAPpremium").await.unwrap();
+    assert_eq!(client.health().await.unwrap().store, "ok");
+    assert_eq!(client.exchanges().await.unwrap()[0].id, "sim");
+    assert!(!client.pairs("sim", Some("USDT")).await.unwrap().is_empty());
+    let book = client.order_book("sim", "BTCUSDT", 5).await.unwrap();
+    assert_eq!(book.symbol, "BTC-USDT");
+    let mut stream = client.stream().await.unwrap();
+    stream.subscribe_orders().await.unwrap();
+    let sub = stream
+        .subscribe_book(BookChannel {
+            exchange: "sim".into(),
+            symbol: "eth-usdt".into(),
+            depth: 2,
+            interval_ms: 200,
+        })
+        .await
+        .unwrap();
+    assert_eq!(sub.symbol.as_deref(), Some("ETH-USDT"));
+    let bad = stream
+        .subscribe_book(BookChannel {
+            exchange: "sim".into(),
+            symbol: "NOPE".into(),
+            depth: 2,
+            interval_ms: 200,
+        })
+        .await;
+    assert_eq!(bad.unwrap_err().code(), Some("unknown_symbol"));
+    let o = client
+        .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1))
+        .await
+        .unwrap();
+    assert_eq!(o.status, "working");
+    let again = client
+        .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1))
+        .await
+        .unwrap();
+    assert_eq!(again.created_at, o.created_at, "replay");
+    let (mut books, mut updates) = (0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::time::Instant::now() < deadline && (books < 3 || updates < 2) {
+        match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+            Ok(Some(Ok(ServerMessage::Book(b)))) => {
+                assert_eq!(b.bids.len(), 2);
+                books += 1;
+            }
+            Ok(Some(Ok(ServerMessage::Order { order, .. }))) => {
+                assert_eq!(order.token_id, "sdk-1");
+                updates += 1;
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(books >= 3 && updates >= 2, "{books} {updates}");
+    let done = client
+        .wait_for_final("sdk-1", Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "filled");
+    assert_eq!(done.slices.as_ref().unwrap().len(), 2);
+    assert_eq!(
+        client.cancel("sdk-1").await.unwrap_err().code(),
+        Some("order_not_cancellable")
+    );
+    let batch = client
+        .submit_batch(&[
+            twap("sdk-2", "sim", "ETH-USDT", "sell", "1", 600, 60),
+            twap("sdk-3", "sim", "SOL-USDT", "buy", "5", 600, 60),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(client.cancel("sdk-2").await.unwrap().status, "cancelled");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn sdk_flow_on_a_kraken_mock_book() {
+    let mock = MockKraken::start(&["BTC/USD"]).await.unwrap();
+    let app = spawn_app_with_env(&[
+        ("PAPERTWAP_EXCHANGES__KRAKEN__WS_URL", &mock.ws_url),
+        ("PAPERTWAP_EXCHANGES__KRAKEN__REST_URL", &mock.rest_url),
+        ("PAPERTWAP_EXCHANGES__KRAKEN__SYMBOLS", "BTC-USD"),
+        ("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false"),
+    ])
+    .await
+    .unwrap();
+    let client = Client::new(&app.base).unwrap();
+    client.login("premium", "CryptoTWAPpremium").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        mock.random_update("BTC/USD");
+        match client.order_book("kraken", "XBT/USD", 5).await {
+            Ok(b) if b.health.state == "live" => break,
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kraken book never live"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let o = client
+        .submit(&twap("kr-1", "kraken", "XBTUSD", "buy", "0.3", 2, 1))
+        .await
+        .unwrap();
+    assert_eq!(o.symbol, "BTC-USD");
+    let done = client
+        .wait_for_final("kr-1", Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "filled", "{done:?}");
+    // Kraken's 40 bps fee.
+    let expected_fee = done.notional * papertwap_client::Decimal::new(40, 4);
+    assert_eq!(done.fees.round_dp(8), expected_fee.round_dp(8));
+    app.stop().await.unwrap();
+}
