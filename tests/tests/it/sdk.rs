@@ -134,3 +134,61 @@ async fn sdk_flow_on_a_kraken_mock_book() {
     assert_eq!(done.fees.round_dp(8), expected_fee.round_dp(8));
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn sdk_flow_on_a_binance_mock_book() {
+    let mock = testkit::binance::MockBinance::start(&["BTCUSDT"])
+        .await
+        .unwrap();
+    let app = spawn_app_with_env(&[
+        ("PAPERTWAP_EXCHANGES__BINANCE__WS_URL", &mock.ws_url),
+        ("PAPERTWAP_EXCHANGES__BINANCE__REST_URL", &mock.rest_url),
+        ("PAPERTWAP_EXCHANGES__BINANCE__SYMBOLS", "BTC-USDT"),
+        ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
+    ])
+    .await
+    .unwrap();
+    let client = Client::new(&app.base).unwrap();
+    client.login("premium", "CryptoTWAPpremium").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        mock.random_update("BTCUSDT");
+        match client.order_book("binance", "btcusdt", 5).await {
+            Ok(b) if b.health.state == "live" => break,
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "binance book never live"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Keep the venue moving while the order runs.
+    let feeder = {
+        let mock = mock.clone();
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                mock.random_update("BTCUSDT");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let mut req = twap("bn-1", "binance", "BTCUSDT", "sell", "0.3", 2, 1);
+    req.limit_price = Some("60000".parse().unwrap());
+    client.submit(&req).await.unwrap();
+    let done = client
+        .wait_for_final("bn-1", Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "filled", "{done:?}");
+    for s in done.slices.as_ref().unwrap() {
+        assert!(s.skipped.is_none());
+        let bid = s.best_bid.unwrap();
+        assert!(
+            s.fills.iter().all(|(p, _)| *p <= bid),
+            "a sell walks the bids down from the best"
+        );
+    }
+    feeder.abort();
+    app.stop().await.unwrap();
+}

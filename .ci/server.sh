@@ -1,0 +1,31 @@
+# Sourced by the CI scripts: `start_server` runs the debug server on the embedded defaults
+# (sim + a temporary SQLite file) on a free port with generous rate limits, sets $addr and
+# $server_pid, and stops it on exit.
+start_server() {
+  local work
+  work=$(mktemp -d)
+  local server=target/debug/papertwap-server
+  [ -x "$server" ] || cargo build -q --bin papertwap-server
+  PAPERTWAP_SERVER__BIND=127.0.0.1:0 \
+  PAPERTWAP_STORE__URL="sqlite://$work/ci.db" \
+  PAPERTWAP_EXCHANGES__BINANCE__ENABLED=false \
+  PAPERTWAP_EXCHANGES__KRAKEN__ENABLED=false \
+  PAPERTWAP_LIMITS__ANONYMOUS__PER_MINUTE=1000000 \
+  PAPERTWAP_LIMITS__BASIC__PER_MINUTE=1000000 \
+  PAPERTWAP_LIMITS__PREMIUM__PER_MINUTE=1000000 \
+  PAPERTWAP_LIMITS__TOKEN_PER_IP_PER_MINUTE=1000000 \
+  PAPERTWAP_LIMITS__TOKEN_PER_USERNAME_PER_MINUTE=1000000 \
+  PAPERTWAP_LOG__FORMAT=json \
+    "$server" > "$work/server.log" 2>&1 &
+  server_pid=$!
+  trap "kill $server_pid 2>/dev/null || true; rm -rf '$work'" EXIT
+  addr=""
+  for _ in $(seq 1 150); do
+    addr=$(grep -o '"address":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4 || true)
+    [ -n "$addr" ] && break
+    sleep 0.2
+  done
+  if [ -z "$addr" ]; then
+    echo "server did not start"; cat "$work/server.log"; return 1
+  fi
+}
