@@ -38,7 +38,7 @@ async fn main() -> Result<(), Error> {
 
     let token_id = format!("example-{}", std::process::id());
     let order = client
-        .submit(&twap(&token_id, exchange, symbol, "buy", "0.05", 10, 2))
+        .submit(&twap(&token_id, exchange, symbol, "buy", "0.05", 10, 2)?)
         .await?;
     println!(
         "accepted {} ({} slices, status {})",

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
             "0.02",
             60,
             10,
-        ),
+        )?,
         twap(
             &format!("batch-{run}-eth"),
             "sim",
@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
             "0.5",
             60,
             10,
-        ),
+        )?,
         twap(
             &format!("batch-{run}-sol"),
             "sim",
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
             "3",
             60,
             10,
-        ),
+        )?,
     ];
     let created = client.submit_batch(&batch).await?;
     for o in &created {

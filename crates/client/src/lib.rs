@@ -8,7 +8,7 @@
 //! client.login("premium", "CryptoTWAPpremium").await?;
 //! let book = client.order_book("sim", "BTC-USDT", 5).await?;
 //! println!("best ask {:?}", book.asks.first());
-//! let order = client.submit(&papertwap_client::twap("my-1", "sim", "BTC-USDT", "buy", "0.5", 60, 10)).await?;
+//! let order = client.submit(&papertwap_client::twap("my-1", "sim", "BTC-USDT", "buy", "0.5", 60, 10)?).await?;
 //! let done = client.wait_for_final(&order.token_id, std::time::Duration::from_secs(1)).await?;
 //! println!("{} filled {} at {:?}", done.token_id, done.filled_quantity, done.avg_price);
 //! # Ok(()) }
@@ -153,7 +153,8 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-/// A TWAP request with the common fields (`duration_secs` + `interval_secs`).
+/// A TWAP request with the common fields (`duration_secs` + `interval_secs`);
+/// [`Error::Invalid`] when `quantity` is not a decimal number.
 pub fn twap(
     token_id: &str,
     exchange: &str,
@@ -162,13 +163,16 @@ pub fn twap(
     quantity: &str,
     duration_secs: u64,
     interval_secs: u64,
-) -> wire::TwapRequest {
-    wire::TwapRequest {
+) -> Result<wire::TwapRequest, Error> {
+    let quantity = quantity
+        .parse()
+        .map_err(|_| Error::Invalid(format!("quantity `{quantity}` is not a decimal number")))?;
+    Ok(wire::TwapRequest {
         token_id: token_id.to_owned(),
         exchange: exchange.to_owned(),
         symbol: symbol.to_owned(),
         side: Some(side.to_owned()),
-        quantity: quantity.parse().unwrap_or_default(),
+        quantity,
         limit_price: None,
         duration_secs: Some(duration_secs),
         interval_secs: Some(interval_secs),
@@ -176,7 +180,7 @@ pub fn twap(
         start_time: None,
         end_time: None,
         catch_up: None,
-    }
+    })
 }
 
 fn transport(e: reqwest::Error) -> Error {

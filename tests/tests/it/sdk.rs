@@ -45,12 +45,12 @@ async fn sdk_flow_on_sim_rest_and_stream() {
         .await;
     assert_eq!(bad.unwrap_err().code(), Some("unknown_symbol"));
     let o = client
-        .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1))
+        .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1).unwrap())
         .await
         .unwrap();
     assert_eq!(o.status, "working");
     let again = client
-        .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1))
+        .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1).unwrap())
         .await
         .unwrap();
     assert_eq!(again.created_at, o.created_at, "replay");
@@ -83,8 +83,8 @@ async fn sdk_flow_on_sim_rest_and_stream() {
     );
     let batch = client
         .submit_batch(&[
-            twap("sdk-2", "sim", "ETH-USDT", "sell", "1", 600, 60),
-            twap("sdk-3", "sim", "SOL-USDT", "buy", "5", 600, 60),
+            twap("sdk-2", "sim", "ETH-USDT", "sell", "1", 600, 60).unwrap(),
+            twap("sdk-3", "sim", "SOL-USDT", "buy", "5", 600, 60).unwrap(),
         ])
         .await
         .unwrap();
@@ -120,7 +120,7 @@ async fn sdk_flow_on_a_kraken_mock_book() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let o = client
-        .submit(&twap("kr-1", "kraken", "XBTUSD", "buy", "0.3", 2, 1))
+        .submit(&twap("kr-1", "kraken", "XBTUSD", "buy", "0.3", 2, 1).unwrap())
         .await
         .unwrap();
     assert_eq!(o.symbol, "BTC-USD");
@@ -173,7 +173,7 @@ async fn sdk_flow_on_a_binance_mock_book() {
             }
         })
     };
-    let mut req = twap("bn-1", "binance", "BTCUSDT", "sell", "0.3", 2, 1);
+    let mut req = twap("bn-1", "binance", "BTCUSDT", "sell", "0.3", 2, 1).unwrap();
     req.limit_price = Some("60000".parse().unwrap());
     client.submit(&req).await.unwrap();
     let done = client
@@ -191,4 +191,10 @@ async fn sdk_flow_on_a_binance_mock_book() {
     }
     feeder.abort();
     app.stop().await.unwrap();
+}
+
+#[test]
+fn a_bad_quantity_is_a_clear_error_before_any_request() {
+    let e = twap("x", "sim", "BTC-USDT", "buy", "zero point five", 60, 10).unwrap_err();
+    assert!(matches!(e, Error::Invalid(m) if m.contains("zero point five")));
 }
