@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Reproduce every figure of docs/PERFORMANCE.md on this machine (release builds; several
+# minutes). Each step prints its own figures; run a step alone with its command from the doc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== order book (criterion)";            cargo bench -p model --bench book
+echo "== Binance parse + apply (criterion)"; cargo bench -p binance --bench parse_apply
+echo "== Kraken parse + apply (criterion)";  cargo bench -p kraken --bench parse_apply
+echo "== engine scale";                       cargo run --release -q -p papertwap-tools --bin engine-load -- --orders 10000 --slices 30
+echo "== REST GET /orders/{token_id}";        scripts/rest-load.sh 20 64 2
+echo "== WebSocket fan-out";                  scripts/ws-load.sh 5000 30
+echo "== crash loop (100 cycles)";            PAPERTWAP_CRASH_CYCLES=100 cargo test -q -p papertwap-server --test it -- crash
