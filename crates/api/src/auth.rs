@@ -154,6 +154,42 @@ impl Jwt {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header (`None` when absent, not Bearer,
+/// or empty).
+pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
+    let v = headers
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// A request's bearer token, verified once (by the first middleware or extractor that needs
+/// it) and kept in the request's extensions for the others.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken(pub Result<Claims, TokenError>);
+
+impl Jwt {
+    /// Verify the request's bearer token now, or reuse the result of an earlier check of the
+    /// same request. `None` when the request carries no bearer token.
+    pub fn verify_request(
+        &self,
+        req: &actix_web::HttpRequest,
+    ) -> Option<Result<Claims, TokenError>> {
+        use actix_web::HttpMessage;
+        if let Some(v) = req.extensions().get::<VerifiedToken>() {
+            return Some(v.0.clone());
+        }
+        let token = bearer_token(req.headers())?;
+        let res = self.verify(token, chrono::Utc::now().timestamp());
+        req.extensions_mut().insert(VerifiedToken(res.clone()));
+        Some(res)
+    }
+}
+
 #[cold]
 fn unreachable_hmac() -> ! {
     // `Hmac::new_from_slice` only fails for fixed-size-key MACs; HMAC takes any length.

@@ -47,32 +47,21 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Err(ApiError::Internal("application state missing".to_owned()));
     };
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing_token",
-                "this endpoint needs `Authorization: Bearer <token>`; get one from POST /token",
-            )
-        })?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::unauthorized(
+    let claims = match state.trading.jwt.verify_request(req) {
+        Some(res) => res.map_err(|e| ApiError::unauthorized("invalid_token", e.to_string()))?,
+        None if req.headers().contains_key(header::AUTHORIZATION) => {
+            return Err(ApiError::unauthorized(
                 "invalid_token",
                 "the Authorization header must be `Bearer <token>`",
-            )
-        })?;
-    let claims = state
-        .trading
-        .jwt
-        .verify(token, Utc::now().timestamp())
-        .map_err(|e| ApiError::unauthorized("invalid_token", e.to_string()))?;
+            ));
+        }
+        None => {
+            return Err(ApiError::unauthorized(
+                "missing_token",
+                "this endpoint needs `Authorization: Bearer <token>`; get one from POST /token",
+            ));
+        }
+    };
     Ok(AuthUser {
         id: claims.uid,
         name: claims.sub,

@@ -273,21 +273,12 @@ pub async fn rate_limit<B: MessageBody + 'static>(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let ip = limits.client_ip(req.peer_addr().map(|a| a.ip()), xff.as_deref());
-    let bearer = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .and_then(|t| {
-            state
-                .trading
-                .jwt
-                .verify(t.trim(), chrono::Utc::now().timestamp())
-                .ok()
-        });
+    // Verified once here; the handler's extractor reuses the result.
+    let bearer = state
+        .trading
+        .jwt
+        .verify_request(req.request())
+        .and_then(Result::ok);
     let (caller, tier) = match (&bearer, group) {
         (Some(c), Group::Market | Group::Orders) => (Caller::User(c.uid), c.tier.clone()),
         _ => match ip {

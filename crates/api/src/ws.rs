@@ -110,17 +110,6 @@ impl WsState {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let v = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    v.strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))
-        .map(str::trim)
-}
-
 /// `GET /ws`: upgrade. A bad `Authorization` header fails the upgrade with 401; without a
 /// header the first message must be `{"op":"auth"}` within 5 s.
 pub async fn ws(
@@ -128,16 +117,12 @@ pub async fn ws(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = match bearer(&req) {
-        Some(t) => Some(
-            state
-                .trading
-                .jwt
-                .verify(t, chrono::Utc::now().timestamp())
-                .map_err(|e| ApiError::unauthorized("invalid_token", e.to_string()))?,
-        ),
-        None => None,
-    };
+    let claims = state
+        .trading
+        .jwt
+        .verify_request(&req)
+        .transpose()
+        .map_err(|e| ApiError::unauthorized("invalid_token", e.to_string()))?;
     if let Some(c) = &claims
         && !state.ws.claim(c.uid)
     {
