@@ -1,5 +1,6 @@
 //! Binance frames and REST bodies → normalized `model` values.
 
+use market::parse_level;
 use model::{
     ExchangeId, Interval, Kline, Level, Pair, PairStatus, Price, Qty, Symbol, Timestamp,
     decimal_from_str,
@@ -12,28 +13,10 @@ use crate::msg::{
 };
 use crate::sync::{DepthSnapshot, DepthUpdate};
 
-/// A frame or body that could not be decoded. Keeps the start of the raw payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// What was wrong.
-    pub reason: String,
-    /// The first 200 characters of the payload.
-    pub raw: String,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (payload: {})", self.reason, self.raw)
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use market::ParseError;
 
 fn err(reason: impl Into<String>, raw: &str) -> ParseError {
-    ParseError {
-        reason: reason.into(),
-        raw: raw.chars().take(200).collect(),
-    }
+    ParseError::new(reason, raw)
 }
 
 /// What a stream frame means.
@@ -62,17 +45,7 @@ pub enum BinanceInbound {
 }
 
 fn levels(raw: &[[&str; 2]], frame: &str) -> Result<Vec<Level>, ParseError> {
-    raw.iter()
-        .map(|[p, q]| {
-            let price = decimal_from_str(p)
-                .and_then(|d| Price::try_from(d).ok())
-                .ok_or_else(|| err(format!("bad price `{p}`"), frame))?;
-            let qty = decimal_from_str(q)
-                .and_then(|d| Qty::try_from(d).ok())
-                .ok_or_else(|| err(format!("bad quantity `{q}`"), frame))?;
-            Ok(Level::new(price, qty))
-        })
-        .collect()
+    raw.iter().map(|[p, q]| parse_level(p, q, frame)).collect()
 }
 
 fn depth_update(d: &BinanceDepthUpdate<'_>, frame: &str) -> Result<BinanceInbound, ParseError> {

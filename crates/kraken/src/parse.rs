@@ -1,5 +1,6 @@
 //! Kraken frames and REST bodies → normalized `model` values, and the book checksum.
 
+use market::parse_level;
 use model::{
     BookEvent, ExchangeId, Interval, Kline, Level, OrderBook, Pair, PairStatus, Price, Qty, Symbol,
     Timestamp, decimal_from_str,
@@ -13,28 +14,10 @@ use crate::msg::{
     KrakenSubResult,
 };
 
-/// A frame or body that could not be decoded. Keeps the start of the raw payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// What was wrong.
-    pub reason: String,
-    /// The first 200 characters of the payload.
-    pub raw: String,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (payload: {})", self.reason, self.raw)
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use market::ParseError;
 
 fn err(reason: impl Into<String>, raw: &str) -> ParseError {
-    ParseError {
-        reason: reason.into(),
-        raw: raw.chars().take(200).collect(),
-    }
+    ParseError::new(reason, raw)
 }
 
 /// One symbol's part of a `book` message, normalized.
@@ -95,16 +78,7 @@ fn raw_text(v: &RawValue) -> &str {
 
 fn levels(raw: &[KrakenLevel<'_>], frame: &str) -> Result<Vec<Level>, ParseError> {
     raw.iter()
-        .map(|l| {
-            let (p, q) = (raw_text(l.price), raw_text(l.qty));
-            let price = decimal_from_str(p)
-                .and_then(|d| Price::try_from(d).ok())
-                .ok_or_else(|| err(format!("bad price `{p}`"), frame))?;
-            let qty = decimal_from_str(q)
-                .and_then(|d| Qty::try_from(d).ok())
-                .ok_or_else(|| err(format!("bad quantity `{q}`"), frame))?;
-            Ok(Level::new(price, qty))
-        })
+        .map(|l| parse_level(raw_text(l.price), raw_text(l.qty), frame))
         .collect()
 }
 

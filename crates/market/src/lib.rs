@@ -19,6 +19,7 @@ mod error;
 mod exchange;
 mod hub;
 pub mod net;
+mod parse;
 
 pub use backoff::Backoff;
 pub use error::MarketError;
@@ -26,3 +27,4 @@ pub use exchange::{
     ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, PairCache,
 };
 pub use hub::{BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig};
+pub use parse::{ParseError, parse_level};

@@ -501,11 +501,7 @@ impl MockKraken {
     }
 
     fn next_rand(&self) -> u64 {
-        let mut v = self.venue();
-        v.rng ^= v.rng << 13;
-        v.rng ^= v.rng >> 7;
-        v.rng ^= v.rng << 17;
-        v.rng
+        crate::xorshift(&mut self.venue().rng)
     }
 
     /// One random, valid (never crossing) update near the top of `symbol`'s book, deleting

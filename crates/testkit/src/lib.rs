@@ -17,6 +17,15 @@ mod wsserver;
 use std::path::PathBuf;
 use std::sync::Once;
 
+/// One step of a xorshift64 generator: the mocks' random updates are reproducible from
+/// their seed.
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// Install a tracing subscriber once per test binary, printing logs only when `TEST_LOG` is
 /// set (so CI output stays readable and a failing test can be rerun with logs).
 pub fn init_tracing() {

@@ -6,14 +6,13 @@
 //! Cycles: `PAPERTWAP_CRASH_CYCLES` (default 30, as in CI; 100 locally for the full bar).
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::server;
+use super::{server, spawn_logged};
 
 struct Running {
     child: Child,
@@ -21,34 +20,11 @@ struct Running {
 }
 
 fn start(db: &str) -> Running {
-    let mut child = server()
-        .env("PAPERTWAP_SERVER__BIND", "127.0.0.1:0")
-        .env("PAPERTWAP_STORE__URL", db)
+    let mut cmd = server();
+    cmd.env("PAPERTWAP_STORE__URL", db)
         .env("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false")
-        .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false")
-        .env("PAPERTWAP_LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("server logged its address in time");
-        if let Ok(v) = serde_json::from_str::<Value>(&line)
-            && let Some(a) = v["fields"]["address"].as_str()
-        {
-            break a.to_owned();
-        }
-    };
+        .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false");
+    let (child, addr) = spawn_logged(cmd);
     Running { child, addr }
 }
 

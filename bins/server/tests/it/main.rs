@@ -18,14 +18,11 @@ pub(crate) fn server() -> Command {
     c
 }
 
-#[test]
-fn starts_on_port_zero_logs_the_address_serves_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = server()
-        .current_dir(dir.path())
+/// Start the server on port 0 with JSON logs and return it with the address it logged (as
+/// a structured field; every line before it must be JSON).
+pub(crate) fn spawn_logged(mut cmd: Command) -> (std::process::Child, String) {
+    let mut child = cmd
         .env("PAPERTWAP_SERVER__BIND", "127.0.0.1:0")
-        .env("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false")
-        .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false")
         .env("PAPERTWAP_LOG__FORMAT", "json")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -38,7 +35,6 @@ fn starts_on_port_zero_logs_the_address_serves_and_stops_on_sigterm() {
             let _ = tx.send(line);
         }
     });
-    // The bound address is logged as a structured field.
     let deadline = Instant::now() + Duration::from_secs(30);
     let addr = loop {
         let line = rx
@@ -49,6 +45,17 @@ fn starts_on_port_zero_logs_the_address_serves_and_stops_on_sigterm() {
             break a.to_owned();
         }
     };
+    (child, addr)
+}
+
+#[test]
+fn starts_on_port_zero_logs_the_address_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = server();
+    cmd.current_dir(dir.path())
+        .env("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false");
+    let (mut child, addr) = spawn_logged(cmd);
     assert!(
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"
