@@ -19,6 +19,7 @@ pub mod ratelimit;
 mod routes;
 mod state;
 pub mod trading;
+pub mod ui;
 pub mod ws;
 
 pub use error::ApiError;

@@ -67,6 +67,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         get(cfg, "/orders", orders::list);
         get(cfg, "/ws", crate::ws::ws);
         crate::openapi::configure(cfg);
+        crate::ui::configure(cfg);
         cfg.service(
             web::resource("/orders/{token_id}")
                 .route(web::get().to(orders::get))

@@ -1,4 +1,4 @@
-//! `/docs`, `/redoc` and `/openapi.json` work offline: every page and asset the server serves
+//! `/docs`, `/redoc`, `/ui` and `/openapi.json` work offline: every page and asset the server serves
 //! for them is its own, and the document describes the API.
 
 use e2e::spawn_app;
@@ -34,7 +34,7 @@ async fn documentation_is_served_locally_and_complete() {
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
-    for (page, base) in [("/docs/", "/docs/"), ("/redoc", "/")] {
+    for (page, base) in [("/docs/", "/docs/"), ("/redoc", "/"), ("/ui", "/ui/")] {
         let (s, html) = text(app.url(page)).await;
         assert_eq!(s, 200, "{page}");
         let refs = references(&html);
@@ -103,5 +103,70 @@ async fn documentation_is_served_locally_and_complete() {
             .get("application/problem+json")
             .is_some()
     );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_dashboard_is_embedded_with_a_strict_policy_and_revalidates() {
+    let app = spawn_app().await.unwrap();
+    let r = app.http.get(app.url("/ui")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("/ui/app.js") && html.contains("uPlot.iife.min.js"));
+
+    let js = app.http.get(app.url("/ui/app.js")).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let etag = js.headers()["etag"].clone();
+    let again = app
+        .http
+        .get(app.url("/ui/app.js"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304, "an unchanged asset is not sent again");
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    let license = app
+        .http
+        .get(app.url("/ui/vendor/uplot/LICENSE"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        license.text().await.unwrap().contains("MIT"),
+        "uPlot's license ships with it"
+    );
+
+    let missing = app
+        .http
+        .get(app.url("/ui/../Cargo.toml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let missing = app.http.get(app.url("/ui/nope.js")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    let post = app.http.post(app.url("/ui")).send().await.unwrap();
+    assert_eq!(post.status(), 405);
     app.stop().await.unwrap();
 }
