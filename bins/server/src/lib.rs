@@ -115,6 +115,8 @@ impl Application {
             default_interval_ms: settings.feed.default_interval_ms,
             max_subscriptions: settings.feed.max_subscriptions,
             max_connections_per_user: settings.feed.max_connections_per_user,
+            max_messages_per_second: settings.feed.max_messages_per_second,
+            message_burst: settings.feed.message_burst,
             ..api::WsConfig::default()
         };
         let state = api::AppState::new(hub.clone(), store.clone(), trading, limits, ws);
@@ -123,6 +125,7 @@ impl Application {
         let addr = listener.local_addr()?;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(api::body_guard))
                 .wrap(from_fn(api::rate_limit))
                 .wrap(from_fn(api::track_metrics))
                 .wrap(from_fn(api::access_log))
@@ -130,6 +133,13 @@ impl Application {
                 .configure(api::configure(state.clone()))
                 .default_service(web::to(api::not_found))
         })
+        // A client has 5 s to send a request head (408 and close otherwise: slowloris); the
+        // body has `api::BODY_TIMEOUT` (body_guard). Idle keep-alive connections close after
+        // 15 s.
+        .on_connect(api::remember_socket)
+        .client_request_timeout(Duration::from_secs(5))
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(Duration::from_secs(15))
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(10)

@@ -244,6 +244,10 @@ pub struct FeedSettings {
     pub max_subscriptions: usize,
     /// WebSocket connections allowed per user.
     pub max_connections_per_user: usize,
+    /// Client messages per second allowed on one WebSocket, sustained.
+    pub max_messages_per_second: u32,
+    /// Client messages allowed at once on one WebSocket (the bucket size).
+    pub message_burst: u32,
 }
 
 impl Default for FeedSettings {
@@ -252,6 +256,8 @@ impl Default for FeedSettings {
             default_interval_ms: 1_000,
             max_subscriptions: 50,
             max_connections_per_user: 20,
+            max_messages_per_second: 50,
+            message_burst: 200,
         }
     }
 }
@@ -485,6 +491,20 @@ impl Settings {
             return Err(invalid(
                 "feed.default_interval_ms",
                 "must be between 100 and 60000",
+            ));
+        }
+        if !(1..=100_000).contains(&self.feed.max_messages_per_second) {
+            return Err(invalid(
+                "feed.max_messages_per_second",
+                "must be between 1 and 100000",
+            ));
+        }
+        if self.feed.message_burst < self.feed.max_messages_per_second
+            || self.feed.message_burst > 1_000_000
+        {
+            return Err(invalid(
+                "feed.message_burst",
+                "must be at least feed.max_messages_per_second and at most 1000000",
             ));
         }
         if !(1..=10_000).contains(&self.feed.max_connections_per_user) {

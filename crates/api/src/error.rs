@@ -79,6 +79,18 @@ pub enum ApiError {
         /// Suggested wait, sent as `Retry-After`.
         retry_after: Option<Duration>,
     },
+    /// 413: the body is larger than this endpoint accepts.
+    #[error("{detail}")]
+    PayloadTooLarge {
+        /// Human sentence.
+        detail: String,
+    },
+    /// 408: the request (its body) did not arrive in time.
+    #[error("{detail}")]
+    RequestTimeout {
+        /// Human sentence.
+        detail: String,
+    },
     /// 500: our fault. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -153,6 +165,15 @@ impl ApiError {
             ApiError::Unavailable { code, detail, .. } => {
                 Problem::new(status, code, "Service unavailable", detail.clone())
             }
+            ApiError::PayloadTooLarge { detail } => Problem::new(
+                status,
+                "payload_too_large",
+                "Payload too large",
+                detail.clone(),
+            ),
+            ApiError::RequestTimeout { detail } => {
+                Problem::new(status, "request_timeout", "Request timeout", detail.clone())
+            }
             ApiError::Internal(_) => Problem::new(
                 status,
                 "internal_error",
@@ -175,6 +196,8 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -203,6 +226,10 @@ impl ResponseError for ApiError {
                 ..
             } => {
                 res.insert_header((header::RETRY_AFTER, d.as_secs().max(1).to_string()));
+            }
+            // The rest of a refused body is not read: the connection cannot be reused.
+            ApiError::PayloadTooLarge { .. } | ApiError::RequestTimeout { .. } => {
+                res.force_close();
             }
             _ => {}
         }

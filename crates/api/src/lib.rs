@@ -24,8 +24,10 @@ pub mod ws;
 
 pub use error::ApiError;
 pub use metrics::track as track_metrics;
-pub use middleware::{access_log, request_id};
+pub use middleware::{
+    BODY_TIMEOUT, ConnSocket, MAX_BODY_BYTES, access_log, body_guard, remember_socket, request_id,
+};
 pub use ratelimit::{LimitConfig, RateLimits, rate_limit};
-pub use routes::{configure, not_found};
+pub use routes::{configure, not_found, parse_time};
 pub use state::{AppState, Trading};
 pub use ws::WsConfig;

@@ -1,4 +1,4 @@
-//! Request id and access log.
+//! Request id, access log, and the body guard (size and time limits on request bodies).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -94,4 +94,111 @@ pub async fn access_log(
         info!(request_id = %id, %method, %path, status, latency_ms = ms, "request");
     }
     Ok(res)
+}
+
+/// Largest request body any endpoint accepts (a batch of 100 orders is about 30 KiB).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Time a client has to deliver a request body once its head has arrived.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Read every request body up front, within [`MAX_BODY_BYTES`] and [`BODY_TIMEOUT`]: a body
+/// announced or sent larger is refused with 413 before it is read, and a body trickled too
+/// slowly (slowloris on the body) with 408; both close the connection. Handlers then see a
+/// complete body in memory, so no handler ever waits on a slow client.
+pub async fn body_guard<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<B>>, Error> {
+    use actix_web::ResponseError;
+    use futures_util::StreamExt;
+
+    use crate::error::ApiError;
+
+    let headers = req.headers();
+    let declared = headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let chunked = headers
+        .get(actix_web::http::header::TRANSFER_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+    if declared.unwrap_or(0) == 0 && !chunked {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let too_large = || ApiError::PayloadTooLarge {
+        detail: format!(
+            "request bodies are limited to {} KiB",
+            MAX_BODY_BYTES / 1024
+        ),
+    };
+    let refuse = |req: ServiceRequest, e: ApiError| {
+        // The HTTP layer would read an unfinished body to its end after this answer, for as
+        // long as the client keeps sending (or stalling): shut the socket once the answer
+        // has had a moment to leave.
+        if let Some(sock) = req.conn_data::<ConnSocket>() {
+            let sock = sock.0.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+            });
+        }
+        let (http, _) = req.into_parts();
+        Ok(ServiceResponse::new(http, e.error_response()).map_into_right_body())
+    };
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return refuse(req, too_large());
+    }
+    let mut payload = req.take_payload();
+    let read = async {
+        let mut buf = actix_web::web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::bad_request("invalid_body", format!("the request body broke off: {e}"))
+            })?;
+            if buf.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(body)) => {
+            req.set_payload(actix_web::dev::Payload::from(body));
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Ok(Err(e)) => refuse(req, e),
+        Err(_) => refuse(
+            req,
+            ApiError::RequestTimeout {
+                detail: format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            },
+        ),
+    }
+}
+
+/// A second handle on a connection's socket (a duplicated descriptor, closed with the
+/// connection), so that [`body_guard`] can shut a connection whose body it refused.
+#[derive(Debug, Clone)]
+pub struct ConnSocket(std::sync::Arc<std::net::TcpStream>);
+
+/// `HttpServer::on_connect` hook: remember each TCP connection's socket as [`ConnSocket`].
+pub fn remember_socket(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
+    use std::os::fd::AsFd;
+    if let Some(s) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+        && let Ok(fd) = s.as_fd().try_clone_to_owned()
+    {
+        ext.insert(ConnSocket(std::sync::Arc::new(std::net::TcpStream::from(
+            fd,
+        ))));
+    }
 }

@@ -141,49 +141,23 @@ fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp::from_nanos(t.timestamp_nanos_opt().unwrap_or(i64::MAX))
 }
 
-async fn prepare(
-    state: &AppState,
-    user: &AuthUser,
-    raw: &Value,
+/// Decode a TWAP body (already parsed as `wire::TwapRequest`) and the original design's
+/// query parameters into the engine's request — exchange id, side, catch-up policy and
+/// timing — with exactly the errors `POST /orders/twap` answers (`place` prefixes a batch
+/// item's position). Pure: no store, no hub; `now` is the start when only `end_time` is
+/// given. The pair rules (lot, tick, minimums) are checked afterwards by `engine::validate`.
+pub fn decode_twap(
+    req: &wire::TwapRequest,
     query: &wire::TwapQuery,
-    at: Option<usize>,
-) -> Result<Prepared, ApiError> {
-    let place = |d: String| match at {
-        Some(i) => format!("order #{i}: {d}"),
-        None => d,
-    };
-    let req: wire::TwapRequest = serde_json::from_value(raw.clone())
-        .map_err(|e| bad("invalid_body", place(format!("invalid order: {e}"))))?;
-    let mut fp = serde_json::Map::new();
-    fp.insert("body".into(), raw.clone());
-    if query.execution_time.is_some() || query.interval.is_some() {
-        fp.insert(
-            "query".into(),
-            serde_json::to_value(query).unwrap_or(Value::Null),
-        );
-    }
-    let fingerprint = Value::Object(fp).to_string();
-    let existing = state
-        .store
-        .order_by_token(user.id, &req.token_id)
-        .await
-        .map_err(internal)?
-        .map(|(row, req)| order_from_row(&row).map(|o| (o, req)))
-        .transpose()
-        .map_err(internal)?;
-    if let Some((o, original)) = existing {
-        return Ok(Prepared::Existing(Box::new(o), original == fingerprint));
-    }
+    now: DateTime<Utc>,
+    place: &dyn Fn(String) -> String,
+) -> Result<TwapRequest, ApiError> {
     let exchange = ExchangeId::from_str(&req.exchange).map_err(|_| {
         ApiError::not_found(
             "unknown_exchange",
             place(format!("unknown exchange `{}`", req.exchange)),
         )
     })?;
-    let pair: Pair = state
-        .hub
-        .resolve(exchange, &req.symbol)
-        .map_err(ApiError::from)?;
     let side = match req.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("buy") => Side::Buy,
         Some("sell") => Side::Sell,
@@ -219,7 +193,7 @@ async fn prepare(
         }
         (Some(d), None) => d,
         (None, Some(end)) => {
-            let begin = start.unwrap_or_else(Utc::now);
+            let begin = start.unwrap_or(now);
             let secs = (end - begin).num_seconds();
             u64::try_from(secs).ok().filter(|s| *s > 0).ok_or_else(|| {
                 bad(
@@ -257,7 +231,7 @@ async fn prepare(
             ));
         }
     };
-    let request = TwapRequest {
+    Ok(TwapRequest {
         token_id: req.token_id.clone(),
         exchange,
         side,
@@ -266,7 +240,49 @@ async fn prepare(
         timing,
         start_time: start.map(ts),
         catch_up,
+    })
+}
+
+async fn prepare(
+    state: &AppState,
+    user: &AuthUser,
+    raw: &Value,
+    query: &wire::TwapQuery,
+    at: Option<usize>,
+) -> Result<Prepared, ApiError> {
+    let place = |d: String| match at {
+        Some(i) => format!("order #{i}: {d}"),
+        None => d,
     };
+    let req: wire::TwapRequest = serde_json::from_value(raw.clone())
+        .map_err(|e| bad("invalid_body", place(format!("invalid order: {e}"))))?;
+    let mut fp = serde_json::Map::new();
+    fp.insert("body".into(), raw.clone());
+    if query.execution_time.is_some() || query.interval.is_some() {
+        fp.insert(
+            "query".into(),
+            serde_json::to_value(query).unwrap_or(Value::Null),
+        );
+    }
+    let fingerprint = Value::Object(fp).to_string();
+    let existing = state
+        .store
+        .order_by_token(user.id, &req.token_id)
+        .await
+        .map_err(internal)?
+        .map(|(row, req)| order_from_row(&row).map(|o| (o, req)))
+        .transpose()
+        .map_err(internal)?;
+    if let Some((o, original)) = existing {
+        return Ok(Prepared::Existing(Box::new(o), original == fingerprint));
+    }
+    let request = decode_twap(&req, query, Utc::now(), &place)?;
+    let exchange = request.exchange;
+    let (side, catch_up) = (request.side, request.catch_up);
+    let pair: Pair = state
+        .hub
+        .resolve(exchange, &req.symbol)
+        .map_err(ApiError::from)?;
     let mid = state
         .hub
         .snapshot(exchange, pair.symbol.as_str())
@@ -501,6 +517,20 @@ pub async fn list(
     let offset = q.offset.unwrap_or(0);
     if offset > 1_000_000 {
         return Err(bad("invalid_query", "offset must be at most 1000000"));
+    }
+    if let Some(t) = &q.token_id
+        && !engine::valid_token_id(t)
+    {
+        return Err(bad(
+            "invalid_query",
+            "token_id must be 1–64 of A–Z, a–z, 0–9, `.`, `_`, `:`, `-`",
+        ));
+    }
+    if q.symbol
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.len() > 64)
+    {
+        return Err(bad("invalid_query", "symbol must be 1–64 characters"));
     }
     let exchange = q
         .exchange

@@ -34,20 +34,39 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         get(cfg, "/exchanges/{exchange}/pairs", pairs);
         get(cfg, "/klines/{exchange}/{symbol}", klines);
         get(cfg, "/orderbook/{exchange}/{symbol}", orderbook);
-        cfg.app_data(web::PayloadConfig::new(256 * 1024))
+        cfg.app_data(web::PayloadConfig::new(crate::MAX_BODY_BYTES))
             .app_data(
                 web::FormConfig::default()
                     .limit(4 * 1024)
-                    .error_handler(|e, _| {
-                        ApiError::bad_request("invalid_body", format!("invalid form: {e}")).into()
+                    .error_handler(|e, _| match e {
+                        actix_web::error::UrlencodedError::Overflow { .. } => {
+                            ApiError::PayloadTooLarge {
+                                detail: "login forms are limited to 4 KiB".to_owned(),
+                            }
+                            .into()
+                        }
+                        e => ApiError::bad_request("invalid_body", format!("invalid form: {e}"))
+                            .into(),
                     }),
             )
             .app_data(
                 web::JsonConfig::default()
-                    .limit(256 * 1024)
-                    .error_handler(|e, _| {
-                        ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}"))
+                    .limit(crate::MAX_BODY_BYTES)
+                    .error_handler(|e, _| match e {
+                        actix_web::error::JsonPayloadError::Overflow { .. }
+                        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                            ApiError::PayloadTooLarge {
+                                detail: format!(
+                                    "request bodies are limited to {} KiB",
+                                    crate::MAX_BODY_BYTES / 1024
+                                ),
+                            }
                             .into()
+                        }
+                        e => {
+                            ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}"))
+                                .into()
+                        }
                     }),
             );
         cfg.service(
@@ -190,7 +209,7 @@ async fn pairs(
 }
 
 /// A time given as RFC 3339 or Unix milliseconds.
-fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
+pub fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
     if let Ok(ms) = s.parse::<i64>() {
         // Nanosecond timestamps end in 2262; refuse what cannot be represented.
         if !(0..=9_000_000_000_000).contains(&ms) {

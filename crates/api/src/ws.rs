@@ -45,6 +45,10 @@ pub struct WsConfig {
     pub auth_timeout: Duration,
     /// A send that cannot complete in this time closes the connection.
     pub send_timeout: Duration,
+    /// Client messages per second, sustained.
+    pub max_messages_per_second: u32,
+    /// Client messages at once (bucket size); beyond it: `too_many_messages`, close 1008.
+    pub message_burst: u32,
 }
 
 impl Default for WsConfig {
@@ -56,6 +60,8 @@ impl Default for WsConfig {
             max_message_bytes: 16 * 1024,
             auth_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(10),
+            max_messages_per_second: 50,
+            message_burst: 200,
         }
     }
 }
@@ -198,6 +204,44 @@ struct Conn {
     claims: Option<Claims>,
     subs: Vec<Sub>,
     orders: Option<broadcast::Receiver<Arc<engine::Update>>>,
+    budget: MessageBudget,
+}
+
+/// A token bucket over client messages, in thousandths of a message (integer arithmetic).
+struct MessageBudget {
+    milli: u64,
+    cap: u64,
+    per_ms: u64,
+    last: Instant,
+}
+
+impl MessageBudget {
+    fn new(c: &WsConfig) -> Self {
+        let cap = u64::from(c.message_burst) * 1_000;
+        MessageBudget {
+            milli: cap,
+            cap,
+            // messages per second = thousandths of a message per millisecond
+            per_ms: u64::from(c.max_messages_per_second),
+            last: Instant::now(),
+        }
+    }
+
+    /// Spend one message; `false` when the client is over its budget.
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let ms = u64::try_from(now.duration_since(self.last).as_millis()).unwrap_or(u64::MAX);
+        self.last = now;
+        self.milli = self
+            .milli
+            .saturating_add(ms.saturating_mul(self.per_ms))
+            .min(self.cap);
+        if self.milli < 1_000 {
+            return false;
+        }
+        self.milli -= 1_000;
+        true
+    }
 }
 
 enum Flow {
@@ -229,12 +273,14 @@ async fn run(
     mut stream: actix_ws::MessageStream,
     claims: Option<Claims>,
 ) -> Option<i64> {
+    let budget = MessageBudget::new(&state.ws.config);
     let mut c = Conn {
         state,
         session,
         claims,
         subs: Vec::new(),
         orders: None,
+        budget,
     };
     let auth_deadline = Instant::now() + c.state.ws.config.auth_timeout;
     if let Some(cl) = &c.claims {
@@ -251,7 +297,16 @@ async fn run(
         let expiry = c.claims.as_ref().map(|cl| instant_at(cl.exp * 1_000));
         let flow = tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(m)) => c.on_message(m).await,
+                Some(Ok(m)) if c.budget.take() => c.on_message(m).await,
+                Some(Ok(_)) => {
+                    let cfg = &c.state.ws.config;
+                    let detail = format!(
+                        "more than {} messages at once or {} per second",
+                        cfg.message_burst, cfg.max_messages_per_second
+                    );
+                    let _ = c.send_text(json(&err("too_many_messages", detail))).await;
+                    Flow::Close(Some(CloseReason { code: CloseCode::Policy, description: Some("too many messages".into()) }))
+                }
                 Some(Err(e)) => Flow::Close(Some(CloseReason { code: if matches!(e, actix_ws::ProtocolError::Overflow) { CloseCode::Size } else { CloseCode::Protocol }, description: Some(e.to_string()) })),
                 None => break None,
             },

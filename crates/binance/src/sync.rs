@@ -135,7 +135,7 @@ impl DepthSync {
     /// whether a second connection has caught up during a planned reconnect.
     pub fn continues(&self, first: u64, last: u64) -> bool {
         match self.state {
-            State::Live { book_id } => first <= book_id + 1 && book_id < last,
+            State::Live { book_id } => first <= book_id.saturating_add(1) && book_id < last,
             State::Buffering(_) => false,
         }
     }
@@ -145,7 +145,10 @@ impl DepthSync {
         match &mut self.state {
             State::Buffering(buf) => {
                 // A hole inside the buffer makes everything before it useless.
-                if buf.back().is_some_and(|b| u.first > b.last + 1) {
+                if buf
+                    .back()
+                    .is_some_and(|b| u.first > b.last.saturating_add(1))
+                {
                     buf.clear();
                 }
                 if buf.back().is_some_and(|b| u.last <= b.last) {
@@ -166,11 +169,11 @@ impl DepthSync {
                 let id = *book_id;
                 if u.last <= id {
                     Step::Nothing
-                } else if u.first > id + 1 {
+                } else if u.first > id.saturating_add(1) {
                     let got = u.first;
                     self.state = State::Buffering(VecDeque::from([u]));
                     Step::Gap {
-                        expected: id + 1,
+                        expected: id.saturating_add(1),
                         got,
                     }
                 } else {
@@ -190,7 +193,7 @@ impl DepthSync {
             return SnapshotOutcome::Unexpected;
         };
         let last_id = s.last_update_id;
-        if last_id + 1 < first {
+        if last_id.saturating_add(1) < first {
             // Events between the snapshot and the buffer are missing: the snapshot is
             // older than the stream. Keep the buffer; fetch again.
             return SnapshotOutcome::TooOld {
@@ -202,7 +205,7 @@ impl DepthSync {
             buf.pop_front();
         }
         if let Some(b) = buf.front()
-            && !(b.first <= last_id + 1 && last_id < b.last)
+            && !(b.first <= last_id.saturating_add(1) && last_id < b.last)
         {
             return SnapshotOutcome::TooOld {
                 snapshot: last_id,

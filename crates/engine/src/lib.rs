@@ -22,7 +22,10 @@ pub mod runner;
 pub use core::{BookRef, Books, CancelError, Engine, RESTART_GRACE_MS, Update};
 pub use fill::{Fill, Liquidity, ShortReason};
 pub use order::{Analytics, Order, OrderId, OrderStatus, SkipReason, SliceRecord, Totals};
-pub use plan::{CatchUp, Limits, Plan, Rejection, Timing, TwapRequest, floor_to, validate};
+pub use plan::{
+    CatchUp, Limits, MAX_AMOUNT, MAX_SCALE, Plan, Rejection, Timing, TwapRequest, floor_to,
+    valid_token_id, validate,
+};
 pub use runner::{
     BookAccess, Clock, EngineError, EngineHandle, EngineStats, InsertOutcome, OrderStore,
     StoreFailure, SubmitOutcome,

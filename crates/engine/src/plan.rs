@@ -136,12 +136,24 @@ pub struct Plan {
     pub step: Decimal,
 }
 
-/// Round `x` down to a multiple of `step` (`step` > 0).
+/// The largest quantity or price an order may carry: 15 digits before the point, as the
+/// API documents. Bounding inputs keeps every product the engine forms (quantity × slices,
+/// quantity × price) inside `Decimal`'s 96-bit range, so no arithmetic can overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_7FFF, 0x0003_8D7E, 0, false, 0);
+
+/// Most decimal places a quantity or price may have.
+pub const MAX_SCALE: u32 = 18;
+
+/// Round `x` (≥ 0) down to a multiple of `step` (`step` > 0): `x − (x mod step)`, which
+/// never overflows (a quotient `x / step` can, for a tiny step).
 pub fn floor_to(x: Decimal, step: Decimal) -> Decimal {
     if step.is_zero() {
         return x;
     }
-    ((x / step).floor() * step).normalize()
+    match x.checked_rem(step) {
+        Some(r) => (x - r).normalize(),
+        None => x,
+    }
 }
 
 fn is_multiple(x: Decimal, step: Decimal) -> bool {
@@ -199,7 +211,8 @@ impl Plan {
     }
 }
 
-fn valid_token_id(t: &str) -> bool {
+/// A client order id: 1–64 of `[A-Za-z0-9._:-]`.
+pub fn valid_token_id(t: &str) -> bool {
     (1..=64).contains(&t.len())
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
@@ -238,6 +251,12 @@ pub fn validate(
             format!("quantity must be positive, not {q}"),
         ));
     }
+    if q > MAX_AMOUNT || q.scale() > MAX_SCALE {
+        return Err(reject(
+            "invalid_quantity",
+            "quantity may have at most 15 digits before the decimal point and 18 after",
+        ));
+    }
     let step = pair.qty_step;
     if !is_multiple(q, step) {
         return Err(reject(
@@ -262,6 +281,12 @@ pub fn validate(
             return Err(reject(
                 "invalid_limit_price",
                 format!("limit_price must be positive, not {l}"),
+            ));
+        }
+        if l > MAX_AMOUNT || l.scale() > MAX_SCALE {
+            return Err(reject(
+                "invalid_limit_price",
+                "limit_price may have at most 15 digits before the decimal point and 18 after",
             ));
         }
         if !is_multiple(l, pair.price_tick) {
@@ -373,8 +398,11 @@ pub fn validate(
     }
     if let (Some(min_notional), Some(price)) =
         (pair.min_notional, req.limit_price.or(reference_price))
-        && slice_qty * price < min_notional
+        && slice_qty
+            .checked_mul(price)
+            .is_some_and(|notional| notional < min_notional)
     {
+        // Here q·price < min_notional·slices: small, no overflow.
         let max_n = (q * price / min_notional).floor();
         let hint = if max_n.is_zero() {
             "the whole order is below it".to_owned()

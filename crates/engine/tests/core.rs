@@ -138,6 +138,19 @@ fn validation_gives_one_clear_reason() {
     let code = |r: TwapRequest| validate(&r, &p, t(0), &l, Some(d("100"))).unwrap_err().code;
     assert_eq!(code(request("0", 60, 10)), "invalid_quantity");
     assert_eq!(code(request("1.0005", 60, 10)), "invalid_quantity");
+    // Found by the twap_request fuzz target: a 29-digit quantity overflowed a division.
+    assert_eq!(
+        code(request("24444444444444444444444444444", 3_600, 11)),
+        "invalid_quantity"
+    );
+    assert_eq!(engine::MAX_AMOUNT, d("999999999999999"));
+    assert_eq!(
+        code(request("1000000000000000", 60, 10)),
+        "invalid_quantity"
+    );
+    let mut r = request("1", 60, 10);
+    r.limit_price = Some(d("1000000000000000"));
+    assert_eq!(code(r), "invalid_limit_price");
     assert_eq!(code(request("1", 60, 0)), "invalid_schedule");
     assert_eq!(code(request("1", 5, 10)), "invalid_schedule");
     assert_eq!(code(request("1", 8 * 86_400, 60)), "invalid_schedule");

@@ -42,6 +42,11 @@ pub fn decimal_from_str(s: &str) -> Option<Decimal> {
             match c {
                 b'0'..=b'9' => {
                     n_digits += 1;
+                    if n_digits > 19 {
+                        // 20 digits may not fit in u64: the general parser decides.
+                        ok = false;
+                        break;
+                    }
                     m = m * 10 + u64::from(c - b'0');
                     if seen_dot {
                         scale += 1;

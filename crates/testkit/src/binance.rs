@@ -43,6 +43,8 @@ struct Faults {
 #[derive(Debug, Default)]
 struct Venue {
     books: HashMap<String, Book>,
+    /// Every book state since `start_tape`, when recording.
+    tape: Option<Vec<crate::TapeEntry>>,
     clients: HashMap<u64, (Client, HashSet<String>)>,
     faults: Faults,
     snapshot_requests: u64,
@@ -356,6 +358,7 @@ impl MockBinance {
     /// stream (unless a drop fault swallows it).
     pub fn update(&self, symbol: &str, bids: &[(&str, &str)], asks: &[(&str, &str)], n_ids: u64) {
         let mut v = self.venue();
+        let recording = v.tape.is_some();
         let Some(book) = v.books.get_mut(symbol) else {
             return;
         };
@@ -376,6 +379,13 @@ impl MockBinance {
                 }
             }
         }
+        let entry = recording.then(|| crate::TapeEntry {
+            at: std::time::SystemTime::now(),
+            symbol: symbol.to_owned(),
+            id: Some(book.last_id),
+            bids: crate::tape_side(book.bids.iter().rev()),
+            asks: crate::tape_side(book.asks.iter()),
+        });
         let frame = serde_json::json!({
             "stream": format!("{}@depth@100ms", symbol.to_lowercase()),
             "data": {
@@ -386,6 +396,9 @@ impl MockBinance {
             }
         })
         .to_string();
+        if let (Some(tape), Some(e)) = (v.tape.as_mut(), entry) {
+            tape.push(e);
+        }
         if v.faults.drop_next > 0 {
             v.faults.drop_next -= 1;
             return;
@@ -458,6 +471,29 @@ impl MockBinance {
                 .map(|(p, q)| (p.normalize(), q.normalize()))
                 .collect(),
         )
+    }
+
+    /// Record every book state from now on (the current states first); see [`Self::tape`].
+    pub fn start_tape(&self) {
+        let mut v = self.venue();
+        let now = std::time::SystemTime::now();
+        let tape = v
+            .books
+            .iter()
+            .map(|(symbol, b)| crate::TapeEntry {
+                at: now,
+                symbol: symbol.clone(),
+                id: Some(b.last_id),
+                bids: crate::tape_side(b.bids.iter().rev()),
+                asks: crate::tape_side(b.asks.iter()),
+            })
+            .collect();
+        v.tape = Some(tape);
+    }
+
+    /// Every book state since [`Self::start_tape`], oldest first.
+    pub fn tape(&self) -> Vec<crate::TapeEntry> {
+        self.venue().tape.clone().unwrap_or_default()
     }
 
     /// The venue's last update id for `symbol`.

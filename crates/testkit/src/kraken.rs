@@ -66,6 +66,8 @@ struct Faults {
 #[derive(Debug, Default)]
 struct Venue {
     books: HashMap<String, Book>,
+    /// Every book state since `start_tape`, when recording.
+    tape: Option<Vec<crate::TapeEntry>>,
     /// client id → (client, symbol → depth)
     clients: HashMap<u64, (Client, HashMap<String, usize>)>,
     faults: Faults,
@@ -465,6 +467,15 @@ impl MockKraken {
             }
             book.clone()
         };
+        if let Some(tape) = v.tape.as_mut() {
+            tape.push(crate::TapeEntry {
+                at: std::time::SystemTime::now(),
+                symbol: symbol.to_owned(),
+                id: None,
+                bids: crate::tape_side(after.bids.iter().rev()),
+                asks: crate::tape_side(after.asks.iter()),
+            });
+        }
         if v.faults.drop_next > 0 {
             v.faults.drop_next -= 1;
             return;
@@ -551,6 +562,29 @@ impl MockKraken {
         let b: Vec<(&str, &str)> = bids.iter().map(|(p, q)| (p.as_str(), q.as_str())).collect();
         let a: Vec<(&str, &str)> = asks.iter().map(|(p, q)| (p.as_str(), q.as_str())).collect();
         self.update(symbol, &b, &a);
+    }
+
+    /// Record every book state from now on (the current states first); see [`Self::tape`].
+    pub fn start_tape(&self) {
+        let mut v = self.venue();
+        let now = std::time::SystemTime::now();
+        let tape = v
+            .books
+            .iter()
+            .map(|(symbol, b)| crate::TapeEntry {
+                at: now,
+                symbol: symbol.clone(),
+                id: None,
+                bids: crate::tape_side(b.bids.iter().rev()),
+                asks: crate::tape_side(b.asks.iter()),
+            })
+            .collect();
+        v.tape = Some(tape);
+    }
+
+    /// Every book state since [`Self::start_tape`], oldest first.
+    pub fn tape(&self) -> Vec<crate::TapeEntry> {
+        self.venue().tape.clone().unwrap_or_default()
     }
 
     /// The venue's top `n` levels `(bids best first, asks best first)`, normalized.

@@ -12,6 +12,34 @@
 
 pub mod binance;
 pub mod kraken;
+
+/// One recorded state of a mock venue's book (after an update), for tests that check fills
+/// against what the venue really showed: top levels, best first.
+#[derive(Debug, Clone)]
+pub struct TapeEntry {
+    /// Wall-clock time the state began.
+    pub at: std::time::SystemTime,
+    /// The venue's symbol.
+    pub symbol: String,
+    /// The venue's update id after this state, where it has one (Binance `u`).
+    pub id: Option<u64>,
+    /// Bids, best first.
+    pub bids: Vec<(rust_decimal::Decimal, rust_decimal::Decimal)>,
+    /// Asks, best first.
+    pub asks: Vec<(rust_decimal::Decimal, rust_decimal::Decimal)>,
+}
+
+/// Levels kept per side in a [`TapeEntry`].
+pub const TAPE_DEPTH: usize = 50;
+
+fn tape_side<'a>(
+    levels: impl Iterator<Item = (&'a rust_decimal::Decimal, &'a rust_decimal::Decimal)>,
+) -> Vec<(rust_decimal::Decimal, rust_decimal::Decimal)> {
+    levels
+        .take(TAPE_DEPTH)
+        .map(|(p, q)| (p.normalize(), q.normalize()))
+        .collect()
+}
 mod wsserver;
 
 use std::path::PathBuf;

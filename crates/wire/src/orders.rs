@@ -245,6 +245,7 @@ pub struct OrdersQuery {
     #[serde(default)]
     pub status: Option<String>,
     /// Exact client order id.
+    #[cfg_attr(feature = "openapi", param(pattern = "^[A-Za-z0-9._:-]{1,64}$"))]
     #[serde(default)]
     pub token_id: Option<String>,
     /// Exchange id.
@@ -255,6 +256,7 @@ pub struct OrdersQuery {
     #[serde(default)]
     pub exchange: Option<String>,
     /// Symbol (any spelling).
+    #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 64))]
     #[serde(default)]
     pub symbol: Option<String>,
     /// Page size, 1–500 (default 100).

@@ -1,7 +1,9 @@
 //! End-to-end tests: the real server on port 0, driven over HTTP.
 
+mod abuse;
 mod binance_mock;
 mod docs_offline;
+mod feed_chaos;
 mod kraken_mock;
 mod layering;
 mod live_venues;

@@ -36,6 +36,10 @@ struct Args {
     /// SQLite URL (default: a temporary file).
     #[arg(long)]
     store: Option<String>,
+    /// Live books the orders spread over (the sim's 4 markets, plus synthetic copies of
+    /// BTC-USDT named S001-USDT…).
+    #[arg(long, default_value_t = 4)]
+    books: usize,
 }
 
 #[tokio::main]
@@ -53,13 +57,29 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .context("user exists")?;
     let shutdown = CancellationToken::new();
-    let sim: Arc<dyn Exchange> = Arc::new(SimExchange::new(SimConfig::default())?);
+    let mut specs = sim::SimSpec::defaults();
+    let mut symbols: Vec<String> = specs
+        .iter()
+        .map(|s| format!("{}-{}", s.base, s.quote))
+        .collect();
+    for i in 0..args.books.saturating_sub(specs.len()) {
+        let mut extra = specs[0].clone();
+        // A tool binary: the few names live for the whole run.
+        extra.base = Box::leak(format!("S{:03}", i + 1).into_boxed_str());
+        symbols.push(format!("{}-{}", extra.base, extra.quote));
+        specs.push(extra);
+    }
+    symbols.truncate(args.books.max(1));
+    let sim: Arc<dyn Exchange> = Arc::new(SimExchange::with_specs(
+        SimConfig::default(),
+        specs,
+        Timestamp::now(),
+    )?);
     let hub = Hub::start(HubConfig::default(), vec![sim], shutdown.child_token());
     hub.pairs_within(ExchangeId::Sim, Duration::from_secs(10))
         .await?;
-    let symbols = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "ETH-BTC"];
     let mut watches = Vec::new();
-    for s in symbols {
+    for s in &symbols {
         let mut w = hub.watch(ExchangeId::Sim, s)?;
         let _ = w
             .wait_for(Duration::from_secs(10), |b| b.health.is_tradeable())
@@ -116,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let first = clock.now().plus_millis(3_000);
     let submitted_at = std::time::Instant::now();
     for i in 0..args.orders {
-        let symbol = symbols[i % symbols.len()];
+        let symbol = &symbols[i % symbols.len()];
         let pair = hub.resolve(ExchangeId::Sim, symbol)?;
         let offset = if args.aligned {
             0
