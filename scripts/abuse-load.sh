@@ -7,9 +7,10 @@
 #   scripts/abuse-load.sh [secs_per_phase=15] [rate=2000] [phases=all]
 #
 # Starts the release server on the embedded defaults (sim + a temporary SQLite file) with the
-# per-user rate limit raised so the well-behaved load is never limited (the login limit per
-# IP stays at its default: the login flood meets it), logs in, submits one TWAP and runs
-# `abuse-load` (tools/src/bin/abuse-load.rs) against it.
+# per-user limit on order routes raised so the well-behaved load (GET /orders/{id}) is never
+# limited; every other limit stays at its default, so the login flood meets the per-IP login
+# limit and the WebSocket flood the market-data limit (a /ws upgrade counts as one request).
+# Then logs in, submits one TWAP and runs `abuse-load` (tools/src/bin/abuse-load.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-15}
@@ -23,7 +24,7 @@ PAPERTWAP_SERVER__BIND=127.0.0.1:0 \
 PAPERTWAP_STORE__URL="sqlite://$work/load.db" \
 PAPERTWAP_EXCHANGES__BINANCE__ENABLED=false \
 PAPERTWAP_EXCHANGES__KRAKEN__ENABLED=false \
-PAPERTWAP_LIMITS__PREMIUM__PER_MINUTE=100000000 \
+PAPERTWAP_LIMITS__PREMIUM__ORDERS_PER_MINUTE=100000000 \
 PAPERTWAP_FEED__MAX_CONNECTIONS_PER_USER=1000 \
 PAPERTWAP_LOG__FORMAT=json \
 PAPERTWAP_LOG__LEVEL="${PAPERTWAP_LOG__LEVEL:-warn,papertwap_server=info}" \
@@ -41,5 +42,5 @@ token=$(curl -s "http://$addr/token" -d 'username=premium&password=CryptoTWAPpre
 curl -s -o /dev/null "http://$addr/orders/twap" -H "Authorization: Bearer $token" \
   -H 'content-type: application/json' \
   -d '{"token_id":"load-1","exchange":"sim","symbol":"BTC-USDT","side":"buy","quantity":"1","duration_secs":3600,"interval_secs":10}'
-target/release/abuse-load --addr "$addr" --token "$token" --secs "$secs" --rate "$rate" --phases "$phases"
+target/release/abuse-load --addr "$addr" --token "$token" --secs "$secs" --rate "$rate" --phases "$phases" --server-pid "$pid"
 echo "server peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MB"}')"

@@ -124,9 +124,11 @@ impl Application {
             .with_context(|| format!("binding server.bind {}", settings.server.bind))?;
         let addr = listener.local_addr()?;
         let server = HttpServer::new(move || {
+            // Outermost last: request id → access log → metrics → body guard (every body
+            // read in full, or refused, before anything can answer early) → rate limit.
             App::new()
-                .wrap(from_fn(api::body_guard))
                 .wrap(from_fn(api::rate_limit))
+                .wrap(from_fn(api::body_guard))
                 .wrap(from_fn(api::track_metrics))
                 .wrap(from_fn(api::access_log))
                 .wrap(from_fn(api::request_id))

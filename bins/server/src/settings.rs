@@ -257,7 +257,7 @@ impl Default for FeedSettings {
             max_subscriptions: 50,
             max_connections_per_user: 20,
             max_messages_per_second: 50,
-            message_burst: 200,
+            message_burst: 100,
         }
     }
 }

@@ -210,13 +210,21 @@ pub enum PasswordError {
     Hash(String),
 }
 
-/// bcrypt on the blocking pool, at most two hashes at once, with a dummy hash so that an
-/// unknown user costs the same as a wrong password.
+/// bcrypt on the blocking pool, at most half the machine's cores hashing at once (at least
+/// one, at most four: a login flood can never take every core from the requests being
+/// served), with a dummy hash so that an unknown user costs the same as a wrong password.
 #[derive(Debug, Clone)]
 pub struct Passwords {
     slots: Arc<Semaphore>,
     dummy: Arc<str>,
     cost: u32,
+}
+
+/// Concurrent bcrypt hashes allowed: half the cores, 1–4.
+fn hash_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get() / 2)
+        .clamp(1, 4)
 }
 
 impl Passwords {
@@ -225,7 +233,7 @@ impl Passwords {
         let dummy = bcrypt::hash("papertwap-dummy-password", cost)
             .map_err(|e| PasswordError::Hash(e.to_string()))?;
         Ok(Passwords {
-            slots: Arc::new(Semaphore::new(2)),
+            slots: Arc::new(Semaphore::new(hash_slots())),
             dummy: Arc::from(dummy),
             cost,
         })

@@ -5,7 +5,8 @@
 //! entry when the peer is a configured trusted proxy), authenticated ones by user id. Every
 //! limited response carries `x-ratelimit-limit`, `x-ratelimit-remaining` and
 //! `x-ratelimit-reset`; a refused one is a 429 problem with `Retry-After`. `/health`,
-//! `/metrics`, `/docs`, `/redoc`, `/openapi.json`, `/ui` and `/ws` are not limited here.
+//! `/metrics`, `/docs`, `/redoc`, `/openapi.json` and `/ui` are not limited here. A `/ws`
+//! upgrade counts as one market-data request (a reconnect loop is a request flood).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -229,6 +230,7 @@ fn group_of(method: &actix_web::http::Method, path: &str) -> Option<Group> {
         return Some(Group::Orders);
     }
     if path == "/"
+        || path == "/ws"
         || path.starts_with("/exchanges")
         || path.starts_with("/klines/")
         || path.starts_with("/orderbook/")

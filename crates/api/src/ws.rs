@@ -61,7 +61,7 @@ impl Default for WsConfig {
             auth_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(10),
             max_messages_per_second: 50,
-            message_burst: 200,
+            message_burst: 100,
         }
     }
 }

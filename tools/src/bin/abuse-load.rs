@@ -47,6 +47,9 @@ struct Args {
     /// Seconds per phase.
     #[arg(long, default_value_t = 15)]
     secs: u64,
+    /// The server's process id, to report the CPU it spent per phase (Linux `/proc`).
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Phases to run after the baseline (comma-separated), default all.
     #[arg(
         long,
@@ -174,23 +177,31 @@ async fn abuse_raw(addr: &str, head: &[u8], trickle: Option<&[u8]>, stop: &Atomi
 }
 
 fn spawn_abusers(
+    rt: &tokio::runtime::Handle,
     args: &Args,
     phase: &str,
     stop: Arc<AtomicBool>,
     answers: Answers,
     count: Arc<AtomicU64>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let (n, kind): (usize, &str) = match phase {
-        "slow-heads" => (1_000, "slow-head"),
-        "slow-bodies" => (200, "slow-body"),
-        "big-bodies" => (4, "big-body"),
-        "big-lines" => (4, "big-line"),
-        "ws-flood" => (4, "ws-flood"),
-        "login-flood" => (4, "login"),
-        _ => (0, ""),
+    // (abusers, kind, attempts per second per abuser; 0 = back to back). Slow attacks hold
+    // many connections; floods run at a stated rate (the attacker shares this machine's two
+    // cores with the server and the measuring clients, so an unpaced flood would measure CPU
+    // sharing, not the server's defences).
+    let (n, kind, per_sec): (usize, &str, f64) = match phase {
+        "slow-heads" => (1_000, "slow-head", 0.0),
+        "slow-bodies" => (200, "slow-body", 0.0),
+        "big-bodies" => (4, "big-body", 50.0),
+        "big-lines" => (4, "big-line", 50.0),
+        "ws-flood" => (4, "ws-flood", 25.0),
+        "login-flood" => (4, "login", 250.0),
+        _ => (0, "", 0.0),
     };
     (0..n)
-        .map(|_| {
+        .map(|i| {
+            // Slow attackers start spread over 5 s, as they would ramp up.
+            let stagger = Duration::from_millis((i as u64 * 5_000) / n.max(1) as u64);
+            let pace = (per_sec > 0.0).then(|| Duration::from_secs_f64(1.0 / per_sec));
             let (addr, token, stop, answers, count) = (
                 args.addr.clone(),
                 args.token.clone(),
@@ -199,8 +210,14 @@ fn spawn_abusers(
                 count.clone(),
             );
             let kind = kind.to_owned();
-            tokio::spawn(async move {
+            rt.spawn(async move {
+                tokio::time::sleep(stagger).await;
+                let mut next = tokio::time::Instant::now();
                 while !stop.load(Ordering::Relaxed) {
+                    if let Some(p) = pace {
+                        tokio::time::sleep_until(next).await;
+                        next += p;
+                    }
                     count.fetch_add(1, Ordering::Relaxed);
                     let answer = match kind.as_str() {
                         "slow-head" => {
@@ -273,6 +290,18 @@ async fn ws_flood(addr: &str, token: &str) -> String {
     closed
 }
 
+/// CPU seconds a process has used (user + system), from `/proc/<pid>/stat` (100 ticks/s,
+/// Linux's USER_HZ).
+fn cpu_secs(pid: Option<u32>) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn summary(lat: &[f64]) -> (f64, f64) {
     let (p50, p99, _) = percentiles(lat);
     (p50, p99)
@@ -281,18 +310,30 @@ fn summary(lat: &[f64]) -> (f64, f64) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The abusers run on their own runtime thread, so their tasks never queue in front of
+    // the measuring clients' (they still share this machine's cores, as any attacker would).
+    let abuse_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     println!(
         "well-behaved load: GET {} at {} req/s over {} connections, {} s per phase",
         args.path, args.rate, args.clients, args.secs
     );
+    let cpu0 = cpu_secs(args.server_pid);
     let (lat, bad) = measure(&args, args.secs).await?;
+    let cpu = |c0: Option<f64>| match (c0, cpu_secs(args.server_pid)) {
+        (Some(a), Some(b)) => format!("{:>5.0}%", (b - a) / args.secs as f64 * 100.0),
+        _ => "    -".to_owned(),
+    };
+    let base_cpu = cpu(cpu0);
     let (b50, b99) = summary(&lat);
     println!(
-        "{:<12} {:>9} {:>9} {:>9} {:>6}  abusers' answers",
-        "phase", "p50 ms", "p99 ms", "p99/base", "errors"
+        "{:<12} {:>9} {:>9} {:>9} {:>6} {:>6}  abusers' answers",
+        "phase", "p50 ms", "p99 ms", "p99/base", "errors", "server CPU"
     );
     println!(
-        "{:<12} {b50:>9.2} {b99:>9.2} {:>9} {bad:>6}",
+        "{:<12} {b50:>9.2} {b99:>9.2} {:>9} {bad:>6} {base_cpu}",
         "baseline", "1.00"
     );
     let mut worst = 1.0f64;
@@ -305,10 +346,19 @@ async fn main() -> anyhow::Result<()> {
         let stop = Arc::new(AtomicBool::new(false));
         let answers: Answers = Arc::default();
         let count = Arc::new(AtomicU64::new(0));
-        let abusers = spawn_abusers(&args, phase, stop.clone(), answers.clone(), count.clone());
+        let abusers = spawn_abusers(
+            abuse_rt.handle(),
+            &args,
+            phase,
+            stop.clone(),
+            answers.clone(),
+            count.clone(),
+        );
         // Let the abuse reach its steady state before measuring.
         tokio::time::sleep(Duration::from_secs(2)).await;
+        let c0 = cpu_secs(args.server_pid);
         let (lat, bad) = measure(&args, args.secs).await?;
+        let phase_cpu = cpu(c0);
         stop.store(true, Ordering::Relaxed);
         for a in abusers {
             let _ = tokio::time::timeout(Duration::from_secs(15), a).await;
@@ -324,12 +374,13 @@ async fn main() -> anyhow::Result<()> {
             .map(|(k, v)| format!("{v}× {k}"))
             .collect();
         println!(
-            "{phase:<12} {p50:>9.2} {p99:>9.2} {ratio:>9.2} {bad:>6}  {} attempts: {}",
+            "{phase:<12} {p50:>9.2} {p99:>9.2} {ratio:>9.2} {bad:>6} {phase_cpu}  {} attempts: {}",
             count.load(Ordering::Relaxed),
             got.join(", ")
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     println!("worst p99 ratio: {worst:.2}");
+    abuse_rt.shutdown_background();
     Ok(())
 }
