@@ -178,9 +178,12 @@
     stroke: css("--dim"), grid: { stroke: css("--line"), width: 1 }, ticks: { stroke: css("--line"), width: 1 },
     font: "11px system-ui, sans-serif",
   });
+  /** A chart filling `node`; its legend (when shown) fits inside the node's height too. */
   function sized(node, opts, data) {
-    const u = new uPlot({ ...opts, width: Math.max(200, node.clientWidth), height: node.clientHeight || 200 }, data, node);
-    new ResizeObserver(() => u.setSize({ width: Math.max(200, node.clientWidth), height: node.clientHeight || 200 })).observe(node);
+    const legend = !(opts.legend && opts.legend.show === false) ? 40 : 0;
+    const size = () => ({ width: Math.max(200, node.clientWidth), height: Math.max(120, (node.clientHeight || 200) - legend) });
+    const u = new uPlot({ ...opts, ...size() }, data, node);
+    new ResizeObserver(() => u.setSize(size())).observe(node);
     return u;
   }
 
