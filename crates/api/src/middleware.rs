@@ -187,7 +187,8 @@ pub async fn body_guard<B: MessageBody + 'static>(
 }
 
 /// A second handle on a connection's socket (a duplicated descriptor, closed with the
-/// connection), so that [`body_guard`] can shut a connection whose body it refused.
+/// connection), so that [`body_guard`] can shut a connection whose body it refused. It costs
+/// one extra file descriptor per open connection (5 000 WebSocket clients hold 10 000).
 #[derive(Debug, Clone)]
 pub struct ConnSocket(std::sync::Arc<std::net::TcpStream>);
 
