@@ -17,30 +17,11 @@ secs=${1:-15}
 rate=${2:-2000}
 phases=${3:-slow-heads,slow-bodies,big-bodies,big-lines,ws-flood,login-flood}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-cargo build --release --bin papertwap-server -p papertwap-server >/dev/null
 cargo build --release -p papertwap-tools --bin abuse-load >/dev/null
-work=$(mktemp -d)
-PAPERTWAP_SERVER__BIND=127.0.0.1:0 \
-PAPERTWAP_STORE__URL="sqlite://$work/load.db" \
-PAPERTWAP_EXCHANGES__BINANCE__ENABLED=false \
-PAPERTWAP_EXCHANGES__KRAKEN__ENABLED=false \
-PAPERTWAP_LIMITS__PREMIUM__ORDERS_PER_MINUTE=100000000 \
-PAPERTWAP_FEED__MAX_CONNECTIONS_PER_USER=1000 \
-PAPERTWAP_LOG__FORMAT=json \
-PAPERTWAP_LOG__LEVEL="${PAPERTWAP_LOG__LEVEL:-warn,papertwap_server=info}" \
-  target/release/papertwap-server > "$work/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-addr=""
-for _ in $(seq 1 100); do
-  addr=$(grep -o '"address":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4 || true)
-  [ -n "$addr" ] && break
-  sleep 0.2
-done
-[ -n "$addr" ] || { cat "$work/server.log"; exit 1; }
-token=$(curl -s "http://$addr/token" -d 'username=premium&password=CryptoTWAPpremium' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-curl -s -o /dev/null "http://$addr/orders/twap" -H "Authorization: Bearer $token" \
-  -H 'content-type: application/json' \
-  -d '{"token_id":"load-1","exchange":"sim","symbol":"BTC-USDT","side":"buy","quantity":"1","duration_secs":3600,"interval_secs":10}'
+# shellcheck source=scripts/release-server.sh
+. scripts/release-server.sh
+start_release_server PAPERTWAP_LIMITS__PREMIUM__ORDERS_PER_MINUTE=100000000 \
+  PAPERTWAP_FEED__MAX_CONNECTIONS_PER_USER=1000
+submit_load_order 3600 >/dev/null
 target/release/abuse-load --addr "$addr" --token "$token" --secs "$secs" --rate "$rate" --phases "$phases" --server-pid "$pid"
 echo "server peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MB"}')"

@@ -12,34 +12,16 @@ cd "$(dirname "$0")/.."
 conns=${1:-5000}
 secs=${2:-30}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-cargo build --release --bin papertwap-server -p papertwap-server >/dev/null
 cargo build --release -p papertwap-tools --bin ws-load >/dev/null
-work=$(mktemp -d)
-PAPERTWAP_SERVER__BIND=127.0.0.1:0 \
-PAPERTWAP_STORE__URL="sqlite://$work/ws.db" \
-PAPERTWAP_EXCHANGES__BINANCE__ENABLED=false \
-PAPERTWAP_EXCHANGES__KRAKEN__ENABLED=false \
-PAPERTWAP_FEED__MAX_CONNECTIONS_PER_USER=10000 \
-PAPERTWAP_LIMITS__PREMIUM__MARKET_PER_MINUTE=100000000 \
-PAPERTWAP_LOG__FORMAT=json \
-PAPERTWAP_LOG__LEVEL=warn,papertwap_server=info \
-  target/release/papertwap-server > "$work/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-addr=""
-for _ in $(seq 1 100); do
-  addr=$(grep -o '"address":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4 || true)
-  [ -n "$addr" ] && break
-  sleep 0.2
-done
-[ -n "$addr" ] || { cat "$work/server.log"; exit 1; }
-token=$(curl -s "http://$addr/token" -d 'username=premium&password=CryptoTWAPpremium' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+# shellcheck source=scripts/release-server.sh
+. scripts/release-server.sh
+start_release_server PAPERTWAP_FEED__MAX_CONNECTIONS_PER_USER=10000 \
+  PAPERTWAP_LIMITS__PREMIUM__MARKET_PER_MINUTE=100000000
 ( while kill -0 $pid 2>/dev/null && [ -d "$work" ]; do
     awk '/VmRSS/{print $2}' /proc/$pid/status >> "$work/rss" 2>/dev/null || true
     sleep 0.5
   done ) &
-sampler=$!
-trap 'kill $sampler $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+extra_pids=$!
 target/release/ws-load --url "ws://$addr/ws" --token "$token" --connections "$conns" --seconds "$secs"
 peak=$(sort -n "$work/rss" | tail -1)
 echo "server peak RSS: $((peak / 1024)) MB"

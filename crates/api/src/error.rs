@@ -121,6 +121,16 @@ impl ApiError {
         }
     }
 
+    /// A 413 for a request body over [`crate::MAX_BODY_BYTES`].
+    pub fn body_too_large() -> Self {
+        ApiError::PayloadTooLarge {
+            detail: format!(
+                "request bodies are limited to {} KiB",
+                crate::MAX_BODY_BYTES / 1024
+            ),
+        }
+    }
+
     /// A 404 with a code and sentence.
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         ApiError::NotFound {

@@ -129,12 +129,6 @@ pub async fn body_guard<B: MessageBody + 'static>(
             .await
             .map(ServiceResponse::map_into_left_body);
     }
-    let too_large = || ApiError::PayloadTooLarge {
-        detail: format!(
-            "request bodies are limited to {} KiB",
-            MAX_BODY_BYTES / 1024
-        ),
-    };
     let refuse = |req: ServiceRequest, e: ApiError| {
         // The HTTP layer would read an unfinished body to its end after this answer, for as
         // long as the client keeps sending (or stalling): shut the socket once the answer
@@ -150,7 +144,7 @@ pub async fn body_guard<B: MessageBody + 'static>(
         Ok(ServiceResponse::new(http, e.error_response()).map_into_right_body())
     };
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return refuse(req, too_large());
+        return refuse(req, ApiError::body_too_large());
     }
     let mut payload = req.take_payload();
     let read = async {
@@ -160,7 +154,7 @@ pub async fn body_guard<B: MessageBody + 'static>(
                 ApiError::bad_request("invalid_body", format!("the request body broke off: {e}"))
             })?;
             if buf.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(too_large());
+                return Err(ApiError::body_too_large());
             }
             buf.extend_from_slice(&chunk);
         }

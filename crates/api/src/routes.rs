@@ -55,13 +55,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .error_handler(|e, _| match e {
                         actix_web::error::JsonPayloadError::Overflow { .. }
                         | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-                            ApiError::PayloadTooLarge {
-                                detail: format!(
-                                    "request bodies are limited to {} KiB",
-                                    crate::MAX_BODY_BYTES / 1024
-                                ),
-                            }
-                            .into()
+                            ApiError::body_too_large().into()
                         }
                         e => {
                             ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}"))

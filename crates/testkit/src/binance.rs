@@ -379,13 +379,8 @@ impl MockBinance {
                 }
             }
         }
-        let entry = recording.then(|| crate::TapeEntry {
-            at: std::time::SystemTime::now(),
-            symbol: symbol.to_owned(),
-            id: Some(book.last_id),
-            bids: crate::tape_side(book.bids.iter().rev()),
-            asks: crate::tape_side(book.asks.iter()),
-        });
+        let entry = recording
+            .then(|| crate::TapeEntry::now(symbol, Some(book.last_id), &book.bids, &book.asks));
         let frame = serde_json::json!({
             "stream": format!("{}@depth@100ms", symbol.to_lowercase()),
             "data": {
@@ -476,17 +471,10 @@ impl MockBinance {
     /// Record every book state from now on (the current states first); see [`Self::tape`].
     pub fn start_tape(&self) {
         let mut v = self.venue();
-        let now = std::time::SystemTime::now();
         let tape = v
             .books
             .iter()
-            .map(|(symbol, b)| crate::TapeEntry {
-                at: now,
-                symbol: symbol.clone(),
-                id: Some(b.last_id),
-                bids: crate::tape_side(b.bids.iter().rev()),
-                asks: crate::tape_side(b.asks.iter()),
-            })
+            .map(|(symbol, b)| crate::TapeEntry::now(symbol, Some(b.last_id), &b.bids, &b.asks))
             .collect();
         v.tape = Some(tape);
     }

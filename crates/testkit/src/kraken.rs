@@ -468,13 +468,12 @@ impl MockKraken {
             book.clone()
         };
         if let Some(tape) = v.tape.as_mut() {
-            tape.push(crate::TapeEntry {
-                at: std::time::SystemTime::now(),
-                symbol: symbol.to_owned(),
-                id: None,
-                bids: crate::tape_side(after.bids.iter().rev()),
-                asks: crate::tape_side(after.asks.iter()),
-            });
+            tape.push(crate::TapeEntry::now(
+                symbol,
+                None,
+                &after.bids,
+                &after.asks,
+            ));
         }
         if v.faults.drop_next > 0 {
             v.faults.drop_next -= 1;
@@ -567,17 +566,10 @@ impl MockKraken {
     /// Record every book state from now on (the current states first); see [`Self::tape`].
     pub fn start_tape(&self) {
         let mut v = self.venue();
-        let now = std::time::SystemTime::now();
         let tape = v
             .books
             .iter()
-            .map(|(symbol, b)| crate::TapeEntry {
-                at: now,
-                symbol: symbol.clone(),
-                id: None,
-                bids: crate::tape_side(b.bids.iter().rev()),
-                asks: crate::tape_side(b.asks.iter()),
-            })
+            .map(|(symbol, b)| crate::TapeEntry::now(symbol, None, &b.bids, &b.asks))
             .collect();
         v.tape = Some(tape);
     }

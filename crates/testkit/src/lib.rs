@@ -32,6 +32,24 @@ pub struct TapeEntry {
 /// Levels kept per side in a [`TapeEntry`].
 pub const TAPE_DEPTH: usize = 50;
 
+impl TapeEntry {
+    /// The state of `symbol` now, from its bids and asks as price → quantity maps.
+    fn now(
+        symbol: &str,
+        id: Option<u64>,
+        bids: &std::collections::BTreeMap<rust_decimal::Decimal, rust_decimal::Decimal>,
+        asks: &std::collections::BTreeMap<rust_decimal::Decimal, rust_decimal::Decimal>,
+    ) -> TapeEntry {
+        TapeEntry {
+            at: std::time::SystemTime::now(),
+            symbol: symbol.to_owned(),
+            id,
+            bids: tape_side(bids.iter().rev()),
+            asks: tape_side(asks.iter()),
+        }
+    }
+}
+
 fn tape_side<'a>(
     levels: impl Iterator<Item = (&'a rust_decimal::Decimal, &'a rust_decimal::Decimal)>,
 ) -> Vec<(rust_decimal::Decimal, rust_decimal::Decimal)> {

@@ -145,9 +145,16 @@ async fn note(answers: &Answers, what: impl Into<String>) {
     *answers.lock().await.entry(what.into()).or_default() += 1;
 }
 
-/// Send `head` (then trickle `trickle` a byte a second, if given) and read the answer's
-/// first line until the server closes.
-async fn abuse_raw(addr: &str, head: &[u8], trickle: Option<&[u8]>, stop: &AtomicBool) -> String {
+/// Send `head` (then trickle `trickle` a byte a second, if given) and return the answer's
+/// first line: as soon as it arrives when `until_close` is false (a flooding client moves
+/// on), else once the server closes (a slow client holds on as long as it is allowed to).
+async fn abuse_raw(
+    addr: &str,
+    head: &[u8],
+    trickle: Option<&[u8]>,
+    until_close: bool,
+    stop: &AtomicBool,
+) -> String {
     let Ok(mut s) = TcpStream::connect(addr).await else {
         return "connect failed".into();
     };
@@ -161,7 +168,10 @@ async fn abuse_raw(addr: &str, head: &[u8], trickle: Option<&[u8]>, stop: &Atomi
         tokio::select! {
             r = s.read(&mut buf) => match r {
                 Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    if !until_close && out.windows(2).any(|w| w == b"\r\n") { break; }
+                }
             },
             _ = tick.tick() => {
                 if stop.load(Ordering::Relaxed) { return "stopped".into(); }
@@ -221,27 +231,27 @@ fn spawn_abusers(
                     count.fetch_add(1, Ordering::Relaxed);
                     let answer = match kind.as_str() {
                         "slow-head" => {
-                            abuse_raw(&addr, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ", Some(b"a"), &stop).await
+                            abuse_raw(&addr, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ", Some(b"a"), true, &stop).await
                         }
                         "slow-body" => {
-                            abuse_raw(&addr, b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nusern\r\n", None, &stop).await
+                            abuse_raw(&addr, b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nusern\r\n", None, true, &stop).await
                         }
                         "big-body" => {
                             let head = format!("POST /orders/twap HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 300000\r\n\r\n");
                             let mut req = head.into_bytes();
                             // The server refuses on the announced length; the rest need not be sent.
                             req.extend(std::iter::repeat_n(b' ', 64 * 1024));
-                            abuse_raw(&addr, &req, None, &stop).await
+                            abuse_raw(&addr, &req, None, false, &stop).await
                         }
                         "big-line" => {
                             let req = format!("GET /orders?token_id={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000));
-                            abuse_raw(&addr, req.as_bytes(), None, &stop).await
+                            abuse_raw(&addr, req.as_bytes(), None, false, &stop).await
                         }
                         "ws-flood" => ws_flood(&addr, &token).await,
                         _ => {
                             let body = "username=premium&password=wrong-guess";
                             let req = format!("POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-                            abuse_raw(&addr, req.as_bytes(), None, &stop).await
+                            abuse_raw(&addr, req.as_bytes(), None, false, &stop).await
                         }
                     };
                     note(&answers, answer).await;
