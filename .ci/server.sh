@@ -1,6 +1,9 @@
 # Sourced by the CI scripts: `start_server` runs the debug server on the embedded defaults
 # (sim + a temporary SQLite file) on a free port with generous rate limits, sets $addr and
 # $server_pid, and stops it on exit.
+# shellcheck source=scripts/release-server.sh
+. scripts/release-server.sh
+
 start_server() {
   local work
   work=$(mktemp -d)
@@ -19,13 +22,5 @@ start_server() {
     "$server" > "$work/server.log" 2>&1 &
   server_pid=$!
   trap "kill $server_pid 2>/dev/null || true; rm -rf '$work'" EXIT
-  addr=""
-  for _ in $(seq 1 150); do
-    addr=$(grep -o '"address":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4 || true)
-    [ -n "$addr" ] && break
-    sleep 0.2
-  done
-  if [ -z "$addr" ]; then
-    echo "server did not start"; cat "$work/server.log"; return 1
-  fi
+  server_address "$work/server.log"
 }

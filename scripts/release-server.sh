@@ -2,8 +2,21 @@
 # release server on the embedded defaults (sim + a temporary SQLite file, live venues off,
 # JSON logs) on a free port, with the given extra PAPERTWAP_* settings; sets $work, $pid,
 # $addr and $token (the demo user's bearer token) and stops everything on exit. Add pids to
-# $extra_pids to have them stopped too.
+# $extra_pids to have them stopped too. `server_address` is shared with .ci/server.sh.
 extra_pids=""
+
+# `server_address LOG`: wait (30 s at most) for the server's JSON start-up line in LOG and
+# set $addr to the address it listens on; prints the log and fails if it never comes.
+server_address() {
+  addr=""
+  for _ in $(seq 1 150); do
+    addr=$(grep -o '"address":"[^"]*"' "$1" | head -1 | cut -d'"' -f4 || true)
+    [ -n "$addr" ] && return 0
+    sleep 0.2
+  done
+  echo "server did not start"; cat "$1"; return 1
+}
+
 start_release_server() {
   cargo build --release --bin papertwap-server -p papertwap-server >/dev/null
   work=$(mktemp -d)
@@ -16,13 +29,7 @@ start_release_server() {
     "$@" target/release/papertwap-server > "$work/server.log" 2>&1 &
   pid=$!
   trap 'kill $extra_pids $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-  addr=""
-  for _ in $(seq 1 100); do
-    addr=$(grep -o '"address":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4 || true)
-    [ -n "$addr" ] && break
-    sleep 0.2
-  done
-  [ -n "$addr" ] || { cat "$work/server.log"; exit 1; }
+  server_address "$work/server.log" || exit 1
   token=$(curl -s "http://$addr/token" -d 'username=premium&password=CryptoTWAPpremium' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 }
