@@ -147,10 +147,26 @@ pub fn parse_exchange_info(text: &str) -> Result<Vec<Pair>, ParseError> {
         let Ok(symbol) = Symbol::new(&s.base_asset, &s.quote_asset) else {
             continue;
         };
+        // The native name is used in stream names and URLs: Binance's are ASCII letters and
+        // digits; anything else (or nothing) cannot be subscribed.
+        if s.symbol.is_empty() || !s.symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
         let find = |t: &str| s.filters.iter().find(|f| f.filter_type == t);
         let price = find("PRICE_FILTER");
         let lot = find("LOT_SIZE");
         let notional = find("NOTIONAL").or_else(|| find("MIN_NOTIONAL"));
+        let price_tick = price.and_then(|f| dec(&f.tick_size)).unwrap_or_default();
+        let qty_step = lot.and_then(|f| dec(&f.step_size)).unwrap_or_default();
+        let min_qty = lot.and_then(|f| dec(&f.min_qty)).unwrap_or_default();
+        let min_notional = notional.and_then(|f| dec(&f.min_notional));
+        // A negative grid or minimum is nonsense: the pair is not listed rather than guessed.
+        if [price_tick, qty_step, min_qty, min_notional.unwrap_or_default()]
+            .iter()
+            .any(Decimal::is_sign_negative)
+        {
+            continue;
+        }
         out.push(Pair {
             exchange: ExchangeId::Binance,
             symbol,
@@ -158,10 +174,10 @@ pub fn parse_exchange_info(text: &str) -> Result<Vec<Pair>, ParseError> {
             ws_symbol: s.symbol.to_lowercase(),
             aliases: Vec::new(),
             status: status(&s.status),
-            price_tick: price.and_then(|f| dec(&f.tick_size)).unwrap_or_default(),
-            qty_step: lot.and_then(|f| dec(&f.step_size)).unwrap_or_default(),
-            min_qty: lot.and_then(|f| dec(&f.min_qty)).unwrap_or_default(),
-            min_notional: notional.and_then(|f| dec(&f.min_notional)),
+            price_tick,
+            qty_step,
+            min_qty,
+            min_notional,
         });
     }
     Ok(out)

@@ -150,6 +150,22 @@ fn captured_exchange_info_and_klines_normalize() {
     assert!(nkn.price_tick > Decimal::ZERO && nkn.qty_step > Decimal::ZERO);
     assert!(nkn.min_notional.is_some(), "legacy MIN_NOTIONAL is read");
 
+    // Found by the binance_rest fuzz target: an entry with an empty native symbol was listed.
+    // Such entries, and ones with a negative grid, are left out; the rest still parse.
+    let mut info: serde_json::Value =
+        serde_json::from_str(&fixture("rest_exchange_info_2021_trimmed.json")).unwrap();
+    info["symbols"][0]["symbol"] = "".into();
+    info["symbols"][1]["symbol"] = "BLZ ETH".into();
+    let filters = info["symbols"][2]["filters"].as_array_mut().unwrap();
+    for f in filters.iter_mut() {
+        if f["filterType"] == "LOT_SIZE" {
+            f["stepSize"] = "-0.1".into();
+        }
+    }
+    let pairs = parse_exchange_info(&info.to_string()).unwrap();
+    let names: Vec<&str> = pairs.iter().map(|p| p.symbol.as_str()).collect();
+    assert_eq!(names, ["RUNE-EUR"]);
+
     let now = Timestamp::from_millis(1_634_943_840_000 + 30_000);
     let k = parse_klines(&fixture("rest_klines_btcusdt_1m.json"), now).unwrap();
     assert!(k.len() >= 2);
