@@ -161,9 +161,14 @@ pub fn parse_exchange_info(text: &str) -> Result<Vec<Pair>, ParseError> {
         let min_qty = lot.and_then(|f| dec(&f.min_qty)).unwrap_or_default();
         let min_notional = notional.and_then(|f| dec(&f.min_notional));
         // A negative grid or minimum is nonsense: the pair is not listed rather than guessed.
-        if [price_tick, qty_step, min_qty, min_notional.unwrap_or_default()]
-            .iter()
-            .any(Decimal::is_sign_negative)
+        if [
+            price_tick,
+            qty_step,
+            min_qty,
+            min_notional.unwrap_or_default(),
+        ]
+        .iter()
+        .any(Decimal::is_sign_negative)
         {
             continue;
         }
