@@ -10,6 +10,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod pair_cache;
+pub mod ports;
 pub mod settings;
 pub mod users;
 
@@ -64,7 +65,9 @@ impl Application {
                 .await
                 .context("preparing the JWT secret")?,
         };
-        let jwt = api::auth::Jwt::new(secret.as_bytes(), settings.auth.token_ttl_secs);
+        let account_states = api::accounts::AccountStates::default();
+        let jwt = api::auth::Jwt::new(secret.as_bytes(), settings.auth.token_ttl_secs)
+            .with_accounts(account_states.clone());
         let passwords =
             tokio::task::spawn_blocking(|| api::auth::Passwords::new(api::auth::BCRYPT_COST))
                 .await
@@ -76,14 +79,6 @@ impl Application {
         hub_config.pair_cache = Some(Arc::new(pair_cache::StorePairCache::new(store.clone())));
         let hub = Hub::start(hub_config, exchanges, shutdown.child_token());
 
-        let (engine, engine_task) = engine::runner::start(
-            Arc::new(api::trading::StoreOrders(store.clone())),
-            Arc::new(api::trading::HubBooks(hub.clone())),
-            engine::Clock::system(),
-            shutdown.child_token(),
-        )
-        .await
-        .context("starting the TWAP engine")?;
         let ex = &settings.exchanges;
         let fees: HashMap<ExchangeId, Decimal> = [
             (ExchangeId::Sim, ex.sim.fee_bps),
@@ -91,12 +86,32 @@ impl Application {
             (ExchangeId::Kraken, ex.kraken.fee_bps),
         ]
         .into();
+        let (engine, engine_task) = engine::runner::start(
+            Arc::new(ports::StoreOrders(store.clone())),
+            Arc::new(ports::HubBooks(hub.clone())),
+            engine::EngineConfig {
+                fees,
+                limits: engine::Limits::default(),
+            },
+            engine::Clock::system(),
+            shutdown.child_token(),
+        )
+        .await
+        .context("starting the TWAP engine")?;
+        let accounts: Arc<dyn api::accounts::Accounts> =
+            Arc::new(ports::StoreAccounts(store.clone()));
+        ports::keep_accounts_fresh(
+            accounts.clone(),
+            account_states,
+            engine.clone(),
+            shutdown.child_token(),
+        )
+        .await
+        .context("loading users")?;
         let trading = api::Trading {
             engine,
             jwt,
             passwords,
-            fees: Arc::new(fees),
-            limits: engine::Limits::default(),
         };
         let l = &settings.limits;
         let limits = api::RateLimits::new(api::LimitConfig {
@@ -119,7 +134,7 @@ impl Application {
             message_burst: settings.feed.message_burst,
             ..api::WsConfig::default()
         };
-        let state = api::AppState::new(hub.clone(), store.clone(), trading, limits, ws);
+        let state = api::AppState::new(hub.clone(), accounts, trading, limits, ws);
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding server.bind {}", settings.server.bind))?;
         let addr = listener.local_addr()?;
@@ -274,6 +289,7 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
                 let adapter = binance::BinanceExchange::new(binance::BinanceConfig {
                     ws_url: e.ws_url.clone().unwrap_or(defaults.ws_url.clone()),
                     rest_url: e.rest_url.clone().unwrap_or(defaults.rest_url.clone()),
+                    dead_after: Duration::from_millis(s.market.dead_after_ms),
                     ..defaults
                 })
                 .context("building the Binance adapter")?;
@@ -287,6 +303,7 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
                     depth: e.book_depth.unwrap_or(defaults.depth),
                     checksum: e.checksum.unwrap_or(defaults.checksum),
                     checksum_skip: e.checksum_skip.clone(),
+                    dead_after: Duration::from_millis(s.market.dead_after_ms),
                     ..defaults
                 })
                 .context("building the Kraken adapter")?;

@@ -223,6 +223,9 @@ pub struct MarketSettings {
     pub stale_after_ms: u64,
     /// A lazily subscribed book without users is released after this long.
     pub release_after_secs: u64,
+    /// The pong deadline: a venue connection that shows no frame (data, heartbeat or pong to
+    /// our pings) for this long is replaced.
+    pub dead_after_ms: u64,
 }
 
 impl Default for MarketSettings {
@@ -230,6 +233,7 @@ impl Default for MarketSettings {
         MarketSettings {
             stale_after_ms: 5_000,
             release_after_secs: 300,
+            dead_after_ms: 10_000,
         }
     }
 }
@@ -479,6 +483,12 @@ impl Settings {
             return Err(invalid(
                 "market.stale_after_ms",
                 "must be between 100 and 600000",
+            ));
+        }
+        if !(1_000..=120_000).contains(&self.market.dead_after_ms) {
+            return Err(invalid(
+                "market.dead_after_ms",
+                "must be between 1000 and 120000",
             ));
         }
         if !(1..=86_400).contains(&self.market.release_after_secs) {

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
+use crate::accounts::AccountStates;
+
 /// Clock-skew allowance on `exp` and `iat`.
 pub const LEEWAY_SECS: i64 = 5;
 /// bcrypt cost used for stored hashes.
@@ -33,6 +35,9 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at (Unix seconds).
     pub exp: i64,
+    /// The user's token version when it was issued (0 for tokens from before versions).
+    #[serde(default)]
+    pub ver: i64,
 }
 
 /// Why a token was refused.
@@ -53,6 +58,9 @@ pub enum TokenError {
     /// Issued in the future (beyond the leeway).
     #[error("the token is not valid yet")]
     NotYetValid,
+    /// Well signed, but its user is gone or changed their password since.
+    #[error(transparent)]
+    Revoked(#[from] crate::accounts::Revoked),
 }
 
 #[derive(Deserialize)]
@@ -65,6 +73,7 @@ struct Header {
 pub struct Jwt {
     key: Arc<[u8]>,
     ttl_secs: u64,
+    accounts: AccountStates,
 }
 
 impl std::fmt::Debug for Jwt {
@@ -84,7 +93,20 @@ impl Jwt {
         Jwt {
             key: Arc::from(secret),
             ttl_secs,
+            accounts: AccountStates::default(),
         }
+    }
+
+    /// Check every token against these users' states too (removed users, password
+    /// changes).
+    pub fn with_accounts(mut self, accounts: AccountStates) -> Self {
+        self.accounts = accounts;
+        self
+    }
+
+    /// The users' states tokens are checked against.
+    pub fn accounts(&self) -> &AccountStates {
+        &self.accounts
     }
 
     /// Token lifetime, seconds.
@@ -101,8 +123,9 @@ impl Jwt {
     }
 
     /// A token for this user, valid from `now` (Unix seconds) for the configured lifetime.
-    pub fn issue(&self, username: &str, uid: i64, tier: &str, now: i64) -> String {
+    pub fn issue(&self, username: &str, uid: i64, tier: &str, ver: i64, now: i64) -> String {
         let claims = Claims {
+            ver,
             sub: username.to_owned(),
             uid,
             tier: tier.to_owned(),
@@ -150,6 +173,7 @@ impl Jwt {
         if claims.iat > now + LEEWAY_SECS {
             return Err(TokenError::NotYetValid);
         }
+        self.accounts.check(claims.uid, &claims.sub, claims.ver)?;
         Ok(claims)
     }
 }
@@ -291,7 +315,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_tampering_is_refused() {
         let jwt = Jwt::new(&[7u8; 32], 1_800);
-        let t = jwt.issue("alice", 3, "basic", 1_000);
+        let t = jwt.issue("alice", 3, "basic", 0, 1_000);
         let c = jwt.verify(&t, 1_100).unwrap();
         assert_eq!(
             (c.sub.as_str(), c.uid, c.tier.as_str(), c.exp),

@@ -104,3 +104,107 @@ pub fn order_book(s: &BookSnapshot, depth: usize, now: Timestamp) -> wire::Order
         health: health(&s.health, now),
     }
 }
+
+/// A consolidated book, stamped `ts`.
+pub fn consolidated(b: &market::ConsolidatedBook, ts: Timestamp) -> wire::ConsolidatedBook {
+    let level = |l: &market::ConsolidatedLevel| {
+        (
+            l.price.normalize(),
+            l.total.normalize(),
+            l.venues
+                .iter()
+                .map(|(e, q)| (e.as_str().to_owned(), q.normalize()))
+                .collect(),
+        )
+    };
+    wire::ConsolidatedBook {
+        symbol: b.symbol.to_string(),
+        ts: time(ts),
+        bids: b.bids.iter().map(level).collect(),
+        asks: b.asks.iter().map(level).collect(),
+        exchanges: b
+            .venues
+            .iter()
+            .map(|(e, h)| (e.as_str().to_owned(), health(h, ts)))
+            .collect(),
+    }
+}
+
+/// An engine slice record as the wire slice.
+pub fn slice(s: &engine::SliceRecord) -> wire::Slice {
+    wire::Slice {
+        index: s.index,
+        scheduled_at: time(s.scheduled_at),
+        executed_at: time(s.executed_at),
+        target_quantity: s.target.normalize(),
+        filled_quantity: s.filled.normalize(),
+        avg_price: s.avg_price.map(|d| d.normalize()),
+        fee: s.fee.normalize(),
+        fills: s
+            .fills
+            .iter()
+            .map(|(p, q)| (p.normalize(), q.normalize()))
+            .collect(),
+        best_bid: s.best_bid.map(|d| d.normalize()),
+        best_ask: s.best_ask.map(|d| d.normalize()),
+        mid: s.mid.map(|d| d.normalize()),
+        book_seq: s.book_seq,
+        book_age_ms: s.book_age_ms,
+        skipped: s.skipped.map(|r| r.as_str().to_owned()),
+        short_reason: s.short.map(|r| r.as_str().to_owned()),
+    }
+}
+
+/// An engine order (with its slices, when given) as the wire order.
+pub fn order(
+    o: &engine::Order,
+    slices: Option<&[std::sync::Arc<engine::SliceRecord>]>,
+) -> wire::Order {
+    let a = o.analytics();
+    let p = o.plan();
+    let t = o.totals();
+    let secs = |ms: i64| u64::try_from(ms / 1_000).unwrap_or(0);
+    wire::Order {
+        token_id: o.token_id().to_string(),
+        exchange: o.exchange().as_str().to_owned(),
+        symbol: o.symbol().to_string(),
+        side: o.side().as_str().to_owned(),
+        quantity: p.quantity.normalize(),
+        limit_price: o.limit_price().map(|d| d.normalize()),
+        catch_up: o.catch_up().as_str().to_owned(),
+        status: o.status().as_str().to_owned(),
+        created_at: time(o.created_at()),
+        start_time: time(p.start),
+        end_time: time(p.end()),
+        closed_at: o.closed_at().map(time),
+        duration_secs: secs(p.duration_ms),
+        interval_secs: secs(p.interval_ms),
+        interval_ms: u64::try_from(p.interval_ms).unwrap_or(0),
+        slices_total: p.slices,
+        slices_done: t.slices_done,
+        slices_skipped: o.slices_skipped(),
+        filled_quantity: t.filled.normalize(),
+        fill_ratio: a.fill_ratio,
+        avg_price: a.avg_price,
+        notional: t.notional.normalize(),
+        fees: t.fees.normalize(),
+        analytics: wire::Analytics {
+            arrival_mid: a.arrival_mid.map(|d| d.normalize()),
+            slippage_vs_arrival_bps: a.slippage_vs_arrival_bps,
+            market_twap: a.market_twap,
+            slippage_vs_market_twap_bps: a.slippage_vs_market_twap_bps,
+            spread_cost: a.spread_cost,
+            skipped_by_reason: a
+                .skipped_by_reason
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), *v))
+                .collect(),
+        },
+        slices: slices.map(|s| s.iter().map(|s| slice(s)).collect()),
+    }
+}
+
+/// An engine order with all its slices as the wire order.
+pub fn order_detail(d: &engine::OrderDetail) -> wire::Order {
+    order(&d.order, Some(&d.slices))
+}

@@ -252,7 +252,9 @@ impl From<MarketError> for ApiError {
         let detail = e.to_string();
         match e {
             MarketError::ExchangeDisabled(_) => ApiError::not_found("exchange_disabled", detail),
-            MarketError::UnknownSymbol { .. } => ApiError::not_found("unknown_symbol", detail),
+            MarketError::UnknownSymbol { .. } | MarketError::NoVenueLists(_) => {
+                ApiError::not_found("unknown_symbol", detail)
+            }
             MarketError::UnsupportedInterval { .. } => {
                 ApiError::bad_request("unsupported_interval", detail)
             }

@@ -1,25 +1,22 @@
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use engine::{EngineHandle, Limits};
+use engine::EngineHandle;
 use market::Hub;
-use model::ExchangeId;
-use rust_decimal::Decimal;
-use store::Store;
 
+use crate::accounts::Accounts;
 use crate::auth::{Jwt, Passwords};
 use crate::metrics::HttpMetrics;
 use crate::ratelimit::RateLimits;
 use crate::ws::{WsConfig, WsState};
 
 /// Everything handlers need, shared by all workers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     /// The live market data hub.
     pub hub: Hub,
-    /// The database.
-    pub store: Store,
+    /// The users (and whether their store answers).
+    pub accounts: Arc<dyn Accounts>,
     /// When the server started (for `/health` uptime).
     pub started: Instant,
     /// Trading: engine, auth, fees, limits.
@@ -41,24 +38,26 @@ pub struct Trading {
     pub jwt: Jwt,
     /// Password hashing.
     pub passwords: Passwords,
-    /// Taker fee per exchange, basis points.
-    pub fees: Arc<HashMap<ExchangeId, Decimal>>,
-    /// Order limits.
-    pub limits: Limits,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
 }
 
 impl AppState {
     /// Bundle the parts.
     pub fn new(
         hub: Hub,
-        store: Store,
+        accounts: Arc<dyn Accounts>,
         trading: Trading,
         limits: Arc<RateLimits>,
         ws: WsConfig,
     ) -> Self {
         AppState {
             hub,
-            store,
+            accounts,
             started: Instant::now(),
             trading,
             limits,

@@ -6,7 +6,7 @@
 //! newest book at its next tick), serialized once per (book, depth, tick) for every
 //! subscriber, and sent with a 10 s deadline: a client that stops reading is closed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,9 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, Session};
 use bytestring::ByteString;
 use futures_util::StreamExt;
-use market::{BookSnapshot, BookWatch};
-use model::{BookState, ExchangeId, Symbol, Timestamp};
-use rust_decimal::Decimal;
+use market::BookWatch;
+use model::{ExchangeId, Symbol, Timestamp};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tracing::{debug, info};
@@ -28,7 +27,6 @@ use crate::auth::Claims;
 use crate::convert;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::trading::{slice_row, wire_order, wire_slice};
 
 /// WebSocket limits and defaults.
 #[derive(Debug, Clone)]
@@ -78,9 +76,19 @@ pub struct WsState {
     pub clients: AtomicU64,
     /// Latest serialized book frame per (exchange, symbol, depth, interval): (tick ms, text).
     frames: Mutex<HashMap<FrameKey, (i64, ByteString)>>,
+    /// The frame cache's size after its last sweep.
+    swept_len: std::sync::atomic::AtomicUsize,
 }
 
 impl WsState {
+    /// Frames cached now (for tests and metrics).
+    pub fn cached_frames(&self) -> usize {
+        self.frames
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// State with these limits.
     pub fn new(config: WsConfig) -> Self {
         WsState {
@@ -171,10 +179,8 @@ enum Feed {
         symbol: Symbol,
         watch: BookWatch,
     },
-    Consolidated {
-        symbol: Symbol,
-        watches: Vec<(ExchangeId, BookWatch)>,
-    },
+    /// The cross-venue book, computed by `market` as for REST.
+    Consolidated(market::ConsolidatedWatch),
 }
 
 /// A normalized subscription: its echo, its feed (none for `orders`), depth, interval.
@@ -524,21 +530,8 @@ impl Conn {
                 };
                 let symbol = Symbol::from_str(sym)
                     .map_err(|e| fail("unknown_symbol", format!("`{sym}`: {e}")))?;
-                let mut watches = Vec::new();
-                for id in hub.exchange_ids() {
-                    if let Ok(p) = hub.resolve(id, symbol.as_str())
-                        && p.symbol == symbol
-                        && let Ok(w) = hub.watch(id, symbol.as_str())
-                    {
-                        watches.push((id, w));
-                    }
-                }
-                if watches.is_empty() {
-                    return Err(fail(
-                        "unknown_symbol",
-                        format!("no enabled exchange lists {symbol}"),
-                    ));
-                }
+                let watch = market::ConsolidatedWatch::new(hub, symbol.clone())
+                    .map_err(|e| fail("unknown_symbol", e.to_string()))?;
                 let echo = Subscription {
                     channel: "consolidated".into(),
                     exchange: None,
@@ -548,7 +541,7 @@ impl Conn {
                 };
                 Ok((
                     echo,
-                    Some(Feed::Consolidated { symbol, watches }),
+                    Some(Feed::Consolidated(watch)),
                     depth as usize,
                     interval,
                 ))
@@ -669,9 +662,7 @@ impl Conn {
                     s.interval_ms,
                     tick,
                 ),
-                Feed::Consolidated { symbol, watches } => {
-                    consolidated_frame(symbol, watches, s.depth, tick)
-                }
+                Feed::Consolidated(w) => consolidated_frame(w, s.depth, tick),
             };
             frames.push(frame);
         }
@@ -689,18 +680,10 @@ impl Conn {
     ) -> Flow {
         let uid = self.claims.as_ref().map(|c| c.uid);
         match upd {
-            Ok(u) if Some(u.order.user_id) == uid => {
-                let order = match wire_order(&u.order, None) {
-                    Ok(o) => o,
-                    Err(_) => return Flow::Continue,
-                };
-                let slice = u
-                    .slice
-                    .as_ref()
-                    .and_then(|s| wire_slice(&slice_row(u.order.id, s)).ok());
+            Ok(u) if Some(u.order.user_id()) == uid => {
                 self.reply(&ServerMessage::Order {
-                    order: Box::new(order),
-                    slice,
+                    order: Box::new(convert::order(&u.order, None)),
+                    slice: u.slice.as_ref().map(convert::slice),
                 })
                 .await
             }
@@ -747,53 +730,26 @@ fn book_frame(
     let mut body = convert::order_book(&snap, depth, ts);
     body.ts = convert::time(ts);
     let text = ByteString::from(json(&ServerMessage::Book(Box::new(body))));
-    state
+    let mut cache = state
         .ws
         .frames
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(key, (tick, text.clone()));
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache.insert(key, (tick, text.clone()));
+    // Frames of subscriptions nobody serves any more would stay forever: drop every frame
+    // older than the longest interval allowed, whenever the cache has doubled since the
+    // last sweep (amortized O(1) per insert).
+    if cache.len() >= 2 * state.ws.swept_len.load(Ordering::Relaxed).max(64) {
+        cache.retain(|_, (t, _)| tick - *t <= FRAME_TTL_MS);
+        state.ws.swept_len.store(cache.len(), Ordering::Relaxed);
+    }
     text
 }
 
-fn consolidated_frame(
-    symbol: &Symbol,
-    watches: &[(ExchangeId, BookWatch)],
-    depth: usize,
-    tick: i64,
-) -> ByteString {
-    let ts = Timestamp::from_millis(tick);
-    let snaps: Vec<(ExchangeId, Arc<BookSnapshot>)> =
-        watches.iter().map(|(id, w)| (*id, w.current())).collect();
-    let mut bids: BTreeMap<Decimal, BTreeMap<String, Decimal>> = BTreeMap::new();
-    let mut asks: BTreeMap<Decimal, BTreeMap<String, Decimal>> = BTreeMap::new();
-    let mut exchanges = BTreeMap::new();
-    for (id, s) in &snaps {
-        exchanges.insert(id.as_str().to_owned(), convert::health(&s.health, ts));
-        if s.health.state != BookState::Live || s.health.crossed {
-            continue;
-        }
-        let top = s.book.top(depth);
-        for l in top.bids() {
-            bids.entry(l.price.get())
-                .or_default()
-                .insert(id.as_str().to_owned(), l.qty.get());
-        }
-        for l in top.asks() {
-            asks.entry(l.price.get())
-                .or_default()
-                .insert(id.as_str().to_owned(), l.qty.get());
-        }
-    }
-    let level = |(p, per): (&Decimal, &BTreeMap<String, Decimal>)| {
-        (*p, per.values().copied().sum::<Decimal>(), per.clone())
-    };
-    let book = wire::ConsolidatedBook {
-        symbol: symbol.to_string(),
-        ts: convert::time(ts),
-        bids: bids.iter().rev().take(depth).map(level).collect(),
-        asks: asks.iter().take(depth).map(level).collect(),
-        exchanges,
-    };
+/// A cached frame older than this (twice the longest subscription interval) is nobody's.
+const FRAME_TTL_MS: i64 = 120_000;
+
+fn consolidated_frame(w: &market::ConsolidatedWatch, depth: usize, tick: i64) -> ByteString {
+    let book = convert::consolidated(&w.current(depth), Timestamp::from_millis(tick));
     ByteString::from(json(&ServerMessage::Consolidated(Box::new(book))))
 }

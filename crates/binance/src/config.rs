@@ -20,8 +20,9 @@ pub struct BinanceConfig {
     pub connections_per_5min: usize,
     /// Planned reconnect after this long (Binance cuts at 24 h).
     pub max_connection_age: Duration,
-    /// A connection with no frame for this long is dead (Binance pings every 20 s).
-    pub read_timeout: Duration,
+    /// The pong deadline (`market.dead_after_ms`): a connection showing no frame for this
+    /// long, though pinged, is dead and replaced (the depth stream sends every 100 ms).
+    pub dead_after: Duration,
     /// Connect/handshake timeout.
     pub connect_timeout: Duration,
     /// REST request timeout.
@@ -41,7 +42,7 @@ impl Default for BinanceConfig {
             control_per_second: 4,
             connections_per_5min: 250,
             max_connection_age: Duration::from_secs(23 * 3_600 + 50 * 60),
-            read_timeout: Duration::from_secs(60),
+            dead_after: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             rest_timeout: Duration::from_secs(10),
             overlap: Duration::from_secs(10),

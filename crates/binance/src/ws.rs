@@ -531,7 +531,7 @@ impl Feed {
                 self.next_conn,
                 self.conn_tx.clone(),
                 cfg.control_per_second,
-                cfg.read_timeout,
+                cfg.dead_after,
             ),
             next_request: 0,
         })

@@ -270,6 +270,14 @@ impl Engine {
         })
     }
 
+    /// Drop an open order without recording anything (its owner was removed, and the
+    /// store with it).
+    pub fn forget(&mut self, id: OrderId) -> Option<Order> {
+        let o = self.orders.get(&id).cloned();
+        self.close(id);
+        o
+    }
+
     fn close(&mut self, id: OrderId) {
         if let Some(o) = self.orders.remove(&id) {
             let used = self
@@ -295,7 +303,11 @@ impl Engine {
     }
 }
 
-fn live_mid(books: &dyn Books, exchange: ExchangeId, symbol: &Symbol) -> Option<Decimal> {
+pub(crate) fn live_mid(
+    books: &dyn Books,
+    exchange: ExchangeId,
+    symbol: &Symbol,
+) -> Option<Decimal> {
     let mut mid = None;
     books.with_book(exchange, symbol, &mut |b| {
         if let Some((book, health)) = b

@@ -14,15 +14,7 @@ pub enum ShortReason {
     Depth,
 }
 
-impl ShortReason {
-    /// `limit_price` or `depth`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShortReason::LimitPrice => "limit_price",
-            ShortReason::Depth => "depth",
-        }
-    }
-}
+crate::words::words!(ShortReason, "short reason", { LimitPrice => "limit_price", Depth => "depth" });
 
 /// What one walk took.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -13,20 +13,33 @@
 //!   a final state (`filled`, `expired`, `cancelled`).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod clock;
 mod core;
 pub mod fill;
 pub mod order;
 pub mod plan;
+pub mod ports;
 pub mod runner;
+mod token;
+mod view;
+mod words;
 
+pub use clock::Clock;
 pub use core::{BookRef, Books, CancelError, Engine, RESTART_GRACE_MS, Update};
 pub use fill::{Fill, Liquidity, ShortReason};
-pub use order::{Analytics, Order, OrderId, OrderStatus, SkipReason, SliceRecord, Totals};
+pub use order::{
+    Analytics, Order, OrderId, OrderParts, OrderStatus, SkipReason, SliceRecord, Totals,
+};
 pub use plan::{
     CatchUp, Limits, MAX_AMOUNT, MAX_SCALE, Plan, Rejection, Timing, TwapRequest, floor_to,
-    valid_token_id, validate,
+    validate,
+};
+pub use ports::{
+    BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure,
+    StoredOrder,
 };
 pub use runner::{
-    BookAccess, Clock, EngineError, EngineHandle, EngineStats, InsertOutcome, OrderStore,
-    StoreFailure, SubmitOutcome,
+    BatchError, EngineConfig, EngineError, EngineHandle, EngineStats, Submission, SubmitOutcome,
 };
+pub use token::{InvalidTokenId, TokenId, valid_token_id};
+pub use words::UnknownWord;

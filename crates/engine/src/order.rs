@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::fill::ShortReason;
 use crate::plan::{CatchUp, Plan};
+use crate::token::TokenId;
 
 /// Store-assigned order id.
 pub type OrderId = i64;
@@ -26,30 +27,11 @@ pub enum OrderStatus {
     Cancelled,
 }
 
+crate::words::words!(OrderStatus, "status", {
+    Pending => "pending", Working => "working", Filled => "filled", Expired => "expired", Cancelled => "cancelled",
+});
+
 impl OrderStatus {
-    /// `pending`, `working`, `filled`, `expired`, `cancelled`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Working => "working",
-            OrderStatus::Filled => "filled",
-            OrderStatus::Expired => "expired",
-            OrderStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parse [`OrderStatus::as_str`].
-    pub fn parse(s: &str) -> Option<OrderStatus> {
-        match s {
-            "pending" => Some(OrderStatus::Pending),
-            "working" => Some(OrderStatus::Working),
-            "filled" => Some(OrderStatus::Filled),
-            "expired" => Some(OrderStatus::Expired),
-            "cancelled" => Some(OrderStatus::Cancelled),
-            _ => None,
-        }
-    }
-
     /// `pending` or `working`.
     pub fn is_open(self) -> bool {
         matches!(self, OrderStatus::Pending | OrderStatus::Working)
@@ -71,30 +53,10 @@ pub enum SkipReason {
     Cancelled,
 }
 
-impl SkipReason {
-    /// `stale_book`, `no_book`, `crossed_book`, `server_down`, `cancelled`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::StaleBook => "stale_book",
-            SkipReason::NoBook => "no_book",
-            SkipReason::CrossedBook => "crossed_book",
-            SkipReason::ServerDown => "server_down",
-            SkipReason::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parse [`SkipReason::as_str`].
-    pub fn parse(s: &str) -> Option<SkipReason> {
-        match s {
-            "stale_book" => Some(SkipReason::StaleBook),
-            "no_book" => Some(SkipReason::NoBook),
-            "crossed_book" => Some(SkipReason::CrossedBook),
-            "server_down" => Some(SkipReason::ServerDown),
-            "cancelled" => Some(SkipReason::Cancelled),
-            _ => None,
-        }
-    }
-}
+crate::words::words!(SkipReason, "skip reason", {
+    StaleBook => "stale_book", NoBook => "no_book", CrossedBook => "crossed_book",
+    ServerDown => "server_down", Cancelled => "cancelled",
+});
 
 /// One executed or skipped slice.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,14 +126,51 @@ impl SliceRecord {
 }
 
 /// An order and its running totals: everything needed to resume it and to report it.
+/// Only the engine changes an order; everyone else reads it through accessors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Order {
+    /// Store id.
+    pub(crate) id: OrderId,
+    /// Owner.
+    pub(crate) user_id: i64,
+    /// Client id.
+    pub(crate) token_id: TokenId,
+    /// Venue.
+    pub(crate) exchange: ExchangeId,
+    /// Canonical symbol.
+    pub(crate) symbol: Symbol,
+    /// Buy or sell.
+    pub(crate) side: Side,
+    /// Price cap.
+    pub(crate) limit_price: Option<Decimal>,
+    /// Catch-up policy.
+    pub(crate) catch_up: CatchUp,
+    /// The schedule (quantity included).
+    pub(crate) plan: Plan,
+    /// Fee in basis points.
+    pub(crate) fee_bps: Decimal,
+    /// Acceptance time.
+    pub(crate) created_at: Timestamp,
+    /// Lifecycle state.
+    pub(crate) status: OrderStatus,
+    /// When it reached a final state.
+    pub(crate) closed_at: Option<Timestamp>,
+    /// Next slice to run.
+    pub(crate) next_index: u32,
+    /// Totals.
+    pub(crate) totals: Totals,
+}
+
+/// Every field of an [`Order`], for a store rebuilding one it wrote
+/// ([`Order::from_parts`], [`Order::into_parts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderParts {
     /// Store id.
     pub id: OrderId,
     /// Owner.
     pub user_id: i64,
     /// Client id.
-    pub token_id: String,
+    pub token_id: TokenId,
     /// Venue.
     pub exchange: ExchangeId,
     /// Canonical symbol.
@@ -196,6 +195,161 @@ pub struct Order {
     pub next_index: u32,
     /// Totals.
     pub totals: Totals,
+}
+
+impl Order {
+    /// Rebuild an order from its stored parts.
+    pub fn from_parts(p: OrderParts) -> Order {
+        let OrderParts {
+            id,
+            user_id,
+            token_id,
+            exchange,
+            symbol,
+            side,
+            limit_price,
+            catch_up,
+            plan,
+            fee_bps,
+            created_at,
+            status,
+            closed_at,
+            next_index,
+            totals,
+        } = p;
+        Order {
+            id,
+            user_id,
+            token_id,
+            exchange,
+            symbol,
+            side,
+            limit_price,
+            catch_up,
+            plan,
+            fee_bps,
+            created_at,
+            status,
+            closed_at,
+            next_index,
+            totals,
+        }
+    }
+}
+
+impl Order {
+    /// Every field, for a store writing the order.
+    pub fn into_parts(self) -> OrderParts {
+        let Order {
+            id,
+            user_id,
+            token_id,
+            exchange,
+            symbol,
+            side,
+            limit_price,
+            catch_up,
+            plan,
+            fee_bps,
+            created_at,
+            status,
+            closed_at,
+            next_index,
+            totals,
+        } = self;
+        OrderParts {
+            id,
+            user_id,
+            token_id,
+            exchange,
+            symbol,
+            side,
+            limit_price,
+            catch_up,
+            plan,
+            fee_bps,
+            created_at,
+            status,
+            closed_at,
+            next_index,
+            totals,
+        }
+    }
+
+    /// Store id.
+    pub fn id(&self) -> OrderId {
+        self.id
+    }
+
+    /// Owner.
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+
+    /// Client id.
+    pub fn token_id(&self) -> &TokenId {
+        &self.token_id
+    }
+
+    /// Venue.
+    pub fn exchange(&self) -> ExchangeId {
+        self.exchange
+    }
+
+    /// Canonical symbol.
+    pub fn symbol(&self) -> &Symbol {
+        &self.symbol
+    }
+
+    /// Buy or sell.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// Price cap.
+    pub fn limit_price(&self) -> Option<Decimal> {
+        self.limit_price
+    }
+
+    /// Catch-up policy.
+    pub fn catch_up(&self) -> CatchUp {
+        self.catch_up
+    }
+
+    /// The schedule (quantity included).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Fee in basis points.
+    pub fn fee_bps(&self) -> Decimal {
+        self.fee_bps
+    }
+
+    /// Acceptance time.
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    /// Lifecycle state.
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+
+    /// When it reached a final state.
+    pub fn closed_at(&self) -> Option<Timestamp> {
+        self.closed_at
+    }
+
+    /// Next slice to run.
+    pub fn next_index(&self) -> u32 {
+        self.next_index
+    }
+
+    /// Totals.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
 }
 
 /// Running totals of an order (persisted with every slice).

@@ -14,26 +14,7 @@ pub enum CatchUp {
     None,
 }
 
-impl CatchUp {
-    /// `spread`, `next` or `none`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CatchUp::Spread => "spread",
-            CatchUp::Next => "next",
-            CatchUp::None => "none",
-        }
-    }
-
-    /// Parse `spread`, `next` or `none`.
-    pub fn parse(s: &str) -> Option<CatchUp> {
-        match s {
-            "spread" => Some(CatchUp::Spread),
-            "next" => Some(CatchUp::Next),
-            "none" => Some(CatchUp::None),
-            _ => None,
-        }
-    }
-}
+crate::words::words!(CatchUp, "catch_up", { Spread => "spread", Next => "next", None => "none" });
 
 /// The timing of a request: a duration (or an end time) cut by an interval (or a slice count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +39,7 @@ pub enum Timing {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TwapRequest {
     /// Client id, unique per user.
-    pub token_id: String,
+    pub token_id: crate::TokenId,
     /// Venue.
     pub exchange: ExchangeId,
     /// Buy or sell.
@@ -211,13 +192,6 @@ impl Plan {
     }
 }
 
-/// A client order id: 1–64 of `[A-Za-z0-9._:-]`.
-pub fn valid_token_id(t: &str) -> bool {
-    (1..=64).contains(&t.len())
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
 /// Validate a request against its pair and the limits. `reference_price` (the book's mid,
 /// if known) checks the minimum notional of a slice when no limit price is given.
 pub fn validate(
@@ -227,12 +201,6 @@ pub fn validate(
     limits: &Limits,
     reference_price: Option<Decimal>,
 ) -> Result<Plan, Rejection> {
-    if !valid_token_id(&req.token_id) {
-        return Err(reject(
-            "invalid_token_id",
-            "token_id must be 1–64 characters of letters, digits, '.', '_', ':' or '-'",
-        ));
-    }
     if pair.status != PairStatus::Trading {
         return Err(reject(
             "pair_not_trading",

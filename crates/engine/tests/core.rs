@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use engine::{
-    BookRef, Books, CancelError, CatchUp, Engine, Limits, Order, OrderStatus, Plan, ShortReason,
-    SkipReason, Timing, Totals, TwapRequest, validate,
+    BookRef, Books, CancelError, CatchUp, Engine, Limits, Order, OrderParts, OrderStatus, Plan,
+    ShortReason, SkipReason, Timing, Totals, TwapRequest, validate,
 };
 use model::{
     BookEvent, BookHealth, BookState, ExchangeId, Level, OrderBook, Pair, PairStatus, Side, Symbol,
@@ -81,7 +81,7 @@ fn t(s: i64) -> Timestamp {
 
 fn request(q: &str, duration: u64, interval: u64) -> TwapRequest {
     TwapRequest {
-        token_id: "t-1".into(),
+        token_id: "t-1".parse().unwrap(),
         exchange: ExchangeId::Sim,
         side: Side::Buy,
         quantity: d(q),
@@ -96,10 +96,10 @@ fn request(q: &str, duration: u64, interval: u64) -> TwapRequest {
 }
 
 fn order(id: i64, side: Side, q: &str, n: u32, limit: Option<&str>, catch_up: CatchUp) -> Order {
-    Order {
+    Order::from_parts(OrderParts {
         id,
         user_id: 1,
-        token_id: format!("o{id}"),
+        token_id: format!("o{id}").parse().unwrap(),
         exchange: ExchangeId::Sim,
         symbol: pair().symbol,
         side,
@@ -119,7 +119,7 @@ fn order(id: i64, side: Side, q: &str, n: u32, limit: Option<&str>, catch_up: Ca
         closed_at: None,
         next_index: 0,
         totals: Totals::default(),
-    }
+    })
 }
 
 #[test]
@@ -155,9 +155,6 @@ fn validation_gives_one_clear_reason() {
     assert_eq!(code(request("1", 5, 10)), "invalid_schedule");
     assert_eq!(code(request("1", 8 * 86_400, 60)), "invalid_schedule");
     assert_eq!(code(request("100", 20_001, 1)), "invalid_schedule");
-    let mut r = request("1", 60, 10);
-    r.token_id = "bad id!".into();
-    assert_eq!(code(r), "invalid_token_id");
     let mut r = request("1", 60, 10);
     r.start_time = Some(t(-60));
     assert_eq!(code(r), "invalid_start_time");
@@ -283,13 +280,13 @@ fn walk_respects_the_limit_and_consumes_liquidity_across_orders() {
     );
     assert_eq!(s1.avg_price, Some(d("100.166666666667")));
     assert_eq!(s1.fee, d("0.15025"));
-    assert_eq!(u[0].order.status, OrderStatus::Filled);
+    assert_eq!(u[0].order.status(), OrderStatus::Filled);
     // The second order sees only what the first left, and stops at its limit.
     let s2 = u[1].slice.clone().unwrap();
     assert_eq!(s2.fills, vec![(d("100.50"), d("0.5"))]);
     assert_eq!(s2.short, Some(ShortReason::LimitPrice));
-    assert_eq!(u[1].order.status, OrderStatus::Expired);
-    assert_eq!(u[1].order.totals.filled, d("0.5"));
+    assert_eq!(u[1].order.status(), OrderStatus::Expired);
+    assert_eq!(u[1].order.totals().filled, d("0.5"));
 }
 
 #[test]
@@ -309,7 +306,7 @@ fn consumption_lasts_until_the_venue_changes_the_level() {
     books.change(false, "100.00", "2");
     let third = e.run_due(t(2), &books);
     assert_eq!(third[0].slice.as_ref().unwrap().filled, d("1"));
-    assert_eq!(third[0].order.status, OrderStatus::Expired);
+    assert_eq!(third[0].order.status(), OrderStatus::Expired);
 }
 
 #[test]
@@ -335,7 +332,7 @@ fn sells_walk_bids_downward() {
     assert_eq!(s.short, Some(ShortReason::LimitPrice));
     assert_eq!(s.mid, Some(d("99.5")));
     // Sold at 98.5 average vs mid 99.5: cost 1 per unit.
-    assert_eq!(u[0].order.totals.spread_cost, d("2"));
+    assert_eq!(u[0].order.totals().spread_cost, d("2"));
     let a = u[0].order.analytics();
     assert_eq!(a.arrival_mid, Some(d("99.5")));
     assert!(
@@ -366,14 +363,14 @@ fn no_fill_from_a_book_that_is_not_live_or_is_crossed() {
         u[0].slice.as_ref().unwrap().skipped,
         Some(SkipReason::CrossedBook)
     );
-    assert_eq!(u[0].order.totals.filled, d("0"));
+    assert_eq!(u[0].order.totals().filled, d("0"));
     // Spread catch-up: the last slice asks for everything.
     books.set(&[("99.00", "5")], &[("100.00", "5")], BookState::Live);
     let u = e.run_due(t(3), &books);
     let s = u[0].slice.clone().unwrap();
     assert_eq!((s.target, s.filled), (d("4"), d("4")));
     let o = &u[0].order;
-    assert_eq!(o.status, OrderStatus::Filled);
+    assert_eq!(o.status(), OrderStatus::Filled);
     assert_eq!(o.slices_skipped(), 3);
     let a = o.analytics();
     let expect: BTreeMap<SkipReason, u32> = [
@@ -399,7 +396,7 @@ fn every_order_ends_even_on_a_dead_book() {
     let mut last = None;
     for s in 0..5 {
         for u in e.run_due(t(s), &books) {
-            last = Some(u.order.status);
+            last = Some(u.order.status());
         }
     }
     assert_eq!(last, Some(OrderStatus::Expired));
@@ -416,12 +413,12 @@ fn cancel_is_idempotent_in_effect_and_refused_after_the_end() {
     e.run_due(t(0), &books);
     // Cancel at the exact time slice 1 is due: it is recorded as skipped, never filled.
     let u = e.cancel(1, t(1)).unwrap();
-    assert_eq!(u.order.status, OrderStatus::Cancelled);
+    assert_eq!(u.order.status(), OrderStatus::Cancelled);
     assert_eq!(
         u.slice.as_ref().unwrap().skipped,
         Some(SkipReason::Cancelled)
     );
-    assert_eq!(u.order.totals.filled, d("1"));
+    assert_eq!(u.order.totals().filled, d("1"));
     assert!(
         e.run_due(t(5), &books).is_empty(),
         "no slice after a cancel"
@@ -441,9 +438,10 @@ fn restore_records_missed_slices_and_ends_orders_past_their_window() {
     let books = TestBooks::default();
     books.set(&[("99.00", "50")], &[("100.00", "50")], BookState::Live);
     let mut e = Engine::new();
-    let mut o = order(1, Side::Buy, "4", 4, None, CatchUp::Spread);
-    o.next_index = 1;
-    o.totals.filled = d("1");
+    let mut p = order(1, Side::Buy, "4", 4, None, CatchUp::Spread).into_parts();
+    p.next_index = 1;
+    p.totals.filled = d("1");
+    let o = Order::from_parts(p);
     // Down from t(1) to t(2.5): slices 1 and 2 missed, slice 3 runs.
     let missed = e.restore(o, Timestamp::from_millis(t(2).as_millis() + 1_500));
     assert_eq!(missed.len(), 2);
@@ -452,7 +450,7 @@ fn restore_records_missed_slices_and_ends_orders_past_their_window() {
             .iter()
             .all(|u| u.slice.as_ref().unwrap().skipped == Some(SkipReason::ServerDown))
     );
-    assert_eq!(missed[1].order.next_index, 3);
+    assert_eq!(missed[1].order.next_index(), 3);
     let u = e.run_due(t(4), &books);
     assert_eq!(u[0].slice.as_ref().unwrap().index, 3);
     assert_eq!(
@@ -460,12 +458,12 @@ fn restore_records_missed_slices_and_ends_orders_past_their_window() {
         d("3"),
         "spread catch-up takes the missed quantity"
     );
-    assert_eq!(u[0].order.status, OrderStatus::Filled);
+    assert_eq!(u[0].order.status(), OrderStatus::Filled);
     // Entirely past its window: every slice skipped, expired.
     let mut e = Engine::new();
     let missed = e.restore(order(2, Side::Buy, "4", 4, None, CatchUp::Spread), t(100));
     assert_eq!(missed.len(), 4);
-    assert_eq!(missed[3].order.status, OrderStatus::Expired);
+    assert_eq!(missed[3].order.status(), OrderStatus::Expired);
     assert!(e.is_empty());
 }
 
@@ -479,9 +477,9 @@ fn timers_fire_in_due_order_across_many_orders() {
     );
     let mut e = Engine::new();
     for id in 0..1_000 {
-        let mut o = order(id, Side::Buy, "10", 10, None, CatchUp::Spread);
-        o.plan.start = Timestamp::from_millis(t(0).as_millis() + (id * 7) % 1_000);
-        e.schedule(o);
+        let mut p = order(id, Side::Buy, "10", 10, None, CatchUp::Spread).into_parts();
+        p.plan.start = Timestamp::from_millis(t(0).as_millis() + (id * 7) % 1_000);
+        e.schedule(Order::from_parts(p));
     }
     let mut ran = 0;
     let mut now = t(0);

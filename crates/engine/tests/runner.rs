@@ -7,22 +7,60 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use engine::{
-    BookAccess, BookRef, Books, CatchUp, Clock, EngineError, InsertOutcome, Order, OrderStatus,
-    OrderStore, Plan, StoreFailure, SubmitOutcome, Totals, Update,
+    BookAccess, BookRef, Books, CancelError, CatchUp, Clock, EngineConfig, EngineError,
+    EngineHandle, InsertOutcome, Order, OrderParts, OrderQuery, OrderStatus, OrderStore, Plan,
+    StatusFilter, StoreFailure, StoredOrder, Submission, SubmitOutcome, Timing, TokenId, Totals,
+    TwapRequest, Update,
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use model::{
-    BookEvent, BookHealth, BookState, ExchangeId, Level, OrderBook, Side, Symbol, Timestamp,
+    BookEvent, BookHealth, BookState, ExchangeId, Level, OrderBook, Pair, PairStatus, Side, Symbol,
+    Timestamp,
 };
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
 
+/// Orders by id with their request text; slices by (order id, index).
 #[derive(Default)]
 struct MemStore {
     orders: Mutex<HashMap<i64, (Order, String)>>,
-    slices: Mutex<Vec<(i64, u32)>>,
+    slices: Mutex<Vec<(i64, engine::SliceRecord)>>,
     fail_next: Mutex<usize>,
+}
+
+impl MemStore {
+    fn stored(&self, id: i64) -> Option<StoredOrder> {
+        let g = self.orders.lock().unwrap();
+        let (o, r) = g.get(&id)?;
+        let mut slices: Vec<_> = self
+            .slices
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(oid, _)| *oid == id)
+            .map(|(_, s)| s.clone())
+            .collect();
+        slices.sort_by_key(|s| s.index);
+        Some(StoredOrder {
+            order: o.clone(),
+            slices,
+            request: r.clone(),
+        })
+    }
+
+    fn id_of(&self, user: i64, token: &TokenId) -> Option<i64> {
+        self.orders
+            .lock()
+            .unwrap()
+            .values()
+            .find(|(o, _)| o.user_id() == user && o.token_id() == token)
+            .map(|(o, _)| o.id())
+    }
+
+    fn slice_count(&self) -> usize {
+        self.slices.lock().unwrap().len()
+    }
 }
 
 impl OrderStore for MemStore {
@@ -32,17 +70,14 @@ impl OrderStore for MemStore {
         request: &'a str,
     ) -> BoxFuture<'a, Result<InsertOutcome, StoreFailure>> {
         async move {
-            let mut g = self.orders.lock().unwrap();
-            if let Some((o, r)) = g
-                .values()
-                .find(|(o, _)| o.user_id == order.user_id && o.token_id == order.token_id)
-            {
-                return Ok(InsertOutcome::Existing(Box::new(o.clone()), r.clone()));
+            if let Some(id) = self.id_of(order.user_id(), order.token_id()) {
+                return Ok(InsertOutcome::Existing(Box::new(self.stored(id).unwrap())));
             }
+            let mut g = self.orders.lock().unwrap();
             let id = g.len() as i64 + 1;
-            let mut o = order.clone();
-            o.id = id;
-            g.insert(id, (o, request.to_owned()));
+            let mut p = order.clone().into_parts();
+            p.id = id;
+            g.insert(id, (Order::from_parts(p), request.to_owned()));
             Ok(InsertOutcome::Inserted(id))
         }
         .boxed()
@@ -61,10 +96,14 @@ impl OrderStore for MemStore {
             let mut o = self.orders.lock().unwrap();
             for u in updates {
                 if let Some(sl) = &u.slice {
-                    assert!(!s.contains(&(u.order.id, sl.index)), "slice stored twice");
-                    s.push((u.order.id, sl.index));
+                    assert!(
+                        !s.iter()
+                            .any(|(id, x)| *id == u.order.id() && x.index == sl.index),
+                        "slice stored twice"
+                    );
+                    s.push((u.order.id(), sl.clone()));
                 }
-                if let Some(e) = o.get_mut(&u.order.id) {
+                if let Some(e) = o.get_mut(&u.order.id()) {
                     e.0 = u.order.clone();
                 }
             }
@@ -73,16 +112,52 @@ impl OrderStore for MemStore {
         .boxed()
     }
 
-    fn load_open(&self) -> BoxFuture<'_, Result<Vec<Order>, StoreFailure>> {
+    fn load_open(&self) -> BoxFuture<'_, Result<Vec<StoredOrder>, StoreFailure>> {
         async move {
-            Ok(self
+            let ids: Vec<i64> = self
                 .orders
                 .lock()
                 .unwrap()
                 .values()
-                .filter(|(o, _)| o.status.is_open())
+                .filter(|(o, _)| o.status().is_open())
+                .map(|(o, _)| o.id())
+                .collect();
+            Ok(ids.into_iter().filter_map(|id| self.stored(id)).collect())
+        }
+        .boxed()
+    }
+
+    fn find<'a>(
+        &'a self,
+        user_id: i64,
+        token_id: &'a TokenId,
+    ) -> BoxFuture<'a, Result<Option<StoredOrder>, StoreFailure>> {
+        async move { Ok(self.id_of(user_id, token_id).and_then(|id| self.stored(id))) }.boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        user_id: i64,
+        q: &'a OrderQuery,
+    ) -> BoxFuture<'a, Result<(Vec<Order>, u64), StoreFailure>> {
+        async move {
+            let mut v: Vec<Order> = self
+                .orders
+                .lock()
+                .unwrap()
+                .values()
                 .map(|(o, _)| o.clone())
-                .collect())
+                .filter(|o| o.user_id() == user_id && q.matches(o))
+                .collect();
+            v.sort_by_key(|o| std::cmp::Reverse(o.id()));
+            let total = v.len() as u64;
+            Ok((
+                v.into_iter()
+                    .skip(q.offset as usize)
+                    .take(q.limit as usize)
+                    .collect(),
+                total,
+            ))
         }
         .boxed()
     }
@@ -97,7 +172,7 @@ impl Books for LiveBook {
 }
 
 impl BookAccess for LiveBook {
-    fn hold(&self, _e: ExchangeId, _s: &Symbol) -> Option<Box<dyn Send>> {
+    fn hold(&self, _e: ExchangeId, _s: &Symbol) -> Option<Box<dyn Send + Sync>> {
         None
     }
 }
@@ -122,10 +197,10 @@ fn d(s: &str) -> Decimal {
 }
 
 fn order(token: &str, start: Timestamp, slices: u32) -> Order {
-    Order {
+    Order::from_parts(OrderParts {
         id: 0,
         user_id: 1,
-        token_id: token.into(),
+        token_id: token.parse().unwrap(),
         exchange: ExchangeId::Sim,
         symbol: Symbol::new("BTC", "USDT").unwrap(),
         side: Side::Buy,
@@ -145,7 +220,72 @@ fn order(token: &str, start: Timestamp, slices: u32) -> Order {
         closed_at: None,
         next_index: 0,
         totals: Totals::default(),
+    })
+}
+
+fn pair() -> Pair {
+    Pair {
+        exchange: ExchangeId::Sim,
+        symbol: Symbol::new("BTC", "USDT").unwrap(),
+        exchange_symbol: "BTCUSDT".into(),
+        ws_symbol: "btcusdt".into(),
+        aliases: Vec::new(),
+        status: PairStatus::Trading,
+        price_tick: d("0.01"),
+        qty_step: d("0.001"),
+        min_qty: d("0.001"),
+        min_notional: None,
     }
+}
+
+/// A submission of 3 units over `slices` one-second slices from `start`, by user 1.
+fn submission(token: &str, start: Timestamp, slices: u64, request: &str) -> Submission {
+    Submission {
+        user_id: 1,
+        request: TwapRequest {
+            token_id: token.parse().unwrap(),
+            exchange: ExchangeId::Sim,
+            side: Side::Buy,
+            quantity: d("3"),
+            limit_price: None,
+            timing: Timing::DurationSlices {
+                duration_secs: slices,
+                slices,
+            },
+            start_time: Some(start),
+            catch_up: CatchUp::Spread,
+        },
+        pair: pair(),
+        fingerprint: request.to_owned(),
+    }
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        fees: [(ExchangeId::Sim, d("10"))].into(),
+        ..EngineConfig::default()
+    }
+}
+
+async fn start_at(
+    store: &Arc<MemStore>,
+    now: Timestamp,
+) -> (EngineHandle, tokio::task::JoinHandle<()>, CancellationToken) {
+    let stop = CancellationToken::new();
+    let (h, task) = engine::runner::start(
+        store.clone(),
+        book(),
+        config(),
+        Clock::starting_at(now),
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    (h, task, stop)
+}
+
+fn tid(s: &str) -> TokenId {
+    s.parse().unwrap()
 }
 
 const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
@@ -153,35 +293,36 @@ const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
 #[tokio::test(start_paused = true)]
 async fn slices_run_on_time_and_are_stored_before_they_are_published() {
     let store = Arc::new(MemStore::default());
-    let clock = Clock::starting_at(T0);
-    let stop = CancellationToken::new();
-    let (h, task) = engine::runner::start(store.clone(), book(), clock, stop.clone())
-        .await
-        .unwrap();
+    let (h, task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
     let created = match h
-        .submit(order("a", T0.plus_millis(500), 3), "req-a".into())
+        .submit(submission("a", T0.plus_millis(500), 3, "req-a"))
         .await
         .unwrap()
     {
-        SubmitOutcome::Created(o) => o,
+        SubmitOutcome::Created(d) => d.order,
         other => panic!("{other:?}"),
     };
-    assert_eq!(created.status, OrderStatus::Pending);
+    assert_eq!(created.status(), OrderStatus::Pending);
+    assert_eq!(
+        created.fee_bps(),
+        d("10"),
+        "the exchange's fee from the config"
+    );
     assert!(
-        store.orders.lock().unwrap().contains_key(&created.id),
+        store.orders.lock().unwrap().contains_key(&created.id()),
         "stored before acknowledged"
     );
     assert!(matches!(
-        h.submit(order("a", T0.plus_millis(500), 3), "req-a".into())
+        h.submit(submission("a", T0.plus_millis(500), 3, "req-a"))
             .await,
         Ok(SubmitOutcome::Replayed(_))
     ));
-    assert!(matches!(
-        h.submit(order("a", T0.plus_millis(500), 3), "req-b".into())
+    assert_eq!(
+        h.submit(submission("a", T0.plus_millis(500), 3, "req-b"))
             .await,
-        Ok(SubmitOutcome::Conflict(_))
-    ));
+        Err(EngineError::Conflict(tid("a")))
+    );
     let mut seen = 0;
     while seen < 3 {
         let u = rx.recv().await.unwrap();
@@ -191,7 +332,8 @@ async fn slices_run_on_time_and_are_stored_before_they_are_published() {
                 .slices
                 .lock()
                 .unwrap()
-                .contains(&(u.order.id, s.index)),
+                .iter()
+                .any(|(id, x)| *id == u.order.id() && x.index == s.index),
             "published before stored"
         );
         assert_eq!(
@@ -204,24 +346,117 @@ async fn slices_run_on_time_and_are_stored_before_they_are_published() {
         );
         seen += 1;
     }
-    let final_state = store.orders.lock().unwrap()[&created.id].0.status;
+    let final_state = store.orders.lock().unwrap()[&created.id()].0.status();
     assert_eq!(final_state, OrderStatus::Filled);
     stop.cancel();
     task.await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancel_between_slices_stops_the_order_and_is_refused_after() {
+async fn open_orders_are_read_from_memory_and_closed_ones_from_the_store() {
     let store = Arc::new(MemStore::default());
-    let stop = CancellationToken::new();
-    let (h, _task) =
-        engine::runner::start(store.clone(), book(), Clock::starting_at(T0), stop.clone())
-            .await
-            .unwrap();
+    let (h, _task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
-    let SubmitOutcome::Created(o) = h.submit(order("c", T0, 10), "r".into()).await.unwrap() else {
-        panic!()
+    h.submit(submission("m", T0, 3, "r")).await.unwrap();
+    // After the first slice is published, memory shows it with its slice.
+    loop {
+        if rx.recv().await.unwrap().slice.is_some() {
+            break;
+        }
+    }
+    // Hide the store's rows: an open order must still be readable.
+    let hidden = std::mem::take(&mut *store.orders.lock().unwrap());
+    let open = h
+        .order(1, &tid("m"))
+        .await
+        .unwrap()
+        .expect("open order from memory");
+    assert_eq!(open.order.status(), OrderStatus::Working);
+    assert_eq!(open.slices.len(), 1);
+    let q = OrderQuery {
+        status: StatusFilter::Open,
+        ..OrderQuery::default()
     };
+    let (list, total) = h.orders(1, &q).await.unwrap();
+    assert_eq!((list.len(), total), (1, 1));
+    assert_eq!(
+        h.orders(2, &q).await.unwrap().1,
+        0,
+        "another user's order is not listed"
+    );
+    assert_eq!(h.order(2, &tid("m")).await.unwrap(), None, "nor readable");
+    *store.orders.lock().unwrap() = hidden;
+    // Once it has ended, the store answers, with every slice.
+    loop {
+        let u = rx.recv().await.unwrap();
+        if !u.order.status().is_open() {
+            break;
+        }
+    }
+    let done = h.order(1, &tid("m")).await.unwrap().unwrap();
+    assert_eq!(done.order.status(), OrderStatus::Filled);
+    assert_eq!(done.slices.len(), 3);
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_creates_nothing_when_one_item_is_refused() {
+    let store = Arc::new(MemStore::default());
+    let (h, _task, stop) = start_at(&store, T0).await;
+    h.submit(submission("taken", T0, 3, "first")).await.unwrap();
+    let err = h
+        .submit_batch(vec![
+            submission("b1", T0, 3, "x"),
+            submission("taken", T0, 3, "different"),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(err.index, 1);
+    assert_eq!(err.error, EngineError::Conflict(tid("taken")));
+    let mut bad = submission("b2", T0, 3, "y");
+    bad.request.quantity = d("0.0005");
+    let err = h
+        .submit_batch(vec![submission("b1", T0, 3, "x"), bad])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.error, EngineError::Rejected(ref r) if r.code == "invalid_quantity"),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.orders.lock().unwrap().len(),
+        1,
+        "nothing of either batch"
+    );
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_repeat_of_an_ended_order_replays_even_when_it_would_no_longer_validate() {
+    let store = Arc::new(MemStore::default());
+    let (h, _task, stop) = start_at(&store, T0).await;
+    let mut rx = h.subscribe();
+    h.submit(submission("old", T0, 1, "r")).await.unwrap();
+    loop {
+        if !rx.recv().await.unwrap().order.status().is_open() {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    // Its start is now far in the past: a new order would be refused.
+    match h.submit(submission("old", T0, 1, "r")).await {
+        Ok(SubmitOutcome::Replayed(d)) => assert_eq!(d.order.status(), OrderStatus::Filled),
+        other => panic!("{other:?}"),
+    }
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_between_slices_stops_the_order_and_is_idempotent() {
+    let store = Arc::new(MemStore::default());
+    let (h, _task, stop) = start_at(&store, T0).await;
+    let mut rx = h.subscribe();
+    h.submit(submission("c", T0, 10, "r")).await.unwrap();
     // Let two slices run.
     let mut slices = 0;
     while slices < 2 {
@@ -229,15 +464,35 @@ async fn cancel_between_slices_stops_the_order_and_is_refused_after() {
             slices += 1;
         }
     }
-    let u = h.cancel(o.id).await.unwrap();
-    assert_eq!(u.order.status, OrderStatus::Cancelled);
-    assert_eq!(u.order.totals.filled, d("0.6"));
-    assert!(matches!(h.cancel(o.id).await, Err(EngineError::Cancel(_))));
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    let d1 = h.cancel(1, &tid("c")).await.unwrap();
+    assert_eq!(d1.order.status(), OrderStatus::Cancelled);
+    assert_eq!(d1.order.totals().filled, d("0.6"));
+    assert_eq!(d1.slices.len(), 2);
+    let again = h.cancel(1, &tid("c")).await.unwrap();
     assert_eq!(
-        store.slices.lock().unwrap().len(),
-        2,
-        "no slice after the cancel"
+        again.order, d1.order,
+        "a repeated cancel answers the cancelled order"
+    );
+    assert_eq!(
+        h.cancel(1, &tid("nope")).await,
+        Err(EngineError::Cancel(CancelError::NotFound))
+    );
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(store.slice_count(), 2, "no slice after the cancel");
+    h.submit(submission("f", T0.plus_millis(30_000), 1, "r"))
+        .await
+        .unwrap();
+    loop {
+        let u = rx.recv().await.unwrap();
+        if u.order.token_id().as_str() == "f" && !u.order.status().is_open() {
+            break;
+        }
+    }
+    assert_eq!(
+        h.cancel(1, &tid("f")).await,
+        Err(EngineError::Cancel(CancelError::AlreadyFinal(
+            OrderStatus::Filled
+        )))
     );
     stop.cancel();
 }
@@ -245,15 +500,11 @@ async fn cancel_between_slices_stops_the_order_and_is_refused_after() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_store_holds_updates_back_until_it_recovers() {
     let store = Arc::new(MemStore::default());
-    let stop = CancellationToken::new();
-    let (h, _task) =
-        engine::runner::start(store.clone(), book(), Clock::starting_at(T0), stop.clone())
-            .await
-            .unwrap();
+    let (h, _task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
     *store.fail_next.lock().unwrap() = 3;
     let SubmitOutcome::Created(o) = h
-        .submit(order("f", T0.plus_millis(100), 1), "r".into())
+        .submit(submission("f", T0.plus_millis(100), 1, "r"))
         .await
         .unwrap()
     else {
@@ -262,7 +513,8 @@ async fn a_failing_store_holds_updates_back_until_it_recovers() {
     loop {
         let u = rx.recv().await.unwrap();
         if u.slice.is_some() {
-            assert!(store.slices.lock().unwrap().contains(&(o.id, 0)));
+            assert_eq!(store.slice_count(), 1);
+            assert_eq!(u.order.id(), o.order.id());
             assert_eq!(
                 *store.fail_next.lock().unwrap(),
                 0,
@@ -275,25 +527,39 @@ async fn a_failing_store_holds_updates_back_until_it_recovers() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_removed_users_orders_leave_the_engine() {
+    let store = Arc::new(MemStore::default());
+    let (h, _task, stop) = start_at(&store, T0).await;
+    h.submit(submission("u", T0.plus_millis(5_000), 10, "r"))
+        .await
+        .unwrap();
+    h.forget_user(1).await.unwrap();
+    store.orders.lock().unwrap().clear();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(store.slice_count(), 0, "no slice runs for a removed user");
+    assert_eq!(h.order(1, &tid("u")).await.unwrap(), None);
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_restart_records_missed_slices_and_resumes() {
     let store = Arc::new(MemStore::default());
     // An order accepted before a crash: slices due at T0, T0+1s, … T0+9s, none run.
-    let mut o = order("r", T0, 10);
-    o.status = OrderStatus::Working;
+    let mut p = order("r", T0, 10).into_parts();
+    p.status = OrderStatus::Working;
+    let o = Order::from_parts(p);
     let InsertOutcome::Inserted(id) = store.insert(&o, "r").await.unwrap() else {
         panic!()
     };
     // Back up at T0 + 4.5 s: slices 0–3 missed (skipped: server_down), 4 onwards run.
-    let stop = CancellationToken::new();
-    let (h, _task) = engine::runner::start(
-        store.clone(),
-        book(),
-        Clock::starting_at(T0.plus_millis(4_500)),
-        stop.clone(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(store.slices.lock().unwrap().len(), 4);
+    let (h, _task, stop) = start_at(&store, T0.plus_millis(4_500)).await;
+    assert_eq!(store.slice_count(), 4);
+    let resumed = h.order(1, &tid("r")).await.unwrap().unwrap();
+    assert_eq!(
+        resumed.slices.len(),
+        4,
+        "memory holds the stored and the missed slices"
+    );
     let mut rx = h.subscribe();
     let u = loop {
         let u = rx.recv().await.unwrap();
@@ -308,7 +574,7 @@ async fn a_restart_records_missed_slices_and_resumes() {
         d("0.5"),
         "spread catch-up over the 6 remaining slices"
     );
-    assert_eq!(u.order.id, id);
+    assert_eq!(u.order.id(), id);
     assert_eq!(u.order.slices_skipped(), 4);
     stop.cancel();
 }

@@ -20,8 +20,9 @@ pub struct KrakenConfig {
     pub control_per_second: usize,
     /// New connections allowed per 10 minutes (Kraken's edge blocks at about 150).
     pub connections_per_10min: usize,
-    /// A connection with no frame for this long is dead (heartbeats come every second).
-    pub read_timeout: Duration,
+    /// The pong deadline (`market.dead_after_ms`): a connection showing no frame for this
+    /// long, though pinged, is dead and replaced (heartbeats come every second).
+    pub dead_after: Duration,
     /// Send an application ping after this long without a frame.
     pub ping_after: Duration,
     /// Connect/handshake timeout.
@@ -47,7 +48,7 @@ impl Default for KrakenConfig {
             symbols_per_message: 50,
             control_per_second: 4,
             connections_per_10min: 120,
-            read_timeout: Duration::from_secs(10),
+            dead_after: Duration::from_secs(10),
             ping_after: Duration::from_secs(4),
             connect_timeout: Duration::from_secs(10),
             rest_timeout: Duration::from_secs(10),

@@ -170,7 +170,7 @@ impl Feed {
             self.next_conn,
             self.conn_tx.clone(),
             cfg.control_per_second,
-            cfg.read_timeout,
+            cfg.dead_after,
         );
         info!(conn = conn.id(), url = %cfg.ws_url, "connected");
         self.conn = Some(conn);

@@ -16,6 +16,9 @@ pub enum MarketError {
         /// The symbol as the caller spelled it.
         symbol: String,
     },
+    /// No enabled exchange lists this canonical symbol.
+    #[error("no enabled exchange lists {0}")]
+    NoVenueLists(model::Symbol),
     /// The exchange's pair list has not been obtained yet (offline, geo-blocked, starting).
     #[error("{exchange}'s trading pairs are not available yet: {reason}")]
     PairsUnavailable {

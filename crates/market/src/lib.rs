@@ -15,6 +15,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod backoff;
+mod consolidated;
 mod error;
 mod exchange;
 mod hub;
@@ -22,6 +23,7 @@ pub mod net;
 mod parse;
 
 pub use backoff::Backoff;
+pub use consolidated::{ConsolidatedBook, ConsolidatedLevel, ConsolidatedWatch, consolidate};
 pub use error::MarketError;
 pub use exchange::{
     ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, PairCache,

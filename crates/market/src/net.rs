@@ -238,10 +238,13 @@ pub enum WsEvent {
     Closed(u64, String),
 }
 
-/// A WebSocket session: a writer task that paces text (control) messages and a reader task
-/// that forwards frames as [`WsEvent`]s and declares the connection dead after
-/// `read_timeout` without any frame. Protocol pings are answered by tungstenite while the
-/// reader reads.
+/// A WebSocket session shared by every venue: a writer task that paces control messages
+/// (text and pings), and a reader task that forwards frames as [`WsEvent`]s and keeps the
+/// **pong deadline**: after a third of `dead_after` without any frame it sends a WebSocket
+/// ping (again every third), and a connection that shows no frame at all — no data, no
+/// heartbeat, no pong — for `dead_after` is declared dead, so a silent socket is replaced
+/// within seconds instead of at a TCP timeout. Protocol pings from the venue are answered by
+/// tungstenite while the reader reads.
 #[derive(Debug)]
 pub struct WsConn {
     id: u64,
@@ -258,7 +261,7 @@ impl WsConn {
         id: u64,
         events: tokio::sync::mpsc::UnboundedSender<WsEvent>,
         control_per_second: usize,
-        read_timeout: Duration,
+        dead_after: Duration,
     ) -> WsConn {
         use futures_util::{SinkExt, StreamExt};
         use tokio_tungstenite::tungstenite::Message;
@@ -268,7 +271,8 @@ impl WsConn {
             let limit = SlidingLimit::new(control_per_second, Duration::from_secs(1));
             while let Some(m) = out_rx.recv().await {
                 let closing = matches!(m, Message::Close(_));
-                if matches!(m, Message::Text(_)) {
+                // Venues count pings among the control messages they limit (Binance: 5/s).
+                if matches!(m, Message::Text(_) | Message::Ping(_)) {
                     limit.acquire().await;
                 }
                 if sink.send(m).await.is_err() || closing {
@@ -277,11 +281,23 @@ impl WsConn {
             }
             let _ = sink.close().await;
         });
+        let pinger = out_tx.clone();
+        let probe_every = (dead_after / 3).max(Duration::from_millis(100));
         let reader = tokio::spawn(async move {
+            let mut last_frame = Instant::now();
             loop {
-                let next = tokio::time::timeout(read_timeout, stream.next()).await;
+                let wait = dead_after
+                    .saturating_sub(last_frame.elapsed())
+                    .min(probe_every);
+                let next = tokio::time::timeout(wait, stream.next()).await;
                 let ev = match next {
-                    Err(_) => WsEvent::Closed(id, format!("no frame for {read_timeout:?}")),
+                    Err(_) if last_frame.elapsed() >= dead_after => {
+                        WsEvent::Closed(id, format!("no frame and no pong for {dead_after:?}"))
+                    }
+                    Err(_) => {
+                        let _ = pinger.send(Message::Ping(Vec::new().into()));
+                        continue;
+                    }
                     Ok(None) => WsEvent::Closed(id, "connection closed".to_owned()),
                     Ok(Some(Err(e))) => WsEvent::Closed(id, e.to_string()),
                     Ok(Some(Ok(Message::Text(t)))) => WsEvent::Frame(id, t.to_string()),
@@ -294,6 +310,7 @@ impl WsConn {
                     ),
                     Ok(Some(Ok(_))) => WsEvent::Alive(id),
                 };
+                last_frame = Instant::now();
                 let end = matches!(ev, WsEvent::Closed(..));
                 if events.send(ev).is_err() || end {
                     break;

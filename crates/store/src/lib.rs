@@ -11,7 +11,7 @@
 mod orders;
 mod users;
 
-pub use orders::{Inserted, OrderFilter, OrderRow, SliceRow};
+pub use orders::{FullOrder, Inserted, OrderFilter, OrderRow, SliceRow};
 pub use users::UserRow;
 
 use std::path::Path;

@@ -136,6 +136,27 @@ macro_rules! order_columns {
     };
 }
 
+/// The slices of `orders.id` as one JSON array of arrays, in index order.
+macro_rules! slices_json {
+    () => {
+        "(SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
+         notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
+         short_reason)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
+    };
+}
+
+/// An order row with its slice rows and the request text it was created from.
+pub type FullOrder = (OrderRow, Vec<SliceRow>, String);
+
+fn full_order(row: &SqliteRow) -> Result<FullOrder, StoreError> {
+    let order = order_row(row)?;
+    let text: String = row.try_get("slices_json")?;
+    let request: String = row.try_get("request")?;
+    let slices = slices_from_json(order.id, &text)
+        .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?;
+    Ok((order, slices, request))
+}
+
 /// The order columns, for the dynamic listing query (built from fixed fragments only).
 const ORDER_COLUMNS: &str = order_columns!();
 
@@ -273,9 +294,11 @@ impl Store {
         for (o, s) in items {
             if let Some(s) = s {
                 sqlx::query(
+                    // An order whose user was removed is gone with its slices: its
+                    // remaining updates are skipped instead of failing the batch.
                     "INSERT INTO slices (order_id, idx, scheduled_ns, executed_ns, target, filled, notional, \
                      avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason) \
-                     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)",
                 )
                 .bind(s.order_id)
                 .bind(s.idx)
@@ -294,6 +317,7 @@ impl Store {
                 .bind(s.book_age_ms)
                 .bind(&s.skipped)
                 .bind(&s.short_reason)
+                .bind(s.order_id)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -320,18 +344,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Every order still `pending` or `working`, oldest first.
-    pub async fn open_orders(&self) -> Result<Vec<OrderRow>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            order_columns!(),
-            " FROM orders WHERE status IN ('pending', 'working') ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(order_row).collect::<Result<_, _>>()?)
     }
 
     /// A user's orders, newest first, with the total matching the filter.
@@ -378,34 +390,41 @@ impl Store {
         Ok((rows.iter().map(order_row).collect::<Result<_, _>>()?, total))
     }
 
-    /// A user's order by token id with its slices, read by **one statement** (so from one
-    /// snapshot: a slice being committed meanwhile is either in both the totals and the
-    /// list, or in neither) in one round trip.
+    /// A user's order by token id with its slices and request text, read by **one
+    /// statement** (so from one snapshot: a slice being committed meanwhile is either in
+    /// both the totals and the list, or in neither) in one round trip.
     pub async fn order_with_slices(
         &self,
         user_id: i64,
         token_id: &str,
-    ) -> Result<Option<(OrderRow, Vec<SliceRow>)>, StoreError> {
+    ) -> Result<Option<FullOrder>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             order_columns!(),
-            ", (SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
-             notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
-             short_reason)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json \
-             FROM orders WHERE user_id = ? AND token_id = ?"
+            ", request, ",
+            slices_json!(),
+            " FROM orders WHERE user_id = ? AND token_id = ?"
         ))
         .bind(user_id)
         .bind(token_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let order = order_row(&row)?;
-        let text: String = row.try_get("slices_json")?;
-        let slices = slices_from_json(order.id, &text)
-            .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?;
-        Ok(Some((order, slices)))
+        row.as_ref().map(full_order).transpose()
+    }
+
+    /// Every order still `pending` or `working`, oldest first, with its slices and request
+    /// text.
+    pub async fn open_orders_full(&self) -> Result<Vec<FullOrder>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            ", request, ",
+            slices_json!(),
+            " FROM orders WHERE status IN ('pending', 'working') ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(full_order).collect()
     }
 
     /// An order's slices, by index.

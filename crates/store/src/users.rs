@@ -17,6 +17,8 @@ pub struct UserRow {
     pub tier: String,
     /// Creation time (RFC 3339).
     pub created_at: String,
+    /// Incremented by every password change; tokens of an older version are revoked.
+    pub token_version: i64,
 }
 
 fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
@@ -26,6 +28,7 @@ fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
         password_hash: r.try_get("password_hash")?,
         tier: r.try_get("tier")?,
         created_at: r.try_get("created_at")?,
+        token_version: r.try_get("token_version")?,
     })
 }
 
@@ -76,13 +79,14 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Replace a user's password hash; false when there is no such user.
+    /// Replace a user's password hash and revoke their earlier tokens (the token version
+    /// moves on); false when there is no such user.
     pub async fn set_password(
         &self,
         username: &str,
         password_hash: &str,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
+        let n = sqlx::query("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE username = ?")
             .bind(password_hash)
             .bind(username)
             .execute(&self.pool)

@@ -130,3 +130,24 @@ pub fn fixture_frames(rel: &str) -> Result<Vec<serde_json::Value>, FixtureError>
     let p = fixtures_dir().join(rel);
     serde_json::from_str(&text).map_err(|e| FixtureError::Json(p, e))
 }
+
+/// Poll `cond` every 20 ms until it holds, for at most `within`; returns how long it took.
+/// Panics naming `what` when the time runs out. The one bounded wait of the test suites:
+/// tests wait on a condition, never on a fixed sleep.
+pub async fn eventually(
+    what: &str,
+    within: std::time::Duration,
+    mut cond: impl FnMut() -> bool,
+) -> std::time::Duration {
+    let t0 = tokio::time::Instant::now();
+    loop {
+        if cond() {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < within,
+            "{what}: not reached within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

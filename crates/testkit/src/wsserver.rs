@@ -99,7 +99,20 @@ pub(crate) async fn serve(
             let h = handler.clone();
             let rec = record.clone();
             tokio::spawn(async move {
-                while let Some(Ok(m)) = stream.next().await {
+                loop {
+                    // A silent venue reads nothing, so a client's pings go unanswered (no
+                    // pong), as with a socket that died without a FIN.
+                    if h.silent() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    let m = match tokio::time::timeout(Duration::from_millis(50), stream.next())
+                        .await
+                    {
+                        Err(_) => continue,
+                        Ok(Some(Ok(m))) => m,
+                        Ok(_) => break,
+                    };
                     match m {
                         Message::Text(t) => {
                             if let Ok(mut r) = rec.lock() {

@@ -326,3 +326,58 @@ async fn stops_cleanly_when_asked() {
         "listener closed"
     );
 }
+
+#[tokio::test]
+async fn consolidated_book_over_rest_merges_live_venues() {
+    let app = spawn_app().await.unwrap();
+    let (s, _, b) = get(&app, "/orderbook/consolidated/BTC-USDT?depth=5").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["symbol"], "BTC-USDT");
+    let bids = b["bids"].as_array().unwrap();
+    let asks = b["asks"].as_array().unwrap();
+    assert!(!bids.is_empty() && bids.len() <= 5 && !asks.is_empty() && asks.len() <= 5);
+    // Best first on each side; each level's total is the sum of its venues' quantities.
+    for side in [bids, asks] {
+        for l in side {
+            assert_decimal_string(&l[0]);
+            let per: rust_decimal::Decimal = l[2]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|q| {
+                    q.as_str()
+                        .unwrap()
+                        .parse::<rust_decimal::Decimal>()
+                        .unwrap()
+                })
+                .sum();
+            assert_eq!(per, l[1].as_str().unwrap().parse().unwrap());
+        }
+    }
+    let p = |l: &Value| {
+        l[0].as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap()
+    };
+    assert!(bids.windows(2).all(|w| p(&w[0]) > p(&w[1])));
+    assert!(asks.windows(2).all(|w| p(&w[0]) < p(&w[1])));
+    assert!(p(&bids[0]) < p(&asks[0]), "not crossed");
+    assert_eq!(b["exchanges"]["sim"]["state"], "live");
+    for (path, status, code) in [
+        ("/orderbook/consolidated/NOPE-USDT", 404, "unknown_symbol"),
+        (
+            "/orderbook/consolidated/BTC-USDT?depth=101",
+            400,
+            "invalid_depth",
+        ),
+    ] {
+        let (s, _, b) = get(&app, path).await;
+        assert_eq!(
+            (s.as_u16(), b["code"].as_str()),
+            (status, Some(code)),
+            "{path}"
+        );
+    }
+    app.stop().await.unwrap();
+}

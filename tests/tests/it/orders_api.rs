@@ -507,3 +507,79 @@ async fn listing_cancelling_and_privacy() {
     assert_eq!(b["status"], "working", "the demo user's order is untouched");
     app.stop().await.unwrap();
 }
+
+/// A token is only as good as its user: `users passwd` revokes the tokens issued before it
+/// and `users remove` every token of the user, both made from another process (here: the
+/// same store opened beside the server) while the server runs.
+#[tokio::test]
+async fn removed_users_and_changed_passwords_revoke_tokens() {
+    let app = spawn_app().await.unwrap();
+    app.add_user("alice", "alice-password-1", "basic")
+        .await
+        .unwrap();
+    app.add_user("bob", "bob-password-1", "basic")
+        .await
+        .unwrap();
+    let alice = app.login("alice", "alice-password-1").await.unwrap();
+    let bob = app.login("bob", "bob-password-1").await.unwrap();
+    let (s, _, _) = submit(&app, &bob, &order("bob-1", "1", 600, 60)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let status_of = |token: String| {
+        let app = &app;
+        async move {
+            app.http
+                .get(app.url("/orders"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status_of(alice.clone()).await, StatusCode::OK);
+
+    let store = store::Store::connect(&app.store_url).await.unwrap();
+    papertwap_server::users::passwd(&store, "alice", "alice-password-2")
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while status_of(alice.clone()).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "old token still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = app
+        .http
+        .get(app.url("/orders"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_token");
+    assert!(body["detail"].as_str().unwrap().contains("password change"));
+    let fresh = app.login("alice", "alice-password-2").await.unwrap();
+    assert_eq!(status_of(fresh).await, StatusCode::OK);
+
+    assert!(store.remove_user("bob").await.unwrap());
+    let t0 = std::time::Instant::now();
+    while status_of(bob.clone()).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "removed user's token still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, _, body) = submit(&app, &bob, &order("bob-2", "1", 600, 60)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists")
+    );
+    store.close().await;
+    app.stop().await.unwrap();
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use engine::{CatchUp, Clock, Order, OrderStatus, SubmitOutcome, Timing, Totals, TwapRequest};
+use engine::{CatchUp, Clock, SubmitOutcome, Timing, TwapRequest};
 use market::{Exchange, Hub, HubConfig};
 use model::{ExchangeId, Side, Timestamp};
 use papertwap_tools::{percentiles, rss_mb};
@@ -87,8 +87,12 @@ async fn main() -> anyhow::Result<()> {
         watches.push(w);
     }
     let (handle, task) = engine::runner::start(
-        Arc::new(api::trading::StoreOrders(store.clone())),
-        Arc::new(api::trading::HubBooks(hub.clone())),
+        Arc::new(papertwap_server::ports::StoreOrders(store.clone())),
+        Arc::new(papertwap_server::ports::HubBooks(hub.clone())),
+        engine::EngineConfig {
+            fees: [(ExchangeId::Sim, Decimal::from(10))].into(),
+            limits: engine::Limits::default(),
+        },
         Clock::system(),
         shutdown.child_token(),
     )
@@ -145,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let qty = (pair.min_qty.max(pair.qty_step) * Decimal::from(args.slices * 2)).normalize();
         let req = TwapRequest {
-            token_id: format!("load-{i}"),
+            token_id: format!("load-{i}").parse()?,
             exchange: ExchangeId::Sim,
             side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
             quantity: qty,
@@ -157,26 +161,13 @@ async fn main() -> anyhow::Result<()> {
             start_time: Some(first.plus_millis(offset)),
             catch_up: CatchUp::Spread,
         };
-        let plan = engine::validate(&req, &pair, clock.now(), &engine::Limits::default(), None)
-            .map_err(|r| anyhow::anyhow!("{}", r.detail))?;
-        let order = Order {
-            id: 0,
+        let sub = engine::Submission {
             user_id: uid,
-            token_id: req.token_id.clone(),
-            exchange: ExchangeId::Sim,
-            symbol: pair.symbol.clone(),
-            side: req.side,
-            limit_price: None,
-            catch_up: CatchUp::Spread,
-            plan,
-            fee_bps: Decimal::from(10),
-            created_at: clock.now(),
-            status: OrderStatus::Pending,
-            closed_at: None,
-            next_index: 0,
-            totals: Totals::default(),
+            request: req,
+            pair,
+            fingerprint: format!("load-{i}"),
         };
-        match handle.submit(order, format!("load-{i}")).await? {
+        match handle.submit(sub).await? {
             SubmitOutcome::Created(_) => {}
             other => anyhow::bail!("unexpected submit outcome {other:?}"),
         }

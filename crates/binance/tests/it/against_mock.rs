@@ -321,7 +321,7 @@ async fn orphan_deletes_and_garbage_do_not_resync() {
 #[tokio::test]
 async fn silent_venue_goes_stale_then_reconnects() {
     let r = rig(&["BTCUSDT"], |c, h| {
-        c.read_timeout = Duration::from_millis(2_500);
+        c.dead_after = Duration::from_millis(2_500);
         h.stale_after = Duration::from_millis(800);
     })
     .await;
@@ -457,4 +457,28 @@ async fn pairs_and_klines_over_rest() {
         .unwrap();
     assert_eq!(k.len(), 5);
     assert!(k.windows(2).all(|w| w[0].close_time == w[1].open_time));
+}
+
+/// DESIGN §13: with the default pong deadline (`market.dead_after_ms` = 10 s), a connection
+/// that shows no frame and answers no ping is replaced within 15 s.
+#[tokio::test]
+async fn a_silent_connection_is_replaced_within_15_s() {
+    let r = rig(&["BTCUSDT"], |_, _| {}).await;
+    let mut w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
+    while w.current().health.state != BookState::Live {
+        r.mock.random_update("BTCUSDT");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = r.mock.connections_total();
+    r.mock.set_silent(true);
+    testkit::eventually("a replacement connection", Duration::from_secs(15), || {
+        r.mock.connections_total() > before
+    })
+    .await;
+    r.mock.set_silent(false);
+    while w.current().health.state != BookState::Live {
+        r.mock.random_update("BTCUSDT");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_equal_to_venue(&r, &mut w, "BTCUSDT", 10).await;
 }

@@ -267,7 +267,7 @@ async fn garbage_and_unknown_messages_do_not_resync() {
 #[tokio::test]
 async fn silent_venue_goes_stale_then_reconnects() {
     let r = rig(&["BTC/USD"], |c, h| {
-        c.read_timeout = Duration::from_millis(3_000);
+        c.dead_after = Duration::from_millis(3_000);
         // Heartbeats come every second.
         h.stale_after = Duration::from_millis(1_500);
     })
@@ -477,4 +477,23 @@ async fn pairs_and_klines_over_rest() {
         .await
         .unwrap_err();
     assert!(matches!(e, MarketError::UnknownSymbol { .. }), "{e:?}");
+}
+
+/// DESIGN §13: with the default pong deadline (`market.dead_after_ms` = 10 s), a connection
+/// that shows no frame and answers no ping is replaced within 15 s.
+#[tokio::test]
+async fn a_silent_connection_is_replaced_within_15_s() {
+    let r = rig(&["BTC/USD"], |_, _| {}).await;
+    let mut w = r.hub.watch(ExchangeId::Kraken, "BTC-USD").unwrap();
+    until(&mut w, 10, |s| s.health.state == BookState::Live).await;
+    let before = r.mock.connections_total();
+    r.mock.set_silent(true);
+    testkit::eventually("a replacement connection", Duration::from_secs(15), || {
+        r.mock.connections_total() > before
+    })
+    .await;
+    r.mock.set_silent(false);
+    until(&mut w, 15, |s| s.health.state == BookState::Live).await;
+    r.mock.random_update("BTC/USD");
+    assert_equal_to_venue(&r, &mut w, "BTC/USD", 10).await;
 }

@@ -1,0 +1,28 @@
+//! The hub as the engine's book source.
+
+use engine::{BookAccess, BookRef, Books};
+use market::Hub;
+use model::{ExchangeId, Symbol};
+
+/// The hub as the engine's book source: the latest snapshot per book, and a watch as the
+/// lease that keeps a traded book subscribed.
+#[derive(Debug, Clone)]
+pub struct HubBooks(pub Hub);
+
+impl Books for HubBooks {
+    fn with_book(&self, exchange: ExchangeId, symbol: &Symbol, f: &mut dyn FnMut(BookRef<'_>)) {
+        match self.0.snapshot(exchange, symbol.as_str()) {
+            Ok(s) => f(Some((&s.book, &s.health))),
+            Err(_) => f(None),
+        }
+    }
+}
+
+impl BookAccess for HubBooks {
+    fn hold(&self, exchange: ExchangeId, symbol: &Symbol) -> Option<Box<dyn Send + Sync>> {
+        self.0
+            .watch(exchange, symbol.as_str())
+            .ok()
+            .map(|w| Box::new(w) as Box<dyn Send + Sync>)
+    }
+}

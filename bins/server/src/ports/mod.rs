@@ -1,0 +1,10 @@
+//! The engine's and the API's ports, implemented on the concrete parts (hub, store) here in
+//! the composition root, so neither the engine nor the HTTP layer knows the store.
+
+mod accounts;
+mod books;
+mod rows;
+
+pub use accounts::{REFRESH_EVERY, StoreAccounts, keep_accounts_fresh};
+pub use books::HubBooks;
+pub use rows::StoreOrders;

@@ -1,0 +1,325 @@
+//! The store as the engine's order store: engine orders and slices to and from the store's
+//! text rows. Decimals travel as their exact text; enums as their one wire word.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use engine::{
+    InsertOutcome, Order, OrderParts, OrderQuery, OrderStore, Plan, SkipReason, SliceRecord,
+    StoreFailure, StoredOrder, TokenId, Totals, Update,
+};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use model::{ExchangeId, Side, Symbol, Timestamp};
+use rust_decimal::Decimal;
+use store::{FullOrder, Inserted, OrderFilter, OrderRow, SliceRow, Store};
+
+/// The store as the engine's order store.
+#[derive(Debug, Clone)]
+pub struct StoreOrders(pub Store);
+
+fn fail(e: impl std::fmt::Display) -> StoreFailure {
+    StoreFailure(e.to_string())
+}
+
+impl OrderStore for StoreOrders {
+    fn insert<'a>(
+        &'a self,
+        order: &'a Order,
+        request: &'a str,
+    ) -> BoxFuture<'a, Result<InsertOutcome, StoreFailure>> {
+        async move {
+            match self
+                .0
+                .insert_order(&order_row(order), request)
+                .await
+                .map_err(fail)?
+            {
+                Inserted::New(id) => Ok(InsertOutcome::Inserted(id)),
+                Inserted::Existing(..) => {
+                    // Read back with its slices, from one snapshot.
+                    let full = self
+                        .0
+                        .order_with_slices(order.user_id(), order.token_id().as_str())
+                        .await
+                        .map_err(fail)?
+                        .ok_or_else(|| fail("an existing order vanished during insert"))?;
+                    Ok(InsertOutcome::Existing(Box::new(stored(full)?)))
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>> {
+        async move {
+            let items: Vec<(OrderRow, Option<SliceRow>)> = updates
+                .iter()
+                .map(|u| {
+                    (
+                        order_row(&u.order),
+                        u.slice.as_ref().map(|s| slice_row(u.order.id(), s)),
+                    )
+                })
+                .collect();
+            self.0.record(&items).await.map_err(fail)
+        }
+        .boxed()
+    }
+
+    fn load_open(&self) -> BoxFuture<'_, Result<Vec<StoredOrder>, StoreFailure>> {
+        async move {
+            let rows = self.0.open_orders_full().await.map_err(fail)?;
+            rows.into_iter().map(stored).collect()
+        }
+        .boxed()
+    }
+
+    fn find<'a>(
+        &'a self,
+        user_id: i64,
+        token_id: &'a TokenId,
+    ) -> BoxFuture<'a, Result<Option<StoredOrder>, StoreFailure>> {
+        async move {
+            self.0
+                .order_with_slices(user_id, token_id.as_str())
+                .await
+                .map_err(fail)?
+                .map(stored)
+                .transpose()
+        }
+        .boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        user_id: i64,
+        q: &'a OrderQuery,
+    ) -> BoxFuture<'a, Result<(Vec<Order>, u64), StoreFailure>> {
+        async move {
+            let filter = OrderFilter {
+                open: match q.status {
+                    engine::StatusFilter::Open => Some(true),
+                    engine::StatusFilter::Closed => Some(false),
+                    engine::StatusFilter::All => None,
+                },
+                token_id: q.token_id.as_ref().map(|t| t.as_str().to_owned()),
+                exchange: q.exchange.map(|e| e.as_str().to_owned()),
+                symbol: q.symbol.clone(),
+            };
+            let (rows, total) = self
+                .0
+                .list_orders(user_id, &filter, i64::from(q.limit), i64::from(q.offset))
+                .await
+                .map_err(fail)?;
+            let orders = rows
+                .iter()
+                .map(|r| order_from_row(r).map_err(StoreFailure))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((orders, u64::try_from(total).unwrap_or(0)))
+        }
+        .boxed()
+    }
+}
+
+fn stored((row, slices, request): FullOrder) -> Result<StoredOrder, StoreFailure> {
+    Ok(StoredOrder {
+        order: order_from_row(&row).map_err(StoreFailure)?,
+        slices: slices
+            .iter()
+            .map(slice_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreFailure)?,
+        request,
+    })
+}
+
+fn opt(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.normalize().to_string())
+}
+
+fn txt(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// An engine order as a store row.
+fn order_row(o: &Order) -> OrderRow {
+    let t = o.totals();
+    let p = o.plan();
+    let skipped: BTreeMap<&str, u32> = t.skipped.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    OrderRow {
+        id: o.id(),
+        user_id: o.user_id(),
+        token_id: o.token_id().to_string(),
+        exchange: o.exchange().as_str().to_owned(),
+        symbol: o.symbol().to_string(),
+        side: o.side().as_str().to_owned(),
+        quantity: txt(p.quantity),
+        limit_price: opt(o.limit_price()),
+        catch_up: o.catch_up().as_str().to_owned(),
+        start_ns: p.start.as_nanos(),
+        interval_ms: p.interval_ms,
+        duration_ms: p.duration_ms,
+        slices_total: i64::from(p.slices),
+        qty_step: txt(p.step),
+        fee_bps: txt(o.fee_bps()),
+        status: o.status().as_str().to_owned(),
+        created_ns: o.created_at().as_nanos(),
+        closed_ns: o.closed_at().map(Timestamp::as_nanos),
+        next_index: i64::from(o.next_index()),
+        filled: txt(t.filled),
+        notional: txt(t.notional),
+        fees: txt(t.fees),
+        arrival_mid: opt(t.arrival_mid),
+        mid_sum: txt(t.mid_sum),
+        mid_samples: i64::from(t.mid_samples),
+        spread_cost: txt(t.spread_cost),
+        slices_done: i64::from(t.slices_done),
+        skipped: serde_json::to_string(&skipped).unwrap_or_else(|_| "{}".to_owned()),
+    }
+}
+
+fn dec(field: &str, s: &str) -> Result<Decimal, String> {
+    Decimal::from_str(s).map_err(|e| format!("stored {field} `{s}` is not a decimal: {e}"))
+}
+
+fn odec(field: &str, s: &Option<String>) -> Result<Option<Decimal>, String> {
+    s.as_deref().map(|s| dec(field, s)).transpose()
+}
+
+fn int<T: TryFrom<i64>>(field: &str, v: i64) -> Result<T, String> {
+    T::try_from(v).map_err(|_| format!("stored {field} {v} is out of range"))
+}
+
+fn word<T: FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    T::from_str(s).map_err(|e| format!("stored {e}"))
+}
+
+/// A store row as an engine order.
+fn order_from_row(r: &OrderRow) -> Result<Order, String> {
+    let skipped_map: BTreeMap<String, u32> =
+        serde_json::from_str(&r.skipped).map_err(|e| format!("stored skipped map: {e}"))?;
+    let mut skipped = BTreeMap::new();
+    for (k, v) in skipped_map {
+        skipped.insert(word::<SkipReason>(&k)?, v);
+    }
+    Ok(Order::from_parts(OrderParts {
+        id: r.id,
+        user_id: r.user_id,
+        token_id: word(&r.token_id)?,
+        exchange: word::<ExchangeId>(&r.exchange)?,
+        symbol: word::<Symbol>(&r.symbol)?,
+        side: word::<Side>(&r.side)?,
+        limit_price: odec("limit_price", &r.limit_price)?,
+        catch_up: word(&r.catch_up)?,
+        plan: Plan {
+            start: Timestamp::from_nanos(r.start_ns),
+            interval_ms: r.interval_ms,
+            duration_ms: r.duration_ms,
+            slices: int("slices_total", r.slices_total)?,
+            quantity: dec("quantity", &r.quantity)?,
+            step: dec("qty_step", &r.qty_step)?,
+        },
+        fee_bps: dec("fee_bps", &r.fee_bps)?,
+        created_at: Timestamp::from_nanos(r.created_ns),
+        status: word(&r.status)?,
+        closed_at: r.closed_ns.map(Timestamp::from_nanos),
+        next_index: int("next_index", r.next_index)?,
+        totals: Totals {
+            filled: dec("filled", &r.filled)?,
+            notional: dec("notional", &r.notional)?,
+            fees: dec("fees", &r.fees)?,
+            arrival_mid: odec("arrival_mid", &r.arrival_mid)?,
+            mid_sum: dec("mid_sum", &r.mid_sum)?,
+            mid_samples: int("mid_samples", r.mid_samples)?,
+            spread_cost: dec("spread_cost", &r.spread_cost)?,
+            slices_done: int("slices_done", r.slices_done)?,
+            skipped,
+        },
+    }))
+}
+
+/// A slice record as a store row.
+fn slice_row(order_id: i64, s: &SliceRecord) -> SliceRow {
+    let fills: Vec<(String, String)> = s.fills.iter().map(|(p, q)| (txt(*p), txt(*q))).collect();
+    SliceRow {
+        order_id,
+        idx: i64::from(s.index),
+        scheduled_ns: s.scheduled_at.as_nanos(),
+        executed_ns: s.executed_at.as_nanos(),
+        target: txt(s.target),
+        filled: txt(s.filled),
+        notional: txt(s.notional),
+        avg_price: opt(s.avg_price),
+        fee: txt(s.fee),
+        fills: serde_json::to_string(&fills).unwrap_or_else(|_| "[]".to_owned()),
+        best_bid: opt(s.best_bid),
+        best_ask: opt(s.best_ask),
+        mid: opt(s.mid),
+        book_seq: s.book_seq.and_then(|v| i64::try_from(v).ok()),
+        book_age_ms: s.book_age_ms,
+        skipped: s.skipped.map(|r| r.as_str().to_owned()),
+        short_reason: s.short.map(|r| r.as_str().to_owned()),
+    }
+}
+
+/// A stored slice row as an engine slice record.
+fn slice_from_row(s: &SliceRow) -> Result<SliceRecord, String> {
+    let fills: Vec<(String, String)> =
+        serde_json::from_str(&s.fills).map_err(|e| format!("stored fills: {e}"))?;
+    Ok(SliceRecord {
+        index: int("idx", s.idx)?,
+        scheduled_at: Timestamp::from_nanos(s.scheduled_ns),
+        executed_at: Timestamp::from_nanos(s.executed_ns),
+        target: dec("target", &s.target)?,
+        filled: dec("filled", &s.filled)?,
+        notional: dec("notional", &s.notional)?,
+        avg_price: odec("avg_price", &s.avg_price)?,
+        fee: dec("fee", &s.fee)?,
+        fills: fills
+            .iter()
+            .map(|(p, q)| Ok((dec("fill price", p)?, dec("fill qty", q)?)))
+            .collect::<Result<_, String>>()?,
+        best_bid: odec("best_bid", &s.best_bid)?,
+        best_ask: odec("best_ask", &s.best_ask)?,
+        mid: odec("mid", &s.mid)?,
+        book_seq: s.book_seq.and_then(|v| u64::try_from(v).ok()),
+        book_age_ms: s.book_age_ms,
+        skipped: s.skipped.as_deref().map(word).transpose()?,
+        short: s.short_reason.as_deref().map(word).transpose()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slice_survives_the_round_trip_through_its_row() {
+        let rec = SliceRecord {
+            index: 3,
+            scheduled_at: Timestamp::from_nanos(1_700_000_000_123_456_789),
+            executed_at: Timestamp::from_nanos(1_700_000_000_223_456_789),
+            target: Decimal::from_str("0.15").unwrap(),
+            filled: Decimal::from_str("0.1").unwrap(),
+            notional: Decimal::from_str("6700.25").unwrap(),
+            avg_price: Some(Decimal::from_str("67002.5").unwrap()),
+            fee: Decimal::from_str("6.700025").unwrap(),
+            fills: vec![(
+                Decimal::from_str("67002.5").unwrap(),
+                Decimal::from_str("0.1").unwrap(),
+            )],
+            best_bid: Some(Decimal::from_str("67002.4").unwrap()),
+            best_ask: Some(Decimal::from_str("67002.5").unwrap()),
+            mid: Some(Decimal::from_str("67002.45").unwrap()),
+            book_seq: Some(71_420_955_199),
+            book_age_ms: Some(35),
+            skipped: None,
+            short: Some(engine::ShortReason::Depth),
+        };
+        assert_eq!(slice_from_row(&slice_row(9, &rec)).unwrap(), rec);
+    }
+}

@@ -1,0 +1,159 @@
+//! The engine's ports: where orders are kept ([`OrderStore`]) and where books come from
+//! ([`BookAccess`]). Implemented by the composition root, never by the HTTP layer.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use model::{ExchangeId, Symbol};
+
+use crate::core::{Books, Update};
+use crate::order::{Order, OrderId, OrderStatus, SliceRecord};
+use crate::token::TokenId;
+
+/// A store failure, as text (the store's own error type stays in the store).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreFailure(pub String);
+
+/// An order as stored: the order, its slices by index and the request text it was created
+/// from (compared on a repeated `token_id`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredOrder {
+    /// The order.
+    pub order: Order,
+    /// Its slices, by index.
+    pub slices: Vec<SliceRecord>,
+    /// The request as the client sent it.
+    pub request: String,
+}
+
+/// An order with its slices, as the engine answers reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderDetail {
+    /// The order.
+    pub order: Order,
+    /// Its slices, by index (shared with the engine's memory, never copied per read).
+    pub slices: Vec<Arc<SliceRecord>>,
+}
+
+impl From<StoredOrder> for OrderDetail {
+    fn from(s: StoredOrder) -> Self {
+        OrderDetail {
+            order: s.order,
+            slices: s.slices.into_iter().map(Arc::new).collect(),
+        }
+    }
+}
+
+/// The result of inserting a new order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    /// Written with this id.
+    Inserted(OrderId),
+    /// The user already has an order with this `token_id`: here it is.
+    Existing(Box<StoredOrder>),
+}
+
+/// Which orders a listing wants (by status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    /// `pending` or `working`.
+    Open,
+    /// `filled`, `expired` or `cancelled`.
+    Closed,
+    /// Every order.
+    #[default]
+    All,
+}
+
+crate::words::words!(StatusFilter, "status filter", { Open => "open", Closed => "closed", All => "all" });
+
+impl StatusFilter {
+    /// True when an order in `s` belongs in the listing.
+    pub fn admits(self, s: OrderStatus) -> bool {
+        match self {
+            StatusFilter::Open => s.is_open(),
+            StatusFilter::Closed => !s.is_open(),
+            StatusFilter::All => true,
+        }
+    }
+}
+
+/// A listing of one user's orders, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderQuery {
+    /// By status.
+    pub status: StatusFilter,
+    /// Exactly this token id.
+    pub token_id: Option<TokenId>,
+    /// On this exchange.
+    pub exchange: Option<ExchangeId>,
+    /// With this canonical symbol (text: a filter may name a symbol no order has).
+    pub symbol: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+    /// Skipping this many.
+    pub offset: u32,
+}
+
+impl Default for OrderQuery {
+    fn default() -> Self {
+        OrderQuery {
+            status: StatusFilter::All,
+            token_id: None,
+            exchange: None,
+            symbol: None,
+            limit: 100,
+            offset: 0,
+        }
+    }
+}
+
+impl OrderQuery {
+    /// True when `o` matches every filter but the paging.
+    pub fn matches(&self, o: &Order) -> bool {
+        self.status.admits(o.status())
+            && self.token_id.as_ref().is_none_or(|t| t == o.token_id())
+            && self.exchange.is_none_or(|e| e == o.exchange())
+            && self
+                .symbol
+                .as_deref()
+                .is_none_or(|s| s == o.symbol().as_str())
+    }
+}
+
+/// Where orders and slices are kept.
+pub trait OrderStore: Send + Sync + 'static {
+    /// Insert a new order (with the request text as the client sent it, for idempotent
+    /// replays), unless the user already has one with the same `token_id`. Atomic:
+    /// concurrent duplicates create one order.
+    fn insert<'a>(
+        &'a self,
+        order: &'a Order,
+        request: &'a str,
+    ) -> BoxFuture<'a, Result<InsertOutcome, StoreFailure>>;
+    /// Write these slices and the order totals/status that go with them, in one
+    /// transaction. Updates of orders that no longer exist (their user was removed) are
+    /// skipped, never an error.
+    fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>>;
+    /// Every order still `pending` or `working`, with its slices and request.
+    fn load_open(&self) -> BoxFuture<'_, Result<Vec<StoredOrder>, StoreFailure>>;
+    /// One user's order by token id, with its slices and request.
+    fn find<'a>(
+        &'a self,
+        user_id: i64,
+        token_id: &'a TokenId,
+    ) -> BoxFuture<'a, Result<Option<StoredOrder>, StoreFailure>>;
+    /// One user's orders matching `query`, newest first, and how many match in all.
+    fn list<'a>(
+        &'a self,
+        user_id: i64,
+        query: &'a OrderQuery,
+    ) -> BoxFuture<'a, Result<(Vec<Order>, u64), StoreFailure>>;
+}
+
+/// Books, plus keeping a book subscribed while open orders use it.
+pub trait BookAccess: Books + Send + Sync + 'static {
+    /// A lease that keeps (exchange, symbol) subscribed while it lives.
+    fn hold(&self, exchange: ExchangeId, symbol: &Symbol) -> Option<Box<dyn Send + Sync>>;
+}
