@@ -289,7 +289,7 @@ async fn watch_order(client: &Client, token_id: &str, json: bool) -> Result<wire
     let started = Instant::now();
     let mut last = client.order(token_id).await?;
     loop {
-        if !matches!(last.status.as_str(), "pending" | "working") {
+        if !last.status.is_open() {
             break;
         }
         tokio::select! {
@@ -628,8 +628,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                         s.filled_quantity,
                         opt(&s.avg_price),
                         s.skipped
-                            .clone()
-                            .or(s.short_reason.clone())
+                            .map(|r| r.as_str())
+                            .or(s.short_reason.map(|r| r.as_str()))
                             .unwrap_or_default()
                     );
                 }

@@ -66,7 +66,7 @@ impl Application {
                 .context("preparing the JWT secret")?,
         };
         let account_states = api::accounts::AccountStates::default();
-        let jwt = api::auth::Jwt::new(secret.as_bytes(), settings.auth.token_ttl_secs)
+        let jwt = api::auth::Jwt::new(secret.as_bytes(), settings.auth.token_ttl_secs)?
             .with_accounts(account_states.clone());
         let passwords =
             tokio::task::spawn_blocking(|| api::auth::Passwords::new(api::auth::BCRYPT_COST))

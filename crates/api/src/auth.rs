@@ -1,16 +1,18 @@
 //! Authentication: bcrypt passwords and HS256 JWTs.
 //!
-//! The JWT code is deliberately small and strict: the header must say `HS256` (so `none`
-//! and every other algorithm are refused before any signature work), the signature is
-//! checked in constant time, and `exp`/`iat` are enforced with at most 5 s of leeway.
+//! Tokens are signed and verified by `jsonwebtoken` (a well-reviewed library beats our own
+//! security code). Strictness on top of it: the header must say `HS256` (so `none` and every
+//! other algorithm are refused before any signature work), and `exp`/`iat` are checked here
+//! against an explicit `now` with at most 5 s of leeway (testable, and `iat` in the future is
+//! refused, which the library does not check). Then the token's user must still exist and
+//! its token version be current ([`AccountStates`]).
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, KeyInit, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tokio::sync::Semaphore;
 
 use crate::accounts::AccountStates;
@@ -71,7 +73,9 @@ struct Header {
 /// Issues and verifies tokens with one HS256 secret.
 #[derive(Clone)]
 pub struct Jwt {
-    key: Arc<[u8]>,
+    encoding: Arc<EncodingKey>,
+    decoding: Arc<DecodingKey>,
+    validation: Arc<Validation>,
     ttl_secs: u64,
     accounts: AccountStates,
 }
@@ -85,16 +89,29 @@ impl std::fmt::Debug for Jwt {
     }
 }
 
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+/// The JWT secret was empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the JWT secret must not be empty")]
+pub struct EmptySecret;
 
 impl Jwt {
     /// A signer with this secret and token lifetime.
-    pub fn new(secret: &[u8], ttl_secs: u64) -> Self {
-        Jwt {
-            key: Arc::from(secret),
+    pub fn new(secret: &[u8], ttl_secs: u64) -> Result<Self, EmptySecret> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Times are checked in `verify` against an explicit `now` (with our leeway, and
+        // `iat` too); the library checks the algorithm and the signature.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.required_spec_claims.clear();
+        Ok(Jwt {
+            encoding: Arc::new(EncodingKey::from_secret(secret).map_err(|_| EmptySecret)?),
+            decoding: Arc::new(DecodingKey::from_secret(secret).map_err(|_| EmptySecret)?),
+            validation: Arc::new(validation),
             ttl_secs,
             accounts: AccountStates::default(),
-        }
+        })
     }
 
     /// Check every token against these users' states too (removed users, password
@@ -114,16 +131,16 @@ impl Jwt {
         self.ttl_secs
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length.
-        match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) {
-            Ok(m) => m,
-            Err(_) => unreachable_hmac(),
-        }
-    }
-
-    /// A token for this user, valid from `now` (Unix seconds) for the configured lifetime.
-    pub fn issue(&self, username: &str, uid: i64, tier: &str, ver: i64, now: i64) -> String {
+    /// A token for this user (at token version `ver`), valid from `now` (Unix seconds) for
+    /// the configured lifetime.
+    pub fn issue(
+        &self,
+        username: &str,
+        uid: i64,
+        tier: &str,
+        ver: i64,
+        now: i64,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
             ver,
             sub: username.to_owned(),
@@ -132,41 +149,33 @@ impl Jwt {
             iat: now,
             exp: now + i64::try_from(self.ttl_secs).unwrap_or(i64::MAX / 2),
         };
-        let payload = serde_json::to_vec(&claims).unwrap_or_default();
-        let signing = format!("{}.{}", B64.encode(HEADER), B64.encode(payload));
-        let mut mac = self.mac();
-        mac.update(signing.as_bytes());
-        let sig = mac.finalize().into_bytes();
-        format!("{signing}.{}", B64.encode(sig))
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )
+        .map_err(|_| TokenError::Malformed)
     }
 
-    /// Verify a token at `now` (Unix seconds).
+    /// Verify a token at `now` (Unix seconds): algorithm, signature, times, then its user.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
+        // The header first: anything but HS256 is refused before any signature work.
+        let header = token.split('.').next().ok_or(TokenError::Malformed)?;
         let header: Header = B64
-            .decode(h)
+            .decode(header)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(TokenError::Malformed)?;
         if header.alg != "HS256" {
             return Err(TokenError::Algorithm);
         }
-        let sig = B64.decode(s).map_err(|_| TokenError::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(h.as_bytes());
-        mac.update(b".");
-        mac.update(p.as_bytes());
-        mac.verify_slice(&sig).map_err(|_| TokenError::Signature)?;
-        let claims: Claims = B64
-            .decode(p)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(TokenError::Malformed)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
+                _ => TokenError::Malformed,
+            })?
+            .claims;
         if now > claims.exp + LEEWAY_SECS {
             return Err(TokenError::Expired);
         }
@@ -212,12 +221,6 @@ impl Jwt {
         req.extensions_mut().insert(VerifiedToken(res.clone()));
         Some(res)
     }
-}
-
-#[cold]
-fn unreachable_hmac() -> ! {
-    // `Hmac::new_from_slice` only fails for fixed-size-key MACs; HMAC takes any length.
-    panic!("HMAC-SHA256 rejected a key, which it never does")
 }
 
 /// Why a password operation failed.
@@ -313,9 +316,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_token_is_only_as_good_as_its_user() {
+        use crate::accounts::{AccountState, Revoked};
+        let states = AccountStates::default();
+        let jwt = Jwt::new(&[7u8; 32], 1_800)
+            .unwrap()
+            .with_accounts(states.clone());
+        let state = |v| AccountState {
+            id: 3,
+            username: "alice".into(),
+            token_version: v,
+        };
+        states.replace(vec![state(0)]);
+        let old = jwt.issue("alice", 3, "basic", 0, 1_000).unwrap();
+        assert!(jwt.verify(&old, 1_100).is_ok());
+        states.replace(vec![state(1)]);
+        assert_eq!(
+            jwt.verify(&old, 1_100),
+            Err(TokenError::Revoked(Revoked::PasswordChanged))
+        );
+        let new = jwt.issue("alice", 3, "basic", 1, 1_000).unwrap();
+        assert!(jwt.verify(&new, 1_100).is_ok());
+        states.replace(Vec::new());
+        assert_eq!(
+            jwt.verify(&new, 1_100),
+            Err(TokenError::Revoked(Revoked::UnknownUser))
+        );
+    }
+
+    #[test]
     fn tokens_round_trip_and_tampering_is_refused() {
-        let jwt = Jwt::new(&[7u8; 32], 1_800);
-        let t = jwt.issue("alice", 3, "basic", 0, 1_000);
+        let jwt = Jwt::new(&[7u8; 32], 1_800).unwrap();
+        let t = jwt.issue("alice", 3, "basic", 0, 1_000).unwrap();
         let c = jwt.verify(&t, 1_100).unwrap();
         assert_eq!(
             (c.sub.as_str(), c.uid, c.tier.as_str(), c.exp),
@@ -326,7 +358,7 @@ mod tests {
         assert_eq!(jwt.verify(&t, 990), Err(TokenError::NotYetValid));
         // Another secret.
         assert_eq!(
-            Jwt::new(&[8u8; 32], 1_800).verify(&t, 1_100),
+            Jwt::new(&[8u8; 32], 1_800).unwrap().verify(&t, 1_100),
             Err(TokenError::Signature)
         );
         // A changed payload (tier escalation) with the old signature.

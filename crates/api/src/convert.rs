@@ -9,16 +9,74 @@ pub fn time(t: Timestamp) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(t.as_nanos())
 }
 
-/// Exchange status word used by `/exchanges` and `/health`.
-pub fn status_word(s: &ExchangeStatus) -> &'static str {
+/// Exchange status used by `/exchanges` and `/health`.
+pub fn status_word(s: &ExchangeStatus) -> wire::ConnectionStatus {
     match s.connection {
-        None => "disabled",
+        None => wire::ConnectionStatus::Disabled,
         Some(c) => match c {
-            ConnState::Connecting => "connecting",
-            ConnState::Connected => "connected",
-            ConnState::Down => "down",
-            ConnState::Failed => "failed",
+            ConnState::Connecting => wire::ConnectionStatus::Connecting,
+            ConnState::Connected => wire::ConnectionStatus::Connected,
+            ConnState::Down => wire::ConnectionStatus::Down,
+            ConnState::Failed => wire::ConnectionStatus::Failed,
         },
+    }
+}
+
+/// A book state.
+pub fn book_state(s: model::BookState) -> wire::BookState {
+    match s {
+        model::BookState::Syncing => wire::BookState::Syncing,
+        model::BookState::Live => wire::BookState::Live,
+        model::BookState::Stale => wire::BookState::Stale,
+        model::BookState::Resyncing => wire::BookState::Resyncing,
+        model::BookState::Down => wire::BookState::Down,
+    }
+}
+
+/// An order side.
+pub fn side(s: model::Side) -> wire::Side {
+    match s {
+        model::Side::Buy => wire::Side::Buy,
+        model::Side::Sell => wire::Side::Sell,
+    }
+}
+
+/// A catch-up policy.
+pub fn catch_up(c: engine::CatchUp) -> wire::CatchUp {
+    match c {
+        engine::CatchUp::Spread => wire::CatchUp::Spread,
+        engine::CatchUp::Next => wire::CatchUp::Next,
+        engine::CatchUp::None => wire::CatchUp::None,
+    }
+}
+
+/// An order status.
+pub fn order_status(s: engine::OrderStatus) -> wire::OrderStatus {
+    match s {
+        engine::OrderStatus::Pending => wire::OrderStatus::Pending,
+        engine::OrderStatus::Working => wire::OrderStatus::Working,
+        engine::OrderStatus::Filled => wire::OrderStatus::Filled,
+        engine::OrderStatus::Expired => wire::OrderStatus::Expired,
+        engine::OrderStatus::Cancelled => wire::OrderStatus::Cancelled,
+    }
+}
+
+/// Why a slice was skipped.
+pub fn skip_reason(r: engine::SkipReason) -> wire::SkipReason {
+    match r {
+        engine::SkipReason::StaleBook => wire::SkipReason::StaleBook,
+        engine::SkipReason::NoBook => wire::SkipReason::NoBook,
+        engine::SkipReason::CrossedBook => wire::SkipReason::CrossedBook,
+        engine::SkipReason::ServerDown => wire::SkipReason::ServerDown,
+        engine::SkipReason::Cancelled => wire::SkipReason::Cancelled,
+    }
+}
+
+/// Why a slice filled short.
+pub fn short_reason(r: engine::ShortReason) -> wire::ShortReason {
+    match r {
+        engine::ShortReason::LimitPrice => wire::ShortReason::LimitPrice,
+        engine::ShortReason::Depth => wire::ShortReason::Depth,
     }
 }
 
@@ -27,7 +85,7 @@ pub fn exchange(s: &ExchangeStatus) -> wire::Exchange {
     wire::Exchange {
         id: s.id.as_str().to_owned(),
         name: s.id.display_name().to_owned(),
-        status: status_word(s).to_owned(),
+        status: status_word(s),
         symbols: s.pairs,
         last_error: s.last_error.clone(),
     }
@@ -37,7 +95,7 @@ pub fn exchange(s: &ExchangeStatus) -> wire::Exchange {
 pub fn exchange_health(s: &ExchangeStatus) -> wire::ExchangeHealth {
     wire::ExchangeHealth {
         id: s.id.as_str().to_owned(),
-        status: status_word(s).to_owned(),
+        status: status_word(s),
         books: s.books,
         last_error: s.last_error.clone(),
     }
@@ -76,7 +134,7 @@ pub fn kline(k: &Kline) -> wire::Kline {
 /// A book's health, `age_ms` computed against `now`.
 pub fn health(h: &BookHealth, now: Timestamp) -> wire::BookHealth {
     wire::BookHealth {
-        state: h.state.as_str().to_owned(),
+        state: book_state(h.state),
         age_ms: h.age_ms(now),
         resyncs: h.resyncs,
         checksum_failures: h.checksum_failures,
@@ -150,8 +208,8 @@ pub fn slice(s: &engine::SliceRecord) -> wire::Slice {
         mid: s.mid.map(|d| d.normalize()),
         book_seq: s.book_seq,
         book_age_ms: s.book_age_ms,
-        skipped: s.skipped.map(|r| r.as_str().to_owned()),
-        short_reason: s.short.map(|r| r.as_str().to_owned()),
+        skipped: s.skipped.map(skip_reason),
+        short_reason: s.short.map(short_reason),
     }
 }
 
@@ -168,11 +226,11 @@ pub fn order(
         token_id: o.token_id().to_string(),
         exchange: o.exchange().as_str().to_owned(),
         symbol: o.symbol().to_string(),
-        side: o.side().as_str().to_owned(),
+        side: side(o.side()),
         quantity: p.quantity.normalize(),
         limit_price: o.limit_price().map(|d| d.normalize()),
-        catch_up: o.catch_up().as_str().to_owned(),
-        status: o.status().as_str().to_owned(),
+        catch_up: catch_up(o.catch_up()),
+        status: order_status(o.status()),
         created_at: time(o.created_at()),
         start_time: time(p.start),
         end_time: time(p.end()),

@@ -121,7 +121,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "papertwap_exchange_connected{{exchange=\"{}\",status=\"{}\"}} {}",
             e.id.as_str(),
             status_word(e),
-            u8::from(status_word(e) == "connected")
+            u8::from(status_word(e) == wire::ConnectionStatus::Connected)
         );
     }
     let _ = writeln!(

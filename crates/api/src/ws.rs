@@ -21,7 +21,7 @@ use model::{ExchangeId, Symbol, Timestamp};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tracing::{debug, info};
-use wire::{ClientMessage, ServerMessage, Subscription};
+use wire::{Channel, ClientMessage, ServerMessage, Subscription};
 
 use crate::auth::Claims;
 use crate::convert;
@@ -487,8 +487,8 @@ impl Conn {
             ));
         }
         let hub = &self.state.hub;
-        match s.channel.as_str() {
-            "book" => {
+        match s.channel {
+            Channel::Book => {
                 let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
                     return Err(fail(
                         "invalid_subscription",
@@ -504,7 +504,7 @@ impl Conn {
                     .watch(exchange, pair.symbol.as_str())
                     .map_err(|e| fail("unavailable", e.to_string()))?;
                 let echo = Subscription {
-                    channel: "book".into(),
+                    channel: Channel::Book,
                     exchange: Some(exchange.as_str().into()),
                     symbol: Some(pair.symbol.to_string()),
                     depth: Some(depth),
@@ -521,7 +521,7 @@ impl Conn {
                     interval,
                 ))
             }
-            "consolidated" => {
+            Channel::Consolidated => {
                 let Some(sym) = &s.symbol else {
                     return Err(fail(
                         "invalid_subscription",
@@ -533,7 +533,7 @@ impl Conn {
                 let watch = market::ConsolidatedWatch::new(hub, symbol.clone())
                     .map_err(|e| fail("unknown_symbol", e.to_string()))?;
                 let echo = Subscription {
-                    channel: "consolidated".into(),
+                    channel: Channel::Consolidated,
                     exchange: None,
                     symbol: Some(symbol.to_string()),
                     depth: Some(depth),
@@ -546,9 +546,9 @@ impl Conn {
                     interval,
                 ))
             }
-            "orders" => Ok((
+            Channel::Orders => Ok((
                 Subscription {
-                    channel: "orders".into(),
+                    channel: Channel::Orders,
                     exchange: None,
                     symbol: None,
                     depth: None,
@@ -558,9 +558,9 @@ impl Conn {
                 0,
                 0,
             )),
-            other => Err(fail(
+            Channel::Unknown => Err(fail(
                 "invalid_channel",
-                format!("unknown channel `{other}`; use book, orders or consolidated"),
+                "unknown channel; use book, orders or consolidated",
             )),
         }
     }
@@ -604,11 +604,11 @@ impl Conn {
     }
 
     async fn unsubscribe(&mut self, s: Subscription) -> Flow {
-        if s.channel == "orders" {
+        if s.channel == Channel::Orders {
             let was = self.orders.take().is_some();
             return if was {
                 self.reply(&ServerMessage::Unsubscribed(Subscription {
-                    channel: "orders".into(),
+                    channel: Channel::Orders,
                     exchange: None,
                     symbol: None,
                     depth: None,

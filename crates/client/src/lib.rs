@@ -454,7 +454,7 @@ impl Client {
     ) -> Result<wire::Order, Error> {
         loop {
             let o = self.order(token_id).await?;
-            if !matches!(o.status.as_str(), "pending" | "working") {
+            if !o.status.is_open() {
                 return Ok(o);
             }
             tokio::time::sleep(every).await;

@@ -123,7 +123,7 @@ impl Stream {
     /// Book frames for one exchange's book.
     pub async fn subscribe_book(&mut self, b: BookChannel) -> Result<Subscription, Error> {
         self.subscribe(Subscription {
-            channel: "book".into(),
+            channel: wire::Channel::Book,
             exchange: Some(b.exchange),
             symbol: Some(b.symbol),
             depth: Some(b.depth),
@@ -140,7 +140,7 @@ impl Stream {
         interval_ms: u64,
     ) -> Result<Subscription, Error> {
         self.subscribe(Subscription {
-            channel: "consolidated".into(),
+            channel: wire::Channel::Consolidated,
             exchange: None,
             symbol: Some(symbol.into()),
             depth: Some(depth),
@@ -152,7 +152,7 @@ impl Stream {
     /// The user's order updates.
     pub async fn subscribe_orders(&mut self) -> Result<Subscription, Error> {
         self.subscribe(Subscription {
-            channel: "orders".into(),
+            channel: wire::Channel::Orders,
             exchange: None,
             symbol: None,
             depth: None,

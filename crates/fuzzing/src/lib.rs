@@ -329,11 +329,12 @@ pub fn ws_message(data: &[u8]) {
         let back: Result<wire::ClientMessage, _> = serde_json::from_str(&again);
         assert_eq!(back.ok().as_ref(), Some(&m), "client messages round-trip");
     }
-    let jwt = api::auth::Jwt::new(b"fuzzing-secret-fuzzing-secret-32", 1_800);
-    assert!(
-        jwt.verify(text, NOW_SECS).is_err(),
-        "a token this server never issued was accepted"
-    );
+    if let Ok(jwt) = api::auth::Jwt::new(b"fuzzing-secret-fuzzing-secret-32", 1_800) {
+        assert!(
+            jwt.verify(text, NOW_SECS).is_err(),
+            "a token this server never issued was accepted"
+        );
+    }
     if let Ok(t) = api::parse_time("start", text)
         && let Ok(ms) = text.parse::<i64>()
     {

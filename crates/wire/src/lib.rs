@@ -9,11 +9,16 @@
 //! - Depends on serde, rust_decimal and chrono only, so SDK users compile nothing else.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod enums;
 mod market;
 mod orders;
 mod problem;
 mod ws;
 
+pub use enums::{
+    BookState, CatchUp, Channel, ConnectionStatus, HealthStatus, OrderStatus, ShortReason, Side,
+    SkipReason,
+};
 pub use market::{
     BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
     OrderBookQuery, Pair, PairsQuery, ServiceInfo,

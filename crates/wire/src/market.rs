@@ -2,6 +2,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::enums::{BookState, ConnectionStatus, HealthStatus};
+
 /// `GET /`: what this server is and where its documentation lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -24,10 +26,11 @@ pub struct ServiceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
-    /// `ok`, or `degraded` when an enabled exchange is not connected.
-    pub status: String,
+    /// `ok`, `degraded` when an enabled exchange is not connected, `unavailable` when the
+    /// store is unusable.
+    pub status: HealthStatus,
     /// `ok` or `unavailable`.
-    pub store: String,
+    pub store: HealthStatus,
     /// Seconds since the server started.
     pub uptime_secs: u64,
     /// Server version.
@@ -43,7 +46,7 @@ pub struct ExchangeHealth {
     /// Exchange id.
     pub id: String,
     /// `connected`, `connecting`, `down`, `failed` or `disabled`.
-    pub status: String,
+    pub status: ConnectionStatus,
     /// Books currently subscribed.
     pub books: usize,
     /// The last error, if any.
@@ -59,7 +62,7 @@ pub struct Exchange {
     /// Human name.
     pub name: String,
     /// `connected`, `connecting`, `down`, `failed` or `disabled`.
-    pub status: String,
+    pub status: ConnectionStatus,
     /// Pairs listed (0 while the list is not loaded).
     pub symbols: usize,
     /// The last error, if any.
@@ -177,7 +180,7 @@ pub type BookLevel = (Decimal, Decimal);
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookHealth {
     /// `syncing`, `live`, `stale`, `resyncing` or `down`; only `live` books are traded on.
-    pub state: String,
+    pub state: BookState,
     /// Milliseconds since the last update applied (null before the first).
     pub age_ms: Option<i64>,
     /// Re-synchronisations after the first sync.
@@ -234,7 +237,7 @@ mod tests {
             )],
             asks: vec![],
             health: BookHealth {
-                state: "live".into(),
+                state: crate::BookState::Live,
                 age_ms: Some(40),
                 resyncs: 0,
                 checksum_failures: 0,

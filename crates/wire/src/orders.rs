@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::enums::{CatchUp, OrderStatus, ShortReason, Side, SkipReason};
+
 /// `POST /token` as JSON (the form-encoded OAuth2 password grant carries the same fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -172,9 +174,9 @@ pub struct Slice {
     pub book_age_ms: Option<i64>,
     /// Why it was not attempted: `stale_book`, `no_book`, `crossed_book`, `server_down`,
     /// `cancelled`.
-    pub skipped: Option<String>,
+    pub skipped: Option<SkipReason>,
     /// Why it filled short: `limit_price`, `depth`.
-    pub short_reason: Option<String>,
+    pub short_reason: Option<ShortReason>,
 }
 
 /// A TWAP order with its progress and analytics.
@@ -188,15 +190,15 @@ pub struct Order {
     /// Canonical symbol.
     pub symbol: String,
     /// `buy` / `sell`.
-    pub side: String,
+    pub side: Side,
     /// Total quantity.
     pub quantity: Decimal,
     /// Price cap.
     pub limit_price: Option<Decimal>,
     /// Catch-up policy.
-    pub catch_up: String,
+    pub catch_up: CatchUp,
     /// `pending`, `working`, `filled`, `expired`, `cancelled`.
-    pub status: String,
+    pub status: OrderStatus,
     /// Acceptance time.
     pub created_at: DateTime<Utc>,
     /// First slice time.

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+use crate::enums::Channel;
 use std::collections::BTreeMap;
 
 use crate::{BookHealth, Order, OrderBook, Slice};
@@ -30,7 +32,7 @@ pub enum ClientMessage {
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
     /// `book`, `orders` or `consolidated`.
-    pub channel: String,
+    pub channel: Channel,
     /// Exchange id (`book`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange: Option<String>,

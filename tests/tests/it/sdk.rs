@@ -18,7 +18,7 @@ async fn sdk_flow_on_sim_rest_and_stream() {
     let e = client.login("premium", "nope").await.unwrap_err();
     assert_eq!(e.code(), Some("invalid_credentials"));
     client.login("premium", "CryptoTWAPpremium").await.unwrap();
-    assert_eq!(client.health().await.unwrap().store, "ok");
+    assert_eq!(client.health().await.unwrap().store, wire::HealthStatus::Ok);
     assert_eq!(client.exchanges().await.unwrap()[0].id, "sim");
     assert!(!client.pairs("sim", Some("USDT")).await.unwrap().is_empty());
     let book = client.order_book("sim", "BTCUSDT", 5).await.unwrap();
@@ -48,7 +48,7 @@ async fn sdk_flow_on_sim_rest_and_stream() {
         .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1).unwrap())
         .await
         .unwrap();
-    assert_eq!(o.status, "working");
+    assert_eq!(o.status, wire::OrderStatus::Working);
     let again = client
         .submit(&twap("sdk-1", "sim", "BTC-USDT", "buy", "0.2", 2, 1).unwrap())
         .await
@@ -75,7 +75,7 @@ async fn sdk_flow_on_sim_rest_and_stream() {
         .wait_for_final("sdk-1", Duration::from_millis(200))
         .await
         .unwrap();
-    assert_eq!(done.status, "filled");
+    assert_eq!(done.status, wire::OrderStatus::Filled);
     assert_eq!(done.slices.as_ref().unwrap().len(), 2);
     assert_eq!(
         client.cancel("sdk-1").await.unwrap_err().code(),
@@ -89,7 +89,10 @@ async fn sdk_flow_on_sim_rest_and_stream() {
         .await
         .unwrap();
     assert_eq!(batch.len(), 2);
-    assert_eq!(client.cancel("sdk-2").await.unwrap().status, "cancelled");
+    assert_eq!(
+        client.cancel("sdk-2").await.unwrap().status,
+        wire::OrderStatus::Cancelled
+    );
     app.stop().await.unwrap();
 }
 
@@ -110,7 +113,7 @@ async fn sdk_flow_on_a_kraken_mock_book() {
     loop {
         mock.random_update("BTC/USD");
         match client.order_book("kraken", "XBT/USD", 5).await {
-            Ok(b) if b.health.state == "live" => break,
+            Ok(b) if b.health.state == wire::BookState::Live => break,
             _ => {}
         }
         assert!(
@@ -128,7 +131,7 @@ async fn sdk_flow_on_a_kraken_mock_book() {
         .wait_for_final("kr-1", Duration::from_millis(200))
         .await
         .unwrap();
-    assert_eq!(done.status, "filled", "{done:?}");
+    assert_eq!(done.status, wire::OrderStatus::Filled, "{done:?}");
     // Kraken's 40 bps fee.
     let expected_fee = done.notional * papertwap_client::Decimal::new(40, 4);
     assert_eq!(done.fees.round_dp(8), expected_fee.round_dp(8));
@@ -154,7 +157,7 @@ async fn sdk_flow_on_a_binance_mock_book() {
     loop {
         mock.random_update("BTCUSDT");
         match client.order_book("binance", "btcusdt", 5).await {
-            Ok(b) if b.health.state == "live" => break,
+            Ok(b) if b.health.state == wire::BookState::Live => break,
             _ => {}
         }
         assert!(
@@ -180,7 +183,7 @@ async fn sdk_flow_on_a_binance_mock_book() {
         .wait_for_final("bn-1", Duration::from_millis(200))
         .await
         .unwrap();
-    assert_eq!(done.status, "filled", "{done:?}");
+    assert_eq!(done.status, wire::OrderStatus::Filled, "{done:?}");
     for s in done.slices.as_ref().unwrap() {
         assert!(s.skipped.is_none());
         let bid = s.best_bid.unwrap();

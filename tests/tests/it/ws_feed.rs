@@ -128,9 +128,9 @@ async fn the_connection_closes_at_token_expiry() {
     let store = store::Store::connect(&app.store_url).await.unwrap();
     let secret = store.jwt_secret().await.unwrap();
     store.close().await;
-    let jwt = api::auth::Jwt::new(secret.as_bytes(), 60);
+    let jwt = api::auth::Jwt::new(secret.as_bytes(), 60).unwrap();
     let now = chrono::Utc::now().timestamp();
-    let short = jwt.issue("premium", 1, "premium", 0, now - 58);
+    let short = jwt.issue("premium", 1, "premium", 0, now - 58).unwrap();
     let mut ws = connect(&app, Some(&short)).await.unwrap();
     assert_eq!(next(&mut ws, 5).await.unwrap()["type"], "authenticated");
     let t0 = Instant::now();
@@ -138,7 +138,7 @@ async fn the_connection_closes_at_token_expiry() {
     assert!(closed_with_policy(&mut ws).await);
     assert!(t0.elapsed() < Duration::from_secs(10));
     // An expired token is refused outright.
-    let expired = jwt.issue("premium", 1, "premium", 0, now - 3_600);
+    let expired = jwt.issue("premium", 1, "premium", 0, now - 3_600).unwrap();
     assert!(
         matches!(connect(&app, Some(&expired)).await, Err(WsError::Http(r)) if r.status().as_u16() == 401)
     );

@@ -99,13 +99,16 @@ pub(crate) async fn token(
     t.jwt
         .accounts()
         .upsert(user.id, &user.username, user.token_version);
-    let access_token = t.jwt.issue(
-        &user.username,
-        user.id,
-        &user.tier,
-        user.token_version,
-        Utc::now().timestamp(),
-    );
+    let access_token = t
+        .jwt
+        .issue(
+            &user.username,
+            user.id,
+            &user.tier,
+            user.token_version,
+            Utc::now().timestamp(),
+        )
+        .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(wire::Token {

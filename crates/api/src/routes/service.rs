@@ -29,12 +29,15 @@ pub(crate) async fn health(state: web::Data<AppState>) -> HttpResponse {
         .any(|e| e.enabled && e.connection != Some(market::ConnState::Connected));
     let body = wire::Health {
         status: match (store_ok, degraded) {
-            (false, _) => "unavailable",
-            (true, true) => "degraded",
-            (true, false) => "ok",
-        }
-        .to_owned(),
-        store: if store_ok { "ok" } else { "unavailable" }.to_owned(),
+            (false, _) => wire::HealthStatus::Unavailable,
+            (true, true) => wire::HealthStatus::Degraded,
+            (true, false) => wire::HealthStatus::Ok,
+        },
+        store: if store_ok {
+            wire::HealthStatus::Ok
+        } else {
+            wire::HealthStatus::Unavailable
+        },
         uptime_secs: state.started.elapsed().as_secs(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         exchanges: exchanges.iter().map(convert::exchange_health).collect(),
