@@ -131,6 +131,14 @@ fn bench_book(c: &mut Criterion) {
             black_box((w.level_count(), w.short()))
         })
     });
+    // The fixed cost of a walk (conversions, limit, result): one level taken.
+    let small = Qty::try_from(Decimal::new(1, 2)).unwrap();
+    g.bench_function("walk_one_level", |bch| {
+        bch.iter(|| {
+            let w = black_box(&book).walk(Side::Buy, black_box(small), Some(limit));
+            black_box((w.level_count(), w.short()))
+        })
+    });
     g.bench_function("walk_25_units_with_vwap", |bch| {
         bch.iter(|| {
             let w = black_box(&book).walk(Side::Buy, black_box(qty), Some(limit));

@@ -552,28 +552,21 @@ impl OrderBook {
         let mut full = 0usize;
         let mut last_part = 0u128;
         let mut short = None;
-        if up == 1 && want <= u128::from(u64::MAX) {
+        if want == 0 {
+            // Nothing asked, nothing taken.
+        } else if up == 1 && want <= u128::from(u64::MAX) {
             // Fast path: request and book at the same scale, all in 64-bit quantities with
-            // a widening multiply for the notional.
-            let mut rem = want as u64;
-            for l in levels.iter().rev() {
-                if rem == 0 {
-                    break;
-                }
-                if l.px < lo || l.px > hi {
-                    short = Some(WalkShort::LimitPrice);
-                    break;
-                }
-                let take = l.qty.min(rem);
-                notional += u128::from(take) * u128::from(l.px);
-                rem -= take;
-                if take == l.qty {
-                    full += 1;
-                } else {
-                    last_part = u128::from(take);
-                }
-            }
-            remaining = u128::from(rem);
+            // a widening multiply for the notional; whole levels are taken without a `min`,
+            // and only the bound that can cut (a buy's maximum, a sell's minimum) is tested.
+            let cut = match side {
+                Side::Buy => walk_fast(levels, want as u64, |px| px > hi),
+                Side::Sell => walk_fast(levels, want as u64, |px| px < lo),
+            };
+            notional = cut.notional;
+            full = cut.full;
+            last_part = u128::from(cut.last_part);
+            remaining = u128::from(cut.rem);
+            short = cut.short;
         } else {
             for l in levels.iter().rev() {
                 if remaining == 0 {
@@ -610,12 +603,121 @@ impl OrderBook {
     }
 }
 
+/// The fast walk's result.
+struct FastWalk {
+    notional: u128,
+    full: usize,
+    last_part: u64,
+    rem: u64,
+    short: Option<WalkShort>,
+}
+
+/// Walk `levels` (best last) for `want`, stopping at the first level `beyond` the limit.
+///
+/// Blocks of four levels that lie wholly within the limit (the block's worst price is
+/// checked: levels are sorted) and leave quantity to take are consumed without a branch per
+/// level; the last, partial block goes level by level. Exact integers throughout.
+#[inline(always)]
+fn walk_fast(levels: &[Lvl], want: u64, beyond: impl Fn(u64) -> bool) -> FastWalk {
+    let mut out = FastWalk {
+        notional: 0,
+        full: 0,
+        last_part: 0,
+        rem: want,
+        short: None,
+    };
+    let mut rest = levels;
+    while let [.., a, b, c, d] = rest {
+        // `d` is the best of the block, `a` the worst.
+        if beyond(a.px) {
+            break;
+        }
+        let q = u128::from(a.qty) + u128::from(b.qty) + u128::from(c.qty) + u128::from(d.qty);
+        if q >= u128::from(out.rem) {
+            break;
+        }
+        out.notional += u128::from(d.qty) * u128::from(d.px)
+            + u128::from(c.qty) * u128::from(c.px)
+            + u128::from(b.qty) * u128::from(b.px)
+            + u128::from(a.qty) * u128::from(a.px);
+        // `q < rem`, so it fits in 64 bits.
+        out.rem -= q as u64;
+        out.full += 4;
+        rest = &rest[..rest.len() - 4];
+    }
+    for l in rest.iter().rev() {
+        if beyond(l.px) {
+            out.short = Some(WalkShort::LimitPrice);
+            return out;
+        }
+        if l.qty >= out.rem {
+            out.notional += u128::from(out.rem) * u128::from(l.px);
+            if l.qty == out.rem {
+                out.full += 1;
+            } else {
+                out.last_part = out.rem;
+            }
+            out.rem = 0;
+            return out;
+        }
+        out.notional += u128::from(l.qty) * u128::from(l.px);
+        out.rem -= l.qty;
+        out.full += 1;
+    }
+    out
+}
+
+/// Decimal places a VWAP carries beyond the book's price scale.
+pub const VWAP_EXTRA_DECIMALS: u32 = 10;
+
+/// `n / d · 10^k`, rounded half to even: one multiply, one division, integers only. `None`
+/// when `d` is 0 or `n · 10^k` does not fit in 128 bits.
+fn div_round(n: u128, d: u128, k: u32) -> Option<u128> {
+    if d == 0 {
+        return None;
+    }
+    let x = n.checked_mul(*POW10.get(k as usize)?)?;
+    let q = x / d;
+    let r = x - q * d;
+    // Half to even; `r < d`, so `2r` overflows only when `d` is above 2^127.
+    let twice = r.checked_mul(2)?;
+    if twice > d || (twice == d && q % 2 == 1) {
+        q.checked_add(1)
+    } else {
+        Some(q)
+    }
+}
+
+/// `m / 10^scale` as a `Decimal` without trailing zeros (the mantissa must fit in 96 bits).
+fn decimal_trimmed(mut m: u128, mut scale: u32) -> Option<Decimal> {
+    // Trim in 64 bits where the value allows (the common case): division by the constant
+    // 10 is a multiply there.
+    if let Ok(mut small) = u64::try_from(m) {
+        if small == 0 {
+            return Some(Decimal::ZERO);
+        }
+        // Strip zeros 8, 4, 2, 1 at a time: at most 4 steps for the common 9–12.
+        for (p, n) in [(100_000_000u64, 8u32), (10_000, 4), (100, 2), (10, 1)] {
+            while scale >= n && small % p == 0 {
+                small /= p;
+                scale -= n;
+            }
+        }
+        m = u128::from(small);
+    } else {
+        while scale > 0 && m != 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+    }
+    Decimal::try_from_i128_with_scale(i128::try_from(m).ok()?, scale).ok()
+}
+
 fn to_fixed_u128(d: Decimal, scale: u32) -> Option<u128> {
-    let m = d.mantissa();
-    if m < 0 {
+    if d.is_sign_negative() {
         return Some(0);
     }
-    let m = m.unsigned_abs();
+    let m = d.mantissa().unsigned_abs();
     let s = d.scale();
     if s <= scale {
         m.checked_mul(POW10[(scale - s) as usize])
@@ -637,7 +739,8 @@ enum LimitBound {
 /// Translate a limit price to the book's integer grid without changing which levels pass:
 /// a buy accepts `px ≤ floor(limit)`, a sell `px ≥ ceil(limit)`.
 fn limit_bound(side: Side, limit: Decimal, px_scale: u32) -> LimitBound {
-    if limit <= Decimal::ZERO {
+    // Sign and zero tests on the representation: cheaper than a `Decimal` comparison.
+    if limit.is_sign_negative() || limit.is_zero() {
         return match side {
             Side::Buy => LimitBound::Nothing,
             Side::Sell => LimitBound::Everything,
@@ -738,14 +841,28 @@ impl Walk<'_> {
         decimal_from_scaled(sat_i128(self.notional), self.book.px_scale + self.qty_scale)
     }
 
-    /// Volume-weighted average price of the levels taken (`notional / filled`, rounded to
-    /// `Decimal`'s 28 significant digits), or `None` when nothing was taken.
+    /// Volume-weighted average price of the levels taken: `notional / filled` rounded half
+    /// to even at the book's price scale plus [`VWAP_EXTRA_DECIMALS`] places (28 at most),
+    /// without trailing zeros; `None` when nothing was taken. Computed in integers from the
+    /// walk's exact sums (one multiply, one division); only sums too large for 128 bits fall
+    /// back to `Decimal` division (28 significant digits).
     pub fn vwap(&self) -> Option<Price> {
         if self.filled == 0 {
             return None;
         }
-        let v = self.notional().checked_div(self.filled().get())?;
-        Some(Price::from_trusted(v.normalize()))
+        let ps = self.book.px_scale;
+        let k = VWAP_EXTRA_DECIMALS.min(28u32.saturating_sub(ps));
+        let exact =
+            div_round(self.notional, self.filled, k).and_then(|m| decimal_trimmed(m, ps + k));
+        let v = match exact {
+            Some(v) => v,
+            None => self
+                .notional()
+                .checked_div(self.filled().get())?
+                .round_dp_with_strategy(ps + k, rust_decimal::RoundingStrategy::MidpointNearestEven)
+                .normalize(),
+        };
+        Some(Price::from_trusted(v))
     }
 
     /// Why the walk filled less than asked, if it did.
@@ -1006,6 +1123,24 @@ mod tests {
         assert_eq!(b.len(), (2, 2));
         assert_eq!(b.top(5).bids().last().unwrap().price.get(), d("9"));
         assert_eq!(b.top(5).asks().last().unwrap().price.get(), d("12"));
+    }
+
+    #[test]
+    fn div_round_is_one_division_rounded_half_to_even() {
+        assert_eq!(div_round(2, 3, 4), Some(6_667));
+        assert_eq!(div_round(5, 4, 2), Some(125), "exact");
+        assert_eq!(div_round(5, 4, 1), Some(12), "1.25 → 1.2 (half to even)");
+        assert_eq!(div_round(7, 4, 1), Some(18), "1.75 → 1.8 (half to even)");
+        assert_eq!(div_round(1, 3, 0), Some(0));
+        assert_eq!(div_round(2, 3, 0), Some(1));
+        assert_eq!(div_round(1, 0, 3), None);
+        assert_eq!(
+            div_round(u128::MAX / 2, 3, 2),
+            None,
+            "too large: the caller falls back"
+        );
+        assert_eq!(decimal_trimmed(6_700_030_800, 7), Some(d("670.00308")));
+        assert_eq!(decimal_trimmed(0, 7), Some(Decimal::ZERO));
     }
 
     #[test]

@@ -24,7 +24,8 @@ mod symbol;
 mod time;
 
 pub use book::{
-    ApplyStats, BookError, BookEvent, BookEventKind, Depth, OrderBook, Walk, WalkShort,
+    ApplyStats, BookError, BookEvent, BookEventKind, Depth, OrderBook, VWAP_EXTRA_DECIMALS, Walk,
+    WalkShort,
 };
 pub use exchange::{ExchangeId, UnknownExchange};
 pub use health::{BookHealth, BookState};

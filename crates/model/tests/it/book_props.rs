@@ -150,6 +150,13 @@ proptest! {
             let worst = w.worst_price().unwrap().get();
             let (lo, hi) = if best <= worst { (best, worst) } else { (worst, best) };
             prop_assert!(lo <= v.get() && v.get() <= hi, "vwap {} outside [{}, {}]", v, lo, hi);
+            // The integer VWAP is the exact quotient rounded half to even at the price scale
+            // + 10 places: `Decimal` (28 significant digits) rounded the same way agrees.
+            let places = (book.scales().0 + model::VWAP_EXTRA_DECIMALS).min(28);
+            let dec = (w.notional() / w.filled().get())
+                .round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointNearestEven)
+                .normalize();
+            prop_assert_eq!(v.get(), dec);
         } else {
             prop_assert!(taken.is_empty());
         }
