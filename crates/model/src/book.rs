@@ -698,14 +698,14 @@ fn decimal_trimmed(mut m: u128, mut scale: u32) -> Option<Decimal> {
         }
         // Strip zeros 8, 4, 2, 1 at a time: at most 4 steps for the common 9–12.
         for (p, n) in [(100_000_000u64, 8u32), (10_000, 4), (100, 2), (10, 1)] {
-            while scale >= n && small % p == 0 {
+            while scale >= n && small.is_multiple_of(p) {
                 small /= p;
                 scale -= n;
             }
         }
         m = u128::from(small);
     } else {
-        while scale > 0 && m != 0 && m % 10 == 0 {
+        while scale > 0 && m != 0 && m.is_multiple_of(10) {
             m /= 10;
             scale -= 1;
         }
