@@ -5,10 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use market::net::{WsConn, WsEvent, ws_connect};
-use market::{Backoff, ConnState, FeedCommand, FeedContext, FeedEvent, MarketError};
+use market::{
+    Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, VenueSession,
+    run_session,
+};
 use model::{BookState, ExchangeId, Pair, Symbol, Timestamp};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::parse::{BinanceInbound, parse_frame};
@@ -61,7 +65,8 @@ fn stream_name(p: &Pair) -> String {
 
 struct Feed {
     ex: Arc<BinanceExchange>,
-    ctx: FeedContext,
+    events: FeedSender,
+    shutdown: CancellationToken,
     subs: HashMap<String, Sub>,
     primary: Option<Conn>,
     /// The new connection of a planned reconnect, and the symbols it has caught up on.
@@ -73,17 +78,24 @@ struct Feed {
     snap_rx: mpsc::UnboundedReceiver<(String, u64, Result<DepthSnapshot, MarketError>)>,
     pending_sub: BTreeSet<String>,
     pending_unsub: BTreeSet<String>,
-    backoff: Backoff,
-    failed: bool,
     malformed: u64,
+}
+
+/// What the Binance feed waits on besides commands and ticks.
+enum BinanceEvent {
+    /// A frame or state change of one of its connections.
+    Conn(WsEvent),
+    /// A REST depth snapshot for (symbol key, sync generation).
+    Snapshot(String, u64, Result<DepthSnapshot, MarketError>),
 }
 
 pub(crate) async fn run(ex: Arc<BinanceExchange>, ctx: FeedContext) {
     let (conn_tx, conn_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = mpsc::unbounded_channel();
-    let mut feed = Feed {
+    let feed = Feed {
         ex,
-        ctx,
+        events: ctx.events.clone(),
+        shutdown: ctx.shutdown.clone(),
         subs: HashMap::new(),
         primary: None,
         secondary: None,
@@ -94,16 +106,87 @@ pub(crate) async fn run(ex: Arc<BinanceExchange>, ctx: FeedContext) {
         snap_rx,
         pending_sub: BTreeSet::new(),
         pending_unsub: BTreeSet::new(),
-        backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
-        failed: false,
         malformed: 0,
     };
-    feed.run().await;
+    let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    run_session(feed, ctx, backoff).await;
+}
+
+impl VenueSession for Feed {
+    type Event = BinanceEvent;
+
+    fn name(&self) -> &'static str {
+        "binance"
+    }
+
+    fn tick_every(&self) -> Duration {
+        Duration::from_millis(250)
+    }
+
+    async fn open(&mut self) -> Result<(), MarketError> {
+        let conn = self.connect_quietly().await?;
+        info!(conn = conn.id(), url = %self.ex.config.ws_url, "connected");
+        self.primary = Some(conn);
+        Ok(())
+    }
+
+    async fn resume(&mut self) {
+        let streams: Vec<String> = self.subs.values().map(|s| stream_name(&s.pair)).collect();
+        if let Some(conn) = self.primary.as_mut() {
+            conn.send_control("SUBSCRIBE", &streams);
+        }
+        self.pending_sub.clear();
+        self.pending_unsub.clear();
+        let keys: Vec<String> = self.subs.keys().cloned().collect();
+        for k in keys {
+            self.restart_sync(&k, BookState::Syncing, None).await;
+        }
+    }
+
+    async fn next_event(&mut self) -> BinanceEvent {
+        // The feed holds both senders: neither channel closes while it runs.
+        tokio::select! {
+            Some(ev) = self.conn_rx.recv() => BinanceEvent::Conn(ev),
+            Some((sym, generation, res)) = self.snap_rx.recv() => BinanceEvent::Snapshot(sym, generation, res),
+            else => std::future::pending().await,
+        }
+    }
+
+    async fn on_event(&mut self, ev: BinanceEvent) -> Option<String> {
+        match ev {
+            BinanceEvent::Conn(ev) => self.on_conn_event(ev).await,
+            BinanceEvent::Snapshot(sym, generation, res) => {
+                self.on_snapshot(sym, generation, res).await;
+                None
+            }
+        }
+    }
+
+    async fn on_command(&mut self, cmd: FeedCommand) {
+        self.command(cmd).await;
+    }
+
+    async fn on_tick(&mut self) {
+        self.tick().await;
+    }
+
+    fn is_connected(&self) -> bool {
+        self.primary.is_some()
+    }
+
+    fn close(&mut self) {
+        if let Some(c) = self.primary.take() {
+            c.close();
+        }
+        if let Some((c, _, _)) = self.secondary.take() {
+            c.close();
+        }
+    }
 }
 
 impl Feed {
     async fn emit(&self, ev: FeedEvent) {
-        let _ = self.ctx.events.send(ev).await;
+        let _ = self.events.send(ev).await;
     }
 
     async fn emit_state(&self, symbol: &Symbol, state: BookState, reason: Option<String>) {
@@ -113,97 +196,6 @@ impl Feed {
             reason,
         })
         .await;
-    }
-
-    async fn run(&mut self) {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut retry_at: Option<Instant> = Some(Instant::now());
-        loop {
-            if self.primary.is_none()
-                && !self.failed
-                && retry_at.is_some_and(|t| t <= Instant::now())
-            {
-                match self.connect().await {
-                    Ok(conn) => {
-                        self.install_primary(conn).await;
-                        retry_at = None;
-                    }
-                    Err(e)
-                        if !e.is_retryable() && !matches!(e, MarketError::Unavailable { .. }) =>
-                    {
-                        warn!(error = %e, "giving up on Binance until restart: the error is deterministic");
-                        self.failed = true;
-                        self.emit(FeedEvent::Connection {
-                            state: ConnState::Failed,
-                            error: Some(e.to_string()),
-                        })
-                        .await;
-                    }
-                    Err(e) => {
-                        let d = self.backoff.next_delay();
-                        warn!(error = %e, retry_in_ms = d.as_millis() as u64, "connection failed");
-                        self.emit(FeedEvent::Connection {
-                            state: ConnState::Down,
-                            error: Some(e.to_string()),
-                        })
-                        .await;
-                        retry_at = Some(Instant::now() + d);
-                    }
-                }
-            }
-            tokio::select! {
-                _ = self.ctx.shutdown.cancelled() => break,
-                cmd = self.ctx.commands.recv() => match cmd {
-                    Some(c) => self.on_command(c).await,
-                    None => break,
-                },
-                Some(ev) = self.conn_rx.recv() => {
-                    if let Some(lost) = self.on_conn_event(ev).await {
-                        let d = self.backoff.next_delay();
-                        self.emit(FeedEvent::Connection { state: ConnState::Down, error: Some(lost) }).await;
-                        retry_at = Some(Instant::now() + d);
-                    }
-                }
-                Some((sym, generation, res)) = self.snap_rx.recv() => self.on_snapshot(sym, generation, res).await,
-                _ = tick.tick() => self.on_tick().await,
-            }
-        }
-        if let Some(c) = self.primary.take() {
-            c.close();
-        }
-        if let Some((c, _, _)) = self.secondary.take() {
-            c.close();
-        }
-    }
-
-    async fn connect(&mut self) -> Result<Conn, MarketError> {
-        self.emit(FeedEvent::Connection {
-            state: ConnState::Connecting,
-            error: None,
-        })
-        .await;
-        let conn = self.connect_quietly().await?;
-        info!(conn = conn.id(), url = %self.ex.config.ws_url, "connected");
-        Ok(conn)
-    }
-
-    async fn install_primary(&mut self, mut conn: Conn) {
-        self.backoff.reset();
-        let streams: Vec<String> = self.subs.values().map(|s| stream_name(&s.pair)).collect();
-        conn.send_control("SUBSCRIBE", &streams);
-        self.pending_sub.clear();
-        self.pending_unsub.clear();
-        self.primary = Some(conn);
-        self.emit(FeedEvent::Connection {
-            state: ConnState::Connected,
-            error: None,
-        })
-        .await;
-        let keys: Vec<String> = self.subs.keys().cloned().collect();
-        for k in keys {
-            self.restart_sync(&k, BookState::Syncing, None).await;
-        }
     }
 
     /// Restart one symbol's sync (new buffer, late snapshots discarded).
@@ -218,7 +210,7 @@ impl Feed {
         self.emit_state(&symbol, state, reason).await;
     }
 
-    async fn on_command(&mut self, cmd: FeedCommand) {
+    async fn command(&mut self, cmd: FeedCommand) {
         match cmd {
             FeedCommand::Subscribe(pairs) => {
                 for p in pairs {
@@ -264,11 +256,11 @@ impl Feed {
     async fn on_conn_event(&mut self, ev: WsEvent) -> Option<String> {
         match ev {
             WsEvent::Alive(_) => {
-                self.ctx.events.alive();
+                self.events.alive();
                 None
             }
             WsEvent::Frame(id, text) => {
-                self.ctx.events.alive();
+                self.events.alive();
                 self.on_frame(id, &text).await;
                 None
             }
@@ -400,7 +392,7 @@ impl Feed {
         let ex = self.ex.clone();
         let tx = self.snap_tx.clone();
         let key = key.to_owned();
-        let shutdown = self.ctx.shutdown.clone();
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
@@ -467,7 +459,7 @@ impl Feed {
         }
     }
 
-    async fn on_tick(&mut self) {
+    async fn tick(&mut self) {
         if let Some(p) = self.primary.as_mut() {
             let subs: Vec<String> = std::mem::take(&mut self.pending_sub).into_iter().collect();
             let unsubs: Vec<String> = std::mem::take(&mut self.pending_unsub)

@@ -16,6 +16,7 @@
 mod clock;
 mod core;
 pub mod fill;
+mod handle;
 pub mod order;
 pub mod plan;
 pub mod ports;
@@ -23,10 +24,14 @@ pub mod runner;
 mod token;
 mod view;
 mod words;
+mod writer;
 
 pub use clock::Clock;
 pub use core::{BookRef, Books, CancelError, Engine, RESTART_GRACE_MS, Update};
 pub use fill::{Fill, Liquidity, ShortReason};
+pub use handle::{
+    BatchError, EngineConfig, EngineError, EngineHandle, EngineStats, Submission, SubmitOutcome,
+};
 pub use order::{
     Analytics, Order, OrderId, OrderParts, OrderStatus, SkipReason, SliceRecord, Totals,
 };
@@ -37,9 +42,6 @@ pub use plan::{
 pub use ports::{
     BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure,
     StoredOrder,
-};
-pub use runner::{
-    BatchError, EngineConfig, EngineError, EngineHandle, EngineStats, Submission, SubmitOutcome,
 };
 pub use token::{InvalidTokenId, TokenId, valid_token_id};
 pub use words::UnknownWord;

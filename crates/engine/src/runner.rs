@@ -7,101 +7,27 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use model::{ExchangeId, Pair, Symbol};
-use rust_decimal::Decimal;
+use model::{ExchangeId, Symbol};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::clock::Clock;
-use crate::core::{CancelError, Engine, Update, live_mid};
-use crate::order::{Order, OrderId, OrderStatus, Totals};
-use crate::plan::{Limits, Rejection, TwapRequest, validate};
-use crate::ports::{
-    BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure,
-    StoredOrder,
+use crate::core::{Engine, live_mid};
+use crate::handle::{
+    BatchError, CancelReply, EngineConfig, EngineError, EngineHandle, EngineStats, Submission,
+    SubmitOutcome, SubmitReply,
 };
+use crate::order::{Order, OrderId, OrderStatus, Totals};
+use crate::plan::validate;
+use crate::ports::{BookAccess, InsertOutcome, OrderDetail, OrderStore, StoreFailure, StoredOrder};
 use crate::token::TokenId;
 use crate::view::OpenOrders;
+use crate::writer::{WRITE_QUEUE, Write, Writer};
 
-/// What the engine needs besides its ports.
-#[derive(Debug, Clone, Default)]
-pub struct EngineConfig {
-    /// Taker fee per exchange, basis points (0 when absent).
-    pub fees: HashMap<ExchangeId, Decimal>,
-    /// Order limits.
-    pub limits: Limits,
-}
-
-/// A decoded request for a new order, with the pair it trades and the request text as the
-/// client sent it (compared on a repeated `token_id`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Submission {
-    /// The owner.
-    pub user_id: i64,
-    /// The decoded request.
-    pub request: TwapRequest,
-    /// The pair, resolved by the caller.
-    pub pair: Pair,
-    /// The request as the client sent it.
-    pub fingerprint: String,
-}
-
-/// What a submit became.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SubmitOutcome {
-    /// A new order, stored.
-    Created(Box<OrderDetail>),
-    /// The same request was submitted before: the original order as it is now.
-    Replayed(Box<OrderDetail>),
-}
-
-impl SubmitOutcome {
-    /// The order, new or replayed.
-    pub fn detail(&self) -> &OrderDetail {
-        match self {
-            SubmitOutcome::Created(d) | SubmitOutcome::Replayed(d) => d,
-        }
-    }
-}
-
-/// Why the engine could not do what was asked.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EngineError {
-    /// The store failed; nothing was acknowledged.
-    #[error(transparent)]
-    Store(#[from] StoreFailure),
-    /// The request is invalid for its pair or the limits.
-    #[error("{}", .0.detail)]
-    Rejected(Rejection),
-    /// The `token_id` is taken by a different request.
-    #[error("token_id `{0}` is already used by a different order")]
-    Conflict(TokenId),
-    /// Cancel refused.
-    #[error(transparent)]
-    Cancel(#[from] CancelError),
-    /// The engine is stopping.
-    #[error("the engine is stopping")]
-    Stopped,
-}
-
-/// A batch refused: which item (0-based) and why. Nothing of the batch was created.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("order #{index}: {error}")]
-pub struct BatchError {
-    /// The failing item.
-    pub index: usize,
-    /// Why.
-    pub error: EngineError,
-}
-
-type SubmitReply = oneshot::Sender<Result<Vec<SubmitOutcome>, BatchError>>;
-type CancelReply = oneshot::Sender<Result<OrderDetail, EngineError>>;
-
-enum Command {
+pub(crate) enum Command {
     Submit(Vec<Submission>, SubmitReply),
     Cancel(OrderId, CancelReply),
     /// Answered once everything queued before it is stored and in the read view.
@@ -110,207 +36,8 @@ enum Command {
     ForgetUser(i64),
 }
 
-/// Counters of stored engine activity (for `/metrics`).
-#[derive(Debug, Default)]
-pub struct EngineStats {
-    /// Orders accepted since start.
-    pub accepted: AtomicU64,
-    /// Orders open now.
-    pub open: AtomicU64,
-    /// Slices executed (filled in full or short) since start.
-    pub slices_done: AtomicU64,
-    /// Slices skipped since start.
-    pub slices_skipped: AtomicU64,
-    /// Orders that ended `filled` since start.
-    pub filled: AtomicU64,
-    /// Orders that ended `expired` since start.
-    pub expired: AtomicU64,
-    /// Orders that ended `cancelled` since start.
-    pub cancelled: AtomicU64,
-}
-
-impl EngineStats {
-    fn count(&self, u: &Update) {
-        if let Some(s) = &u.slice {
-            let c = if s.skipped.is_some() {
-                &self.slices_skipped
-            } else {
-                &self.slices_done
-            };
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        if u.previous.is_open() && !u.order.status().is_open() {
-            let _ = self
-                .open
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                    Some(v.saturating_sub(1))
-                });
-            let c = match u.order.status() {
-                OrderStatus::Filled => &self.filled,
-                OrderStatus::Expired => &self.expired,
-                _ => &self.cancelled,
-            };
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A handle to the running engine; cheap to clone.
-#[derive(Clone)]
-pub struct EngineHandle {
-    tx: mpsc::Sender<Command>,
-    updates: broadcast::Sender<Arc<Update>>,
-    clock: Clock,
-    stats: Arc<EngineStats>,
-    view: OpenOrders,
-    store: Arc<dyn OrderStore>,
-}
-
-impl std::fmt::Debug for EngineHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineHandle")
-            .field("open", &self.view.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl EngineHandle {
-    async fn call<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, EngineError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(make(tx))
-            .await
-            .map_err(|_| EngineError::Stopped)?;
-        rx.await.map_err(|_| EngineError::Stopped)
-    }
-
-    /// Submit one order: created (stored before this returns), replayed (same `token_id`,
-    /// same request), or refused.
-    pub async fn submit(&self, s: Submission) -> Result<SubmitOutcome, EngineError> {
-        let mut out = self.submit_batch(vec![s]).await.map_err(|e| e.error)?;
-        out.pop().ok_or(EngineError::Stopped)
-    }
-
-    /// Submit several orders, all or nothing: if any item is refused (invalid, or a
-    /// `token_id` taken by a different request), none is created.
-    pub async fn submit_batch(
-        &self,
-        items: Vec<Submission>,
-    ) -> Result<Vec<SubmitOutcome>, BatchError> {
-        let stopped = |_| BatchError {
-            index: 0,
-            error: EngineError::Stopped,
-        };
-        self.call(|tx| Command::Submit(items, tx))
-            .await
-            .map_err(stopped)?
-    }
-
-    /// One of a user's orders with its slices: an open order from memory, a closed one
-    /// from the store. Another user's order is `None`, like a missing one.
-    pub async fn order(
-        &self,
-        user_id: i64,
-        token_id: &TokenId,
-    ) -> Result<Option<OrderDetail>, EngineError> {
-        if let Some((d, _)) = self.view.get(user_id, token_id) {
-            return Ok(Some(d));
-        }
-        Ok(self
-            .store
-            .find(user_id, token_id)
-            .await?
-            .map(OrderDetail::from))
-    }
-
-    /// A user's orders matching `q`, newest first, without slices, and the total: open
-    /// orders only are answered from memory; any other listing from the store (whose
-    /// rows are committed before anything is published).
-    pub async fn orders(
-        &self,
-        user_id: i64,
-        q: &OrderQuery,
-    ) -> Result<(Vec<Order>, u64), EngineError> {
-        if q.status == StatusFilter::Open {
-            return Ok(self.view.list(user_id, q));
-        }
-        Ok(self.store.list(user_id, q).await?)
-    }
-
-    /// Cancel an open order; cancelling a cancelled order answers it again. A filled or
-    /// expired order is [`CancelError::AlreadyFinal`], a missing one
-    /// [`CancelError::NotFound`].
-    pub async fn cancel(
-        &self,
-        user_id: i64,
-        token_id: &TokenId,
-    ) -> Result<OrderDetail, EngineError> {
-        // Two rounds: an order inserted but not yet in the read view shows up after the
-        // barrier.
-        for _ in 0..2 {
-            if let Some(id) = self.view.id_of(user_id, token_id) {
-                match self.call(|tx| Command::Cancel(id, tx)).await? {
-                    Err(EngineError::Cancel(CancelError::NotFound)) => {}
-                    other => return other,
-                }
-            }
-            // Ended meanwhile, or never open here: once everything queued is stored, the
-            // store tells.
-            self.call(Command::Barrier).await?;
-            match self.store.find(user_id, token_id).await? {
-                None => return Err(CancelError::NotFound.into()),
-                Some(s) if s.order.status() == OrderStatus::Cancelled => return Ok(s.into()),
-                Some(s) if !s.order.status().is_open() => {
-                    return Err(CancelError::AlreadyFinal(s.order.status()).into());
-                }
-                Some(_) => {}
-            }
-        }
-        Err(CancelError::NotFound.into())
-    }
-
-    /// Drop a removed user's open orders (the store removed them with the user).
-    pub async fn forget_user(&self, user_id: i64) -> Result<(), EngineError> {
-        self.tx
-            .send(Command::ForgetUser(user_id))
-            .await
-            .map_err(|_| EngineError::Stopped)
-    }
-
-    /// Every update, after it is stored (a receiver that falls behind gets `Lagged`).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
-        self.updates.subscribe()
-    }
-
-    /// The engine's clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
-    }
-
-    /// Activity counters.
-    pub fn stats(&self) -> &EngineStats {
-        &self.stats
-    }
-}
-
 /// Open orders using a book, and the lease keeping it subscribed.
 type Lease = (usize, Option<Box<dyn Send + Sync>>);
-
-/// Work for the writer, in the order the engine produced it.
-enum Write {
-    /// Store these updates in one transaction, then publish them (and answer `reply`).
-    Persist(Vec<Update>, Option<CancelReply>),
-    /// Already stored (a new order): into the read view, then published, in sequence.
-    Created(Box<StoredOrder>),
-    /// Answer once everything before is stored.
-    Barrier(oneshot::Sender<()>),
-}
-
-/// Batches the writer may hold before the engine waits for it.
-const WRITE_QUEUE: usize = 64;
 
 struct Actor {
     engine: Engine,
@@ -649,101 +376,6 @@ impl Actor {
             Err(e) => {
                 warn!(error = %e, "order not stored; rejected");
                 Err(EngineError::Store(e))
-            }
-        }
-    }
-}
-
-/// The writer: stores batches in order (coalescing what is queued into one transaction),
-/// retrying until the store accepts, then updates the read view and publishes each update,
-/// only after its commit.
-struct Writer {
-    store: Arc<dyn OrderStore>,
-    updates: broadcast::Sender<Arc<Update>>,
-    view: OpenOrders,
-    shutdown: CancellationToken,
-    stats: Arc<EngineStats>,
-}
-
-impl Writer {
-    async fn run(self, mut rx: mpsc::Receiver<Write>) {
-        while let Some(first) = rx.recv().await {
-            let mut items = vec![first];
-            while items.len() < WRITE_QUEUE
-                && let Ok(more) = rx.try_recv()
-            {
-                items.push(more);
-            }
-            let batch: Vec<Update> = items
-                .iter()
-                .flat_map(|w| match w {
-                    Write::Persist(b, _) => b.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            if !batch.is_empty() && !self.persist(&batch).await {
-                return;
-            }
-            for w in items {
-                self.publish(w).await;
-            }
-        }
-    }
-
-    /// Store a batch, retrying; false when stopping with the batch unstored.
-    async fn persist(&self, batch: &[Update]) -> bool {
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match self.store.record(batch).await {
-                Ok(()) => return true,
-                Err(e) if self.shutdown.is_cancelled() => {
-                    error!(error = %e, slices = batch.len(), "could not store slices before stopping; they were never published and will be recorded as missed at the next start");
-                    return false;
-                }
-                Err(e) => {
-                    error!(error = %e, slices = batch.len(), retry_in_ms = delay.as_millis() as u64, "could not store slices; holding them back");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    }
-
-    async fn publish(&self, w: Write) {
-        match w {
-            Write::Created(s) => {
-                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                self.stats.open.fetch_add(1, Ordering::Relaxed);
-                let u = Update {
-                    previous: s.order.status(),
-                    order: s.order.clone(),
-                    slice: None,
-                };
-                self.view.insert(*s);
-                let _ = self.updates.send(Arc::new(u));
-            }
-            Write::Persist(b, reply) => {
-                let mut answer = None;
-                for u in b {
-                    self.stats.count(&u);
-                    let closed = self.view.apply(&u);
-                    if answer.is_none() {
-                        answer = Some(closed.ok_or(u.order.token_id().clone()));
-                    }
-                    let _ = self.updates.send(Arc::new(u));
-                }
-                if let (Some(r), Some(a)) = (reply, answer) {
-                    let res = match a {
-                        Ok(detail) => Ok(detail),
-                        // Not in the view (cannot happen for a cancel of an open order):
-                        // the store has what was just committed.
-                        Err(_) => Err(EngineError::Cancel(CancelError::NotFound)),
-                    };
-                    let _ = r.send(res);
-                }
-            }
-            Write::Barrier(reply) => {
-                let _ = reply.send(());
             }
         }
     }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use market::net::{WsConn, WsEvent, ws_connect};
-use market::{Backoff, ConnState, FeedCommand, FeedContext, FeedEvent, MarketError};
+use market::{
+    Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, VenueSession,
+    run_session,
+};
 use model::{BookEventKind, BookState, ExchangeId, Pair, Symbol, Timestamp};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -48,7 +51,7 @@ struct Sub {
 
 struct Feed {
     ex: Arc<KrakenExchange>,
-    ctx: FeedContext,
+    events: FeedSender,
     /// By WS v2 symbol (`BTC/USD`).
     subs: HashMap<String, Sub>,
     conn: Option<WsConn>,
@@ -57,8 +60,6 @@ struct Feed {
     conn_tx: mpsc::UnboundedSender<WsEvent>,
     conn_rx: mpsc::UnboundedReceiver<WsEvent>,
     pending_unsub: BTreeSet<String>,
-    backoff: Backoff,
-    failed: bool,
     malformed: u64,
     last_frame: Instant,
     last_ping: Instant,
@@ -66,9 +67,9 @@ struct Feed {
 
 pub(crate) async fn run(ex: Arc<KrakenExchange>, ctx: FeedContext) {
     let (conn_tx, conn_rx) = mpsc::unbounded_channel();
-    let mut feed = Feed {
+    let feed = Feed {
         ex,
-        ctx,
+        events: ctx.events.clone(),
         subs: HashMap::new(),
         conn: None,
         next_conn: 0,
@@ -76,91 +77,26 @@ pub(crate) async fn run(ex: Arc<KrakenExchange>, ctx: FeedContext) {
         conn_tx,
         conn_rx,
         pending_unsub: BTreeSet::new(),
-        backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
-        failed: false,
         malformed: 0,
         last_frame: Instant::now(),
         last_ping: Instant::now(),
     };
-    feed.run().await;
+    let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    run_session(feed, ctx, backoff).await;
 }
 
-impl Feed {
-    async fn emit(&self, ev: FeedEvent) {
-        let _ = self.ctx.events.send(ev).await;
+impl VenueSession for Feed {
+    type Event = WsEvent;
+
+    fn name(&self) -> &'static str {
+        "kraken"
     }
 
-    async fn emit_state(&self, symbol: &Symbol, state: BookState, reason: Option<String>) {
-        self.emit(FeedEvent::State {
-            symbol: symbol.clone(),
-            state,
-            reason,
-        })
-        .await;
+    fn tick_every(&self) -> Duration {
+        Duration::from_millis(200)
     }
 
-    async fn run(&mut self) {
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut retry_at: Option<Instant> = Some(Instant::now());
-        loop {
-            if self.conn.is_none() && !self.failed && retry_at.is_some_and(|t| t <= Instant::now())
-            {
-                match self.connect().await {
-                    Ok(()) => retry_at = None,
-                    Err(e)
-                        if !e.is_retryable() && !matches!(e, MarketError::Unavailable { .. }) =>
-                    {
-                        warn!(error = %e, "giving up on Kraken until restart: the error is deterministic");
-                        self.failed = true;
-                        self.emit(FeedEvent::Connection {
-                            state: ConnState::Failed,
-                            error: Some(e.to_string()),
-                        })
-                        .await;
-                    }
-                    Err(e) => {
-                        let d = match &e {
-                            MarketError::RateLimited { retry_after, .. } => *retry_after,
-                            _ => self.backoff.next_delay(),
-                        };
-                        warn!(error = %e, retry_in_ms = d.as_millis() as u64, "connection failed");
-                        self.emit(FeedEvent::Connection {
-                            state: ConnState::Down,
-                            error: Some(e.to_string()),
-                        })
-                        .await;
-                        retry_at = Some(Instant::now() + d);
-                    }
-                }
-            }
-            tokio::select! {
-                _ = self.ctx.shutdown.cancelled() => break,
-                cmd = self.ctx.commands.recv() => match cmd {
-                    Some(c) => self.on_command(c).await,
-                    None => break,
-                },
-                Some(ev) = self.conn_rx.recv() => {
-                    if let Some(lost) = self.on_conn_event(ev).await {
-                        let d = self.backoff.next_delay();
-                        self.emit(FeedEvent::Connection { state: ConnState::Down, error: Some(lost) }).await;
-                        retry_at = Some(Instant::now() + d);
-                    }
-                }
-                _ = tick.tick() => self.on_tick(),
-            }
-        }
-        if let Some(c) = self.conn.take() {
-            c.close();
-        }
-    }
-
-    async fn connect(&mut self) -> Result<(), MarketError> {
-        self.emit(FeedEvent::Connection {
-            state: ConnState::Connecting,
-            error: None,
-        })
-        .await;
+    async fn open(&mut self) -> Result<(), MarketError> {
         self.ex.connections.acquire().await;
         let cfg = &self.ex.config;
         let ws = ws_connect(ExchangeId::Kraken, &cfg.ws_url, cfg.connect_timeout).await?;
@@ -176,12 +112,10 @@ impl Feed {
         self.conn = Some(conn);
         self.last_frame = Instant::now();
         self.pending_unsub.clear();
-        self.backoff.reset();
-        self.emit(FeedEvent::Connection {
-            state: ConnState::Connected,
-            error: None,
-        })
-        .await;
+        Ok(())
+    }
+
+    async fn resume(&mut self) {
         let mut syncing = Vec::new();
         for sub in self.subs.values_mut() {
             sub.state = SubState::Pending;
@@ -190,8 +124,52 @@ impl Feed {
         for s in syncing {
             self.emit_state(&s, BookState::Syncing, None).await;
         }
-        self.on_tick();
-        Ok(())
+        self.tick();
+    }
+
+    async fn next_event(&mut self) -> WsEvent {
+        match self.conn_rx.recv().await {
+            Some(ev) => ev,
+            // The feed holds a sender: the channel never closes while it runs.
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn on_event(&mut self, ev: WsEvent) -> Option<String> {
+        self.on_conn_event(ev).await
+    }
+
+    async fn on_command(&mut self, cmd: FeedCommand) {
+        self.command(cmd).await;
+    }
+
+    async fn on_tick(&mut self) {
+        self.tick();
+    }
+
+    fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    fn close(&mut self) {
+        if let Some(c) = self.conn.take() {
+            c.close();
+        }
+    }
+}
+
+impl Feed {
+    async fn emit(&self, ev: FeedEvent) {
+        let _ = self.events.send(ev).await;
+    }
+
+    async fn emit_state(&self, symbol: &Symbol, state: BookState, reason: Option<String>) {
+        self.emit(FeedEvent::State {
+            symbol: symbol.clone(),
+            state,
+            reason,
+        })
+        .await;
     }
 
     fn send(&mut self, method: &str, symbols: &[String]) {
@@ -211,7 +189,7 @@ impl Feed {
         }
     }
 
-    async fn on_command(&mut self, cmd: FeedCommand) {
+    async fn command(&mut self, cmd: FeedCommand) {
         match cmd {
             FeedCommand::Subscribe(pairs) => {
                 for p in pairs {
@@ -300,14 +278,14 @@ impl Feed {
             WsEvent::Alive(id) => {
                 if Some(id) == current {
                     self.last_frame = Instant::now();
-                    self.ctx.events.alive();
+                    self.events.alive();
                 }
                 None
             }
             WsEvent::Frame(id, text) => {
                 if Some(id) == current {
                     self.last_frame = Instant::now();
-                    self.ctx.events.alive();
+                    self.events.alive();
                     self.on_frame(&text).await;
                 }
                 None
@@ -419,7 +397,7 @@ impl Feed {
         .await;
     }
 
-    fn on_tick(&mut self) {
+    fn tick(&mut self) {
         if self.conn.is_none() {
             return;
         }

@@ -21,6 +21,7 @@ mod exchange;
 mod hub;
 pub mod net;
 mod parse;
+pub mod session;
 
 pub use backoff::Backoff;
 pub use consolidated::{ConsolidatedBook, ConsolidatedLevel, ConsolidatedWatch, consolidate};
@@ -30,3 +31,4 @@ pub use exchange::{
 };
 pub use hub::{BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig};
 pub use parse::{ParseError, parse_level};
+pub use session::{Retry, VenueSession, retry_policy, run_session};

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use market::{ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, KlineQuery, MarketError};
+use market::{
+    Backoff, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, MarketError,
+    VenueSession, run_session,
+};
 use model::{BookEvent, ExchangeId, Kline, OrderBook, Pair, Symbol, Timestamp};
 use tracing::{debug, info};
 
@@ -110,75 +113,131 @@ impl Exchange for SimExchange {
     }
 }
 
-impl SimExchange {
-    async fn feed(self: Arc<Self>, ctx: FeedContext) {
-        let FeedContext {
-            mut commands,
-            events,
-            shutdown,
-        } = ctx;
-        let connected = FeedEvent::Connection {
-            state: ConnState::Connected,
-            error: None,
-        };
-        if events.send(connected).await.is_err() {
-            return;
-        }
-        info!(markets = self.markets().len(), "simulated exchange running");
-        let mut subscribed: HashSet<Symbol> = HashSet::new();
-        let mut tick = tokio::time::interval(self.config.update_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            let out: Vec<FeedEvent> = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                cmd = commands.recv() => {
-                    let Some(cmd) = cmd else { return };
-                    let now = Timestamp::now();
-                    match cmd {
-                        FeedCommand::Subscribe(pairs) => pairs
-                            .into_iter()
-                            .filter(|p| subscribed.insert(p.symbol.clone()))
-                            .filter_map(|p| self.snapshot_event(&p.symbol, now))
-                            .collect(),
-                        FeedCommand::Unsubscribe(pairs) => {
-                            for p in pairs {
-                                subscribed.remove(&p.symbol);
-                            }
-                            Vec::new()
-                        }
-                        FeedCommand::Resync(p) => {
-                            debug!(symbol = %p.symbol, "resync requested");
-                            if subscribed.contains(&p.symbol) {
-                                self.snapshot_event(&p.symbol, now).into_iter().collect()
-                            } else {
-                                Vec::new()
-                            }
-                        }
-                    }
-                }
-                _ = tick.tick() => {
-                    let now = Timestamp::now();
-                    let mut markets = self.markets();
-                    markets
-                        .iter_mut()
-                        .filter_map(|m| {
-                            let ev = m.step(now);
-                            subscribed.contains(&m.pair().symbol).then(|| FeedEvent::Book {
-                                symbol: m.pair().symbol.clone(),
-                                event: ev,
-                                received: now,
-                            })
-                        })
-                        .collect()
-                }
-            };
-            events.alive();
-            for ev in out {
-                if events.send(ev).await.is_err() {
-                    return;
-                }
+/// The sim's side of the shared session loop: an in-process "connection" that always
+/// opens, a market step per tick, snapshots on subscribe and resync.
+struct SimSession {
+    ex: Arc<SimExchange>,
+    events: FeedSender,
+    subscribed: HashSet<Symbol>,
+    open: bool,
+}
+
+impl SimSession {
+    async fn send_all(&self, out: Vec<FeedEvent>) {
+        self.events.alive();
+        for ev in out {
+            if self.events.send(ev).await.is_err() {
+                return;
             }
         }
+    }
+}
+
+impl VenueSession for SimSession {
+    type Event = std::convert::Infallible;
+
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    fn tick_every(&self) -> Duration {
+        self.ex.config.update_interval
+    }
+
+    async fn open(&mut self) -> Result<(), MarketError> {
+        info!(
+            markets = self.ex.markets().len(),
+            "simulated exchange running"
+        );
+        self.open = true;
+        Ok(())
+    }
+
+    async fn resume(&mut self) {
+        let now = Timestamp::now();
+        let out = self
+            .subscribed
+            .iter()
+            .filter_map(|s| self.ex.snapshot_event(s, now))
+            .collect();
+        self.send_all(out).await;
+    }
+
+    async fn next_event(&mut self) -> std::convert::Infallible {
+        std::future::pending().await
+    }
+
+    async fn on_event(&mut self, ev: std::convert::Infallible) -> Option<String> {
+        match ev {}
+    }
+
+    async fn on_command(&mut self, cmd: FeedCommand) {
+        let now = Timestamp::now();
+        let out = match cmd {
+            FeedCommand::Subscribe(pairs) => pairs
+                .into_iter()
+                .filter(|p| self.subscribed.insert(p.symbol.clone()))
+                .filter_map(|p| self.ex.snapshot_event(&p.symbol, now))
+                .collect(),
+            FeedCommand::Unsubscribe(pairs) => {
+                for p in pairs {
+                    self.subscribed.remove(&p.symbol);
+                }
+                Vec::new()
+            }
+            FeedCommand::Resync(p) => {
+                debug!(symbol = %p.symbol, "resync requested");
+                if self.subscribed.contains(&p.symbol) {
+                    self.ex.snapshot_event(&p.symbol, now).into_iter().collect()
+                } else {
+                    Vec::new()
+                }
+            }
+        };
+        self.send_all(out).await;
+    }
+
+    async fn on_tick(&mut self) {
+        let now = Timestamp::now();
+        let out: Vec<FeedEvent> = {
+            let mut markets = self.ex.markets();
+            markets
+                .iter_mut()
+                .filter_map(|m| {
+                    let ev = m.step(now);
+                    self.subscribed
+                        .contains(&m.pair().symbol)
+                        .then(|| FeedEvent::Book {
+                            symbol: m.pair().symbol.clone(),
+                            event: ev,
+                            received: now,
+                        })
+                })
+                .collect()
+        };
+        self.send_all(out).await;
+    }
+
+    fn is_connected(&self) -> bool {
+        self.open
+    }
+
+    fn close(&mut self) {
+        self.open = false;
+    }
+}
+
+impl SimExchange {
+    async fn feed(self: Arc<Self>, ctx: FeedContext) {
+        let session = SimSession {
+            ex: self,
+            events: ctx.events.clone(),
+            subscribed: HashSet::new(),
+            open: false,
+        };
+        // In process: it never fails, so the backoff is never used.
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        run_session(session, ctx, backoff).await;
     }
 
     fn snapshot_event(&self, symbol: &Symbol, now: Timestamp) -> Option<FeedEvent> {

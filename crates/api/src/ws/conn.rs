@@ -1,208 +1,24 @@
-//! `GET /ws`: authenticated book frames at fixed intervals, consolidated books and the user's
-//! order updates on one socket (protocol in docs/WEBSOCKET.md).
-//!
-//! One task per connection. Book frames are produced at wall-clock-aligned ticks of their
-//! interval from the hub's latest snapshot (never a backlog: a slow reader simply gets the
-//! newest book at its next tick), serialized once per (book, depth, tick) for every
-//! subscriber, and sent with a 10 s deadline: a client that stops reading is closed.
+//! One WebSocket connection: authentication, client messages, subscriptions, ticks and
+//! order updates.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, Session};
 use bytestring::ByteString;
 use futures_util::StreamExt;
-use market::BookWatch;
 use model::{ExchangeId, Symbol, Timestamp};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tracing::{debug, info};
 use wire::{Channel, ClientMessage, ServerMessage, Subscription};
 
+use super::WsConfig;
+use super::frames::{Feed, Normalized, Sub, book_frame, consolidated_frame, instant_at, next_tick};
 use crate::auth::Claims;
 use crate::convert;
-use crate::error::ApiError;
 use crate::state::AppState;
-
-/// WebSocket limits and defaults.
-#[derive(Debug, Clone)]
-pub struct WsConfig {
-    /// Book interval when a subscription gives none.
-    pub default_interval_ms: u64,
-    /// Subscriptions per connection.
-    pub max_subscriptions: usize,
-    /// Open connections per user.
-    pub max_connections_per_user: usize,
-    /// Largest client message, bytes.
-    pub max_message_bytes: usize,
-    /// Time to send the first `auth` message when no header was given.
-    pub auth_timeout: Duration,
-    /// A send that cannot complete in this time closes the connection.
-    pub send_timeout: Duration,
-    /// Client messages per second, sustained.
-    pub max_messages_per_second: u32,
-    /// Client messages at once (bucket size); beyond it: `too_many_messages`, close 1008.
-    pub message_burst: u32,
-}
-
-impl Default for WsConfig {
-    fn default() -> Self {
-        WsConfig {
-            default_interval_ms: 1_000,
-            max_subscriptions: 50,
-            max_connections_per_user: 20,
-            max_message_bytes: 16 * 1024,
-            auth_timeout: Duration::from_secs(5),
-            send_timeout: Duration::from_secs(10),
-            max_messages_per_second: 50,
-            message_burst: 100,
-        }
-    }
-}
-
-type FrameKey = (ExchangeId, Symbol, usize, u64);
-
-/// Shared WebSocket state: limits, per-user connection counts, the frame cache.
-#[derive(Debug, Default)]
-pub struct WsState {
-    /// Limits and defaults.
-    pub config: WsConfig,
-    per_user: Mutex<HashMap<i64, usize>>,
-    /// Connected clients.
-    pub clients: AtomicU64,
-    /// Latest serialized book frame per (exchange, symbol, depth, interval): (tick ms, text).
-    frames: Mutex<HashMap<FrameKey, (i64, ByteString)>>,
-    /// The frame cache's size after its last sweep.
-    swept_len: std::sync::atomic::AtomicUsize,
-}
-
-impl WsState {
-    /// Frames cached now (for tests and metrics).
-    pub fn cached_frames(&self) -> usize {
-        self.frames
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    }
-
-    /// State with these limits.
-    pub fn new(config: WsConfig) -> Self {
-        WsState {
-            config,
-            ..WsState::default()
-        }
-    }
-
-    fn claim(&self, uid: i64) -> bool {
-        let mut m = self
-            .per_user
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = m.entry(uid).or_insert(0);
-        if *n >= self.config.max_connections_per_user {
-            return false;
-        }
-        *n += 1;
-        true
-    }
-
-    fn release(&self, uid: i64) {
-        let mut m = self
-            .per_user
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = m.get_mut(&uid) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                m.remove(&uid);
-            }
-        }
-    }
-}
-
-/// `GET /ws`: upgrade. A bad `Authorization` header fails the upgrade with 401; without a
-/// header the first message must be `{"op":"auth"}` within 5 s.
-pub async fn ws(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let claims = state
-        .trading
-        .jwt
-        .verify_request(&req)
-        .transpose()
-        .map_err(|e| ApiError::unauthorized("invalid_token", e.to_string()))?;
-    if let Some(c) = &claims
-        && !state.ws.claim(c.uid)
-    {
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "at most {} WebSocket connections per user",
-                state.ws.config.max_connections_per_user
-            ),
-            retry_after: Duration::from_secs(5),
-        });
-    }
-    let (resp, session, stream) = match actix_ws::handle(&req, body) {
-        Ok(x) => x,
-        Err(e) => {
-            if let Some(c) = &claims {
-                state.ws.release(c.uid);
-            }
-            return Err(ApiError::bad_request(
-                "websocket_upgrade",
-                format!("not a WebSocket upgrade: {e}"),
-            ));
-        }
-    };
-    let stream = stream.max_frame_size(state.ws.config.max_message_bytes);
-    let state = state.into_inner();
-    actix_web::rt::spawn(async move {
-        state.ws.clients.fetch_add(1, Ordering::Relaxed);
-        let uid = run(state.clone(), session, stream, claims).await;
-        state.ws.clients.fetch_sub(1, Ordering::Relaxed);
-        if let Some(uid) = uid {
-            state.ws.release(uid);
-        }
-    });
-    Ok(resp)
-}
-
-enum Feed {
-    Book {
-        exchange: ExchangeId,
-        symbol: Symbol,
-        watch: BookWatch,
-    },
-    /// The cross-venue book, computed by `market` as for REST.
-    Consolidated(market::ConsolidatedWatch),
-}
-
-/// A normalized subscription: its echo, its feed (none for `orders`), depth, interval.
-type Normalized = (Subscription, Option<Feed>, usize, u64);
-
-struct Sub {
-    echo: Subscription,
-    feed: Feed,
-    depth: usize,
-    interval_ms: u64,
-    next_ms: i64,
-}
-
-fn next_tick(now_ms: i64, interval_ms: u64) -> i64 {
-    let i = i64::try_from(interval_ms).unwrap_or(1_000).max(1);
-    (now_ms / i + 1) * i
-}
-
-fn instant_at(ms: i64) -> Instant {
-    let now = Timestamp::now().as_millis();
-    Instant::now() + Duration::from_millis(u64::try_from(ms - now).unwrap_or(0))
-}
 
 struct Conn {
     state: Arc<AppState>,
@@ -266,14 +82,14 @@ fn fail(code: &'static str, detail: impl Into<String>) -> (&'static str, String)
     (code, detail.into())
 }
 
-fn json(m: &ServerMessage) -> String {
+pub(super) fn json(m: &ServerMessage) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| {
         r#"{"type":"error","code":"internal_error","detail":"could not encode a frame"}"#.to_owned()
     })
 }
 
 /// Run one connection; returns the user id it counted against, if any.
-async fn run(
+pub(super) async fn run(
     state: Arc<AppState>,
     session: Session,
     mut stream: actix_ws::MessageStream,
@@ -701,55 +517,4 @@ impl Conn {
             }
         }
     }
-}
-
-fn book_frame(
-    state: &AppState,
-    exchange: ExchangeId,
-    symbol: &Symbol,
-    watch: &BookWatch,
-    depth: usize,
-    interval: u64,
-    tick: i64,
-) -> ByteString {
-    let key = (exchange, symbol.clone(), depth, interval);
-    {
-        let cache = state
-            .ws
-            .frames
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((t, f)) = cache.get(&key)
-            && *t == tick
-        {
-            return f.clone();
-        }
-    }
-    let snap = watch.current();
-    let ts = Timestamp::from_millis(tick);
-    let mut body = convert::order_book(&snap, depth, ts);
-    body.ts = convert::time(ts);
-    let text = ByteString::from(json(&ServerMessage::Book(Box::new(body))));
-    let mut cache = state
-        .ws
-        .frames
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    cache.insert(key, (tick, text.clone()));
-    // Frames of subscriptions nobody serves any more would stay forever: drop every frame
-    // older than the longest interval allowed, whenever the cache has doubled since the
-    // last sweep (amortized O(1) per insert).
-    if cache.len() >= 2 * state.ws.swept_len.load(Ordering::Relaxed).max(64) {
-        cache.retain(|_, (t, _)| tick - *t <= FRAME_TTL_MS);
-        state.ws.swept_len.store(cache.len(), Ordering::Relaxed);
-    }
-    text
-}
-
-/// A cached frame older than this (twice the longest subscription interval) is nobody's.
-const FRAME_TTL_MS: i64 = 120_000;
-
-fn consolidated_frame(w: &market::ConsolidatedWatch, depth: usize, tick: i64) -> ByteString {
-    let book = convert::consolidated(&w.current(depth), Timestamp::from_millis(tick));
-    ByteString::from(json(&ServerMessage::Consolidated(Box::new(book))))
 }

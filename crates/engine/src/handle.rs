@@ -1,0 +1,279 @@
+//! The engine's handle and the types its callers see: what to submit, what comes back,
+//! what can go wrong, and the activity counters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use model::{ExchangeId, Pair};
+use rust_decimal::Decimal;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::clock::Clock;
+use crate::core::{CancelError, Update};
+use crate::order::{Order, OrderStatus};
+use crate::plan::{Limits, Rejection, TwapRequest};
+use crate::ports::{OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure};
+use crate::runner::Command;
+use crate::token::TokenId;
+use crate::view::OpenOrders;
+
+/// What the engine needs besides its ports.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Taker fee per exchange, basis points (0 when absent).
+    pub fees: HashMap<ExchangeId, Decimal>,
+    /// Order limits.
+    pub limits: Limits,
+}
+
+/// A decoded request for a new order, with the pair it trades and the request text as the
+/// client sent it (compared on a repeated `token_id`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// The owner.
+    pub user_id: i64,
+    /// The decoded request.
+    pub request: TwapRequest,
+    /// The pair, resolved by the caller.
+    pub pair: Pair,
+    /// The request as the client sent it.
+    pub fingerprint: String,
+}
+
+/// What a submit became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// A new order, stored.
+    Created(Box<OrderDetail>),
+    /// The same request was submitted before: the original order as it is now.
+    Replayed(Box<OrderDetail>),
+}
+
+impl SubmitOutcome {
+    /// The order, new or replayed.
+    pub fn detail(&self) -> &OrderDetail {
+        match self {
+            SubmitOutcome::Created(d) | SubmitOutcome::Replayed(d) => d,
+        }
+    }
+}
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreFailure),
+    /// The request is invalid for its pair or the limits.
+    #[error("{}", .0.detail)]
+    Rejected(Rejection),
+    /// The `token_id` is taken by a different request.
+    #[error("token_id `{0}` is already used by a different order")]
+    Conflict(TokenId),
+    /// Cancel refused.
+    #[error(transparent)]
+    Cancel(#[from] CancelError),
+    /// The engine is stopping.
+    #[error("the engine is stopping")]
+    Stopped,
+}
+
+/// A batch refused: which item (0-based) and why. Nothing of the batch was created.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("order #{index}: {error}")]
+pub struct BatchError {
+    /// The failing item.
+    pub index: usize,
+    /// Why.
+    pub error: EngineError,
+}
+
+pub(crate) type SubmitReply = oneshot::Sender<Result<Vec<SubmitOutcome>, BatchError>>;
+pub(crate) type CancelReply = oneshot::Sender<Result<OrderDetail, EngineError>>;
+
+/// Counters of stored engine activity (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Orders accepted since start.
+    pub accepted: AtomicU64,
+    /// Orders open now.
+    pub open: AtomicU64,
+    /// Slices executed (filled in full or short) since start.
+    pub slices_done: AtomicU64,
+    /// Slices skipped since start.
+    pub slices_skipped: AtomicU64,
+    /// Orders that ended `filled` since start.
+    pub filled: AtomicU64,
+    /// Orders that ended `expired` since start.
+    pub expired: AtomicU64,
+    /// Orders that ended `cancelled` since start.
+    pub cancelled: AtomicU64,
+}
+
+impl EngineStats {
+    pub(crate) fn count(&self, u: &Update) {
+        if let Some(s) = &u.slice {
+            let c = if s.skipped.is_some() {
+                &self.slices_skipped
+            } else {
+                &self.slices_done
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if u.previous.is_open() && !u.order.status().is_open() {
+            let _ = self
+                .open
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(1))
+                });
+            let c = match u.order.status() {
+                OrderStatus::Filled => &self.filled,
+                OrderStatus::Expired => &self.expired,
+                _ => &self.cancelled,
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A handle to the running engine; cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) updates: broadcast::Sender<Arc<Update>>,
+    pub(crate) clock: Clock,
+    pub(crate) stats: Arc<EngineStats>,
+    pub(crate) view: OpenOrders,
+    pub(crate) store: Arc<dyn OrderStore>,
+}
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineHandle")
+            .field("open", &self.view.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineHandle {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Submit one order: created (stored before this returns), replayed (same `token_id`,
+    /// same request), or refused.
+    pub async fn submit(&self, s: Submission) -> Result<SubmitOutcome, EngineError> {
+        let mut out = self.submit_batch(vec![s]).await.map_err(|e| e.error)?;
+        out.pop().ok_or(EngineError::Stopped)
+    }
+
+    /// Submit several orders, all or nothing: if any item is refused (invalid, or a
+    /// `token_id` taken by a different request), none is created.
+    pub async fn submit_batch(
+        &self,
+        items: Vec<Submission>,
+    ) -> Result<Vec<SubmitOutcome>, BatchError> {
+        let stopped = |_| BatchError {
+            index: 0,
+            error: EngineError::Stopped,
+        };
+        self.call(|tx| Command::Submit(items, tx))
+            .await
+            .map_err(stopped)?
+    }
+
+    /// One of a user's orders with its slices: an open order from memory, a closed one
+    /// from the store. Another user's order is `None`, like a missing one.
+    pub async fn order(
+        &self,
+        user_id: i64,
+        token_id: &TokenId,
+    ) -> Result<Option<OrderDetail>, EngineError> {
+        if let Some((d, _)) = self.view.get(user_id, token_id) {
+            return Ok(Some(d));
+        }
+        Ok(self
+            .store
+            .find(user_id, token_id)
+            .await?
+            .map(OrderDetail::from))
+    }
+
+    /// A user's orders matching `q`, newest first, without slices, and the total: open
+    /// orders only are answered from memory; any other listing from the store (whose
+    /// rows are committed before anything is published).
+    pub async fn orders(
+        &self,
+        user_id: i64,
+        q: &OrderQuery,
+    ) -> Result<(Vec<Order>, u64), EngineError> {
+        if q.status == StatusFilter::Open {
+            return Ok(self.view.list(user_id, q));
+        }
+        Ok(self.store.list(user_id, q).await?)
+    }
+
+    /// Cancel an open order; cancelling a cancelled order answers it again. A filled or
+    /// expired order is [`CancelError::AlreadyFinal`], a missing one
+    /// [`CancelError::NotFound`].
+    pub async fn cancel(
+        &self,
+        user_id: i64,
+        token_id: &TokenId,
+    ) -> Result<OrderDetail, EngineError> {
+        // Two rounds: an order inserted but not yet in the read view shows up after the
+        // barrier.
+        for _ in 0..2 {
+            if let Some(id) = self.view.id_of(user_id, token_id) {
+                match self.call(|tx| Command::Cancel(id, tx)).await? {
+                    Err(EngineError::Cancel(CancelError::NotFound)) => {}
+                    other => return other,
+                }
+            }
+            // Ended meanwhile, or never open here: once everything queued is stored, the
+            // store tells.
+            self.call(Command::Barrier).await?;
+            match self.store.find(user_id, token_id).await? {
+                None => return Err(CancelError::NotFound.into()),
+                Some(s) if s.order.status() == OrderStatus::Cancelled => return Ok(s.into()),
+                Some(s) if !s.order.status().is_open() => {
+                    return Err(CancelError::AlreadyFinal(s.order.status()).into());
+                }
+                Some(_) => {}
+            }
+        }
+        Err(CancelError::NotFound.into())
+    }
+
+    /// Drop a removed user's open orders (the store removed them with the user).
+    pub async fn forget_user(&self, user_id: i64) -> Result<(), EngineError> {
+        self.tx
+            .send(Command::ForgetUser(user_id))
+            .await
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Every update, after it is stored (a receiver that falls behind gets `Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
+        self.updates.subscribe()
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Activity counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+}

@@ -1,0 +1,122 @@
+//! The writer: the only place that stores engine changes, then makes them visible (read
+//! view, broadcast), in the order the engine produced them.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::error;
+
+use crate::core::{CancelError, Update};
+use crate::handle::{CancelReply, EngineError, EngineStats};
+use crate::ports::{OrderStore, StoredOrder};
+use crate::view::OpenOrders;
+
+/// Work for the writer, in the order the engine produced it.
+pub(crate) enum Write {
+    /// Store these updates in one transaction, then publish them (and answer `reply`).
+    Persist(Vec<Update>, Option<CancelReply>),
+    /// Already stored (a new order): into the read view, then published, in sequence.
+    Created(Box<StoredOrder>),
+    /// Answer once everything before is stored.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Batches the writer may hold before the engine waits for it.
+pub(crate) const WRITE_QUEUE: usize = 64;
+/// The writer: stores batches in order (coalescing what is queued into one transaction),
+/// retrying until the store accepts, then updates the read view and publishes each update,
+/// only after its commit.
+pub(crate) struct Writer {
+    pub(crate) store: Arc<dyn OrderStore>,
+    pub(crate) updates: broadcast::Sender<Arc<Update>>,
+    pub(crate) view: OpenOrders,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) stats: Arc<EngineStats>,
+}
+
+impl Writer {
+    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Write>) {
+        while let Some(first) = rx.recv().await {
+            let mut items = vec![first];
+            while items.len() < WRITE_QUEUE
+                && let Ok(more) = rx.try_recv()
+            {
+                items.push(more);
+            }
+            let batch: Vec<Update> = items
+                .iter()
+                .flat_map(|w| match w {
+                    Write::Persist(b, _) => b.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            if !batch.is_empty() && !self.persist(&batch).await {
+                return;
+            }
+            for w in items {
+                self.publish(w).await;
+            }
+        }
+    }
+
+    /// Store a batch, retrying; false when stopping with the batch unstored.
+    async fn persist(&self, batch: &[Update]) -> bool {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.store.record(batch).await {
+                Ok(()) => return true,
+                Err(e) if self.shutdown.is_cancelled() => {
+                    error!(error = %e, slices = batch.len(), "could not store slices before stopping; they were never published and will be recorded as missed at the next start");
+                    return false;
+                }
+                Err(e) => {
+                    error!(error = %e, slices = batch.len(), retry_in_ms = delay.as_millis() as u64, "could not store slices; holding them back");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn publish(&self, w: Write) {
+        match w {
+            Write::Created(s) => {
+                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                self.stats.open.fetch_add(1, Ordering::Relaxed);
+                let u = Update {
+                    previous: s.order.status(),
+                    order: s.order.clone(),
+                    slice: None,
+                };
+                self.view.insert(*s);
+                let _ = self.updates.send(Arc::new(u));
+            }
+            Write::Persist(b, reply) => {
+                let mut answer = None;
+                for u in b {
+                    self.stats.count(&u);
+                    let closed = self.view.apply(&u);
+                    if answer.is_none() {
+                        answer = Some(closed.ok_or(u.order.token_id().clone()));
+                    }
+                    let _ = self.updates.send(Arc::new(u));
+                }
+                if let (Some(r), Some(a)) = (reply, answer) {
+                    let res = match a {
+                        Ok(detail) => Ok(detail),
+                        // Not in the view (cannot happen for a cancel of an open order):
+                        // the store has what was just committed.
+                        Err(_) => Err(EngineError::Cancel(CancelError::NotFound)),
+                    };
+                    let _ = r.send(res);
+                }
+            }
+            Write::Barrier(reply) => {
+                let _ = reply.send(());
+            }
+        }
+    }
+}
