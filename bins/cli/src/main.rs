@@ -10,11 +10,10 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 /// `println!` that ignores a closed stdout (`papertwap orders | head`).
 macro_rules! out {
@@ -29,182 +28,16 @@ macro_rules! outp {
         let _ = write!(std::io::stdout().lock(), $($t)*);
     }};
 }
+mod args;
+mod render;
+mod tokens;
+
+use args::{Cli, Command, TwapAction};
+use render::{ladder, opt, order_line, print_json};
+use tokens::{load_token, save_token};
+
 use papertwap_client::wire::{self, ServerMessage};
-use papertwap_client::{BookChannel, Client, Decimal, Error};
-use serde::Serialize;
-
-/// papertwap command-line client.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Cli {
-    /// Server base URL.
-    #[arg(
-        long,
-        global = true,
-        env = "PAPERTWAP_URL",
-        default_value = "http://127.0.0.1:8000"
-    )]
-    server: String,
-    /// Print JSON instead of tables.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Log in and keep the token (in the user's config dir, mode 0600).
-    Login {
-        /// User name.
-        #[arg(long, default_value = "premium")]
-        user: String,
-        /// Password (or --password-stdin).
-        #[arg(long)]
-        password: Option<String>,
-        /// Read the password from standard input.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// Exchanges and their status.
-    Exchanges,
-    /// An exchange's pairs.
-    Pairs {
-        /// Exchange id.
-        exchange: String,
-        /// Only pairs quoted in this asset.
-        #[arg(long)]
-        quote: Option<String>,
-    },
-    /// Candles.
-    Klines {
-        /// Exchange id.
-        exchange: String,
-        /// Symbol.
-        symbol: String,
-        /// 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w 1M.
-        #[arg(long, default_value = "1m")]
-        interval: String,
-        /// How many (1–1000).
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-    },
-    /// The order book; `--watch` redraws a live ladder in place.
-    Book {
-        /// Exchange id.
-        exchange: String,
-        /// Symbol.
-        symbol: String,
-        /// Levels per side.
-        #[arg(long, default_value_t = 10)]
-        depth: u32,
-        /// Redraw live until Ctrl-C (or for --seconds).
-        #[arg(long)]
-        watch: bool,
-        /// Stop watching after this many seconds.
-        #[arg(long)]
-        seconds: Option<u64>,
-    },
-    /// TWAP orders.
-    Twap {
-        #[command(subcommand)]
-        action: TwapAction,
-    },
-    /// Your orders.
-    Orders {
-        /// open, closed or all.
-        #[arg(long, default_value = "all")]
-        status: String,
-        /// Page size.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-    },
-    /// One order with its slices and analytics.
-    Order {
-        /// The order's token id.
-        token_id: String,
-    },
-    /// Cancel an order.
-    Cancel {
-        /// The order's token id.
-        token_id: String,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum TwapAction {
-    /// Submit a TWAP order.
-    Submit {
-        /// Exchange id.
-        #[arg(long, default_value = "sim")]
-        exchange: String,
-        /// Symbol.
-        #[arg(long)]
-        symbol: String,
-        /// buy or sell.
-        #[arg(long)]
-        side: String,
-        /// Base quantity.
-        #[arg(long)]
-        quantity: Decimal,
-        /// Total duration, seconds.
-        #[arg(long)]
-        duration: u64,
-        /// Seconds between slices.
-        #[arg(long)]
-        interval: u64,
-        /// Price cap.
-        #[arg(long)]
-        limit_price: Option<Decimal>,
-        /// spread, next or none.
-        #[arg(long)]
-        catch_up: Option<String>,
-        /// Client order id (default: generated).
-        #[arg(long)]
-        token_id: Option<String>,
-        /// Follow it live until it ends (Ctrl-C offers to cancel).
-        #[arg(long)]
-        watch: bool,
-    },
-}
-
-fn config_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .map(|d| d.join("papertwap"))
-}
-
-fn save_token(server: &str, token: &str) -> std::io::Result<PathBuf> {
-    let dir = config_dir().ok_or_else(|| std::io::Error::other("no HOME or XDG_CONFIG_HOME"))?;
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("token.json");
-    let body = serde_json::json!({"server": server, "token": token}).to_string();
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&path)?;
-    f.write_all(body.as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(path)
-}
-
-fn load_token(server: &str) -> Option<String> {
-    if let Ok(t) = std::env::var("PAPERTWAP_TOKEN") {
-        return Some(t);
-    }
-    let text = std::fs::read_to_string(config_dir()?.join("token.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    (v["server"].as_str() == Some(server)).then(|| v["token"].as_str().map(str::to_owned))?
-}
+use papertwap_client::{BookChannel, Client, Error};
 
 enum Fail {
     Api(String),
@@ -222,58 +55,6 @@ impl From<Error> for Fail {
             _ => Fail::Server(e.to_string()),
         }
     }
-}
-
-fn print_json<T: Serialize>(v: &T) {
-    out!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-}
-
-fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref()
-        .map_or_else(|| "-".to_owned(), ToString::to_string)
-}
-
-fn order_line(o: &wire::Order) -> String {
-    format!(
-        "{:<24} {:<8} {:<10} {:<4} {:>12} {:>12} {:>9} {:>14} {}/{}",
-        o.token_id,
-        o.exchange,
-        o.symbol,
-        o.side,
-        o.quantity,
-        o.filled_quantity,
-        o.status,
-        opt(&o.avg_price),
-        o.slices_done + o.slices_skipped,
-        o.slices_total
-    )
-}
-
-fn ladder(b: &wire::OrderBook) -> String {
-    let mut s = format!(
-        "{} {}  seq {}  {}  health {} (age {} ms)\n",
-        b.exchange,
-        b.symbol,
-        opt(&b.seq),
-        b.ts,
-        b.health.state,
-        opt(&b.health.age_ms)
-    );
-    s.push_str(&format!(
-        "{:>16} {:>14} | {:<14} {:<16}\n",
-        "bid qty", "bid", "ask", "ask qty"
-    ));
-    let n = b.bids.len().max(b.asks.len());
-    for i in 0..n {
-        let (bp, bq) = b.bids.get(i).map_or((String::new(), String::new()), |l| {
-            (l.0.to_string(), l.1.to_string())
-        });
-        let (ap, aq) = b.asks.get(i).map_or((String::new(), String::new()), |l| {
-            (l.0.to_string(), l.1.to_string())
-        });
-        s.push_str(&format!("{bq:>16} {bp:>14} | {ap:<14} {aq:<16}\n"));
-    }
-    s
 }
 
 async fn authed(cli: &Cli) -> Result<Client, Fail> {

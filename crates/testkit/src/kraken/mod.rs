@@ -18,9 +18,18 @@ use rust_decimal::Decimal;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 use crate::wsserver::{Client, Handler, Record, serve};
+
+mod checksum;
+mod rest;
+mod v1;
+
+pub use checksum::text_checksum;
+
+use rest::{OhlcResponder, PairsResponder};
+pub use v1::v1_to_v2;
 
 type Side = BTreeMap<Decimal, Decimal>;
 
@@ -120,45 +129,6 @@ fn levels_json(levels: &[(Decimal, Decimal)], b: &Book) -> String {
         })
         .collect();
     format!("[{}]", items.join(","))
-}
-
-/// Kraken's checksum, computed the way Kraken documents it: from the printed text.
-pub fn text_checksum(
-    bids: &[(Decimal, Decimal)],
-    asks: &[(Decimal, Decimal)],
-    price_dp: u32,
-    qty_dp: u32,
-) -> u32 {
-    let mut s = String::new();
-    let mut push = |t: String| {
-        let t: String = t.chars().filter(|c| *c != '.').collect();
-        s.push_str(t.trim_start_matches('0'));
-    };
-    for (p, q) in asks.iter().take(10) {
-        push(num(*p, price_dp));
-        push(num(*q, qty_dp));
-    }
-    for (p, q) in bids.iter().take(10) {
-        push(num(*p, price_dp));
-        push(num(*q, qty_dp));
-    }
-    crc32(s.as_bytes())
-}
-
-/// Plain bitwise CRC-32 (IEEE), written here so the mock does not share the adapter's crate.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for b in bytes {
-        c ^= u32::from(*b);
-        for _ in 0..8 {
-            c = if c & 1 == 1 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
 }
 
 const TS: &str = "2026-07-01T12:00:00.101000Z";
@@ -289,89 +259,6 @@ impl Handler for WsHandler {
 
     fn refuse_with(&self) -> Option<u16> {
         lock(&self.0).faults.refuse_ws
-    }
-}
-
-struct PairsResponder(Arc<Mutex<Venue>>);
-
-/// `(result key, altname, wsname)` as Kraken spells them for a WS v2 symbol.
-fn kraken_names(ws: &str) -> (String, String, String) {
-    let (b, q) = ws.split_once('/').unwrap_or((ws, ""));
-    let legacy = |a: &str| match a {
-        "BTC" => "XBT".to_owned(),
-        "DOGE" => "XDG".to_owned(),
-        o => o.to_owned(),
-    };
-    let (lb, lq) = (legacy(b), legacy(q));
-    let alt = format!("{lb}{lq}");
-    let key = if ws == "BTC/USD" {
-        "XXBTZUSD".to_owned()
-    } else {
-        alt.clone()
-    };
-    (key, alt, format!("{lb}/{lq}"))
-}
-
-impl Respond for PairsResponder {
-    fn respond(&self, _req: &Request) -> ResponseTemplate {
-        let v = lock(&self.0);
-        let mut result = serde_json::Map::new();
-        for (s, b) in &v.books {
-            let (key, alt, wsname) = kraken_names(s);
-            result.insert(key, serde_json::json!({
-                "altname": alt, "wsname": wsname, "aclass_base": "currency", "base": "X", "aclass_quote": "currency", "quote": "Z",
-                "lot": "unit", "cost_decimals": 5, "pair_decimals": b.price_dp, "lot_decimals": b.qty_dp, "lot_multiplier": 1,
-                "ordermin": "0.0001", "costmin": "0.5", "tick_size": b.tick.to_string(), "status": "online"
-            }));
-        }
-        // A dark-pool pair and a tokenized equity, which the adapter must skip.
-        result.insert("XBTUSD.d".into(), serde_json::json!({"altname": "XBTUSD.d", "aclass_base": "currency", "pair_decimals": 1, "lot_decimals": 8}));
-        result.insert("AAPLxUSD".into(), serde_json::json!({"altname": "AAPLxUSD", "wsname": "AAPLx/USD", "aclass_base": "tokenized_asset", "pair_decimals": 2, "lot_decimals": 8}));
-        ResponseTemplate::new(200)
-            .set_body_string(serde_json::json!({"error": [], "result": result}).to_string())
-    }
-}
-
-struct OhlcResponder(Arc<Mutex<Venue>>);
-
-/// The mock's OHLC window ends (last, in-progress candle) at this time.
-pub const OHLC_LAST: i64 = 1_795_255_200;
-
-impl Respond for OhlcResponder {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
-        let pair = q.get("pair").cloned().unwrap_or_default();
-        let v = lock(&self.0);
-        let Some((ws, _)) = v.books.iter().find(|(s, _)| kraken_names(s).1 == pair) else {
-            return ResponseTemplate::new(200)
-                .set_body_string(r#"{"error":["EQuery:Unknown asset pair"]}"#);
-        };
-        let minutes: i64 = q.get("interval").and_then(|i| i.parse().ok()).unwrap_or(1);
-        let since: i64 = q.get("since").and_then(|i| i.parse().ok()).unwrap_or(0);
-        let step = minutes * 60;
-        let last = OHLC_LAST - OHLC_LAST % step;
-        let rows: Vec<serde_json::Value> = (0..720)
-            .map(|i| last - (719 - i) * step)
-            .filter(|t| *t > since)
-            .map(|t| {
-                let base = 67_000 + (t / step) % 50;
-                serde_json::json!([
-                    t,
-                    format!("{base}.0"),
-                    format!("{}.0", base + 5),
-                    format!("{}.0", base - 5),
-                    format!("{}.5", base),
-                    format!("{base}.2"),
-                    "1.50000000",
-                    12
-                ])
-            })
-            .collect();
-        let key = kraken_names(ws).0;
-        ResponseTemplate::new(200).set_body_string(
-            serde_json::json!({"error": [], "result": {key: rows, "last": last - step}})
-                .to_string(),
-        )
     }
 }
 
@@ -677,61 +564,4 @@ impl MockKraken {
             })
             .count()
     }
-}
-
-/// Turn a captured Kraken WS **v1** book sequence (the fixture's frames as raw text) into
-/// the equivalent WS **v2** frames, carrying every price and quantity text unchanged (as
-/// JSON numbers) and the v1 checksum `"c"` as `checksum`. Lets the v2 decoder and the
-/// checksum be tested against real captured data. Republish flags are dropped (v2 has none).
-pub fn v1_to_v2(frames: &[&serde_json::value::RawValue]) -> Vec<String> {
-    let mut out = Vec::new();
-    for f in frames {
-        let Ok(arr) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(f.get()) else {
-            continue; // subscriptionStatus and other events are objects
-        };
-        if arr.len() < 4 {
-            continue;
-        }
-        let symbol = arr[arr.len() - 1].get().trim_matches('"');
-        let mut bids = Vec::new();
-        let mut asks = Vec::new();
-        let mut checksum = None;
-        let mut snapshot = false;
-        for part in &arr[1..arr.len() - 2] {
-            let Ok(obj) =
-                serde_json::from_str::<BTreeMap<String, &serde_json::value::RawValue>>(part.get())
-            else {
-                continue;
-            };
-            for (k, val) in obj {
-                match k.as_str() {
-                    "c" => checksum = Some(val.get().trim_matches('"').to_owned()),
-                    "as" | "bs" | "a" | "b" => {
-                        snapshot |= k.len() == 2;
-                        let rows: Vec<Vec<String>> =
-                            serde_json::from_str(val.get()).unwrap_or_default();
-                        let target = if k.starts_with('a') {
-                            &mut asks
-                        } else {
-                            &mut bids
-                        };
-                        for r in rows {
-                            if r.len() >= 2 {
-                                target.push(format!(r#"{{"price":{},"qty":{}}}"#, r[0], r[1]));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let kind = if snapshot { "snapshot" } else { "update" };
-        let sum = checksum.map_or_else(String::new, |c| format!(r#","checksum":{c}"#));
-        out.push(format!(
-            r#"{{"channel":"book","type":"{kind}","data":[{{"symbol":"{symbol}","bids":[{}],"asks":[{}]{sum},"timestamp":"2021-04-17T16:48:53.020508Z"}}]}}"#,
-            bids.join(","),
-            asks.join(",")
-        ));
-    }
-    out
 }

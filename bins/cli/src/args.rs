@@ -1,0 +1,139 @@
+//! The command line: every subcommand and flag (clap).
+
+use clap::{Parser, Subcommand};
+use papertwap_client::Decimal;
+
+/// papertwap command-line client.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub(crate) struct Cli {
+    /// Server base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "PAPERTWAP_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    pub(crate) server: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Log in and keep the token (in the user's config dir, mode 0600).
+    Login {
+        /// User name.
+        #[arg(long, default_value = "premium")]
+        user: String,
+        /// Password (or --password-stdin).
+        #[arg(long)]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Exchanges and their status.
+    Exchanges,
+    /// An exchange's pairs.
+    Pairs {
+        /// Exchange id.
+        exchange: String,
+        /// Only pairs quoted in this asset.
+        #[arg(long)]
+        quote: Option<String>,
+    },
+    /// Candles.
+    Klines {
+        /// Exchange id.
+        exchange: String,
+        /// Symbol.
+        symbol: String,
+        /// 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w 1M.
+        #[arg(long, default_value = "1m")]
+        interval: String,
+        /// How many (1–1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// The order book; `--watch` redraws a live ladder in place.
+    Book {
+        /// Exchange id.
+        exchange: String,
+        /// Symbol.
+        symbol: String,
+        /// Levels per side.
+        #[arg(long, default_value_t = 10)]
+        depth: u32,
+        /// Redraw live until Ctrl-C (or for --seconds).
+        #[arg(long)]
+        watch: bool,
+        /// Stop watching after this many seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// TWAP orders.
+    Twap {
+        #[command(subcommand)]
+        action: TwapAction,
+    },
+    /// Your orders.
+    Orders {
+        /// open, closed or all.
+        #[arg(long, default_value = "all")]
+        status: String,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One order with its slices and analytics.
+    Order {
+        /// The order's token id.
+        token_id: String,
+    },
+    /// Cancel an order.
+    Cancel {
+        /// The order's token id.
+        token_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TwapAction {
+    /// Submit a TWAP order.
+    Submit {
+        /// Exchange id.
+        #[arg(long, default_value = "sim")]
+        exchange: String,
+        /// Symbol.
+        #[arg(long)]
+        symbol: String,
+        /// buy or sell.
+        #[arg(long)]
+        side: String,
+        /// Base quantity.
+        #[arg(long)]
+        quantity: Decimal,
+        /// Total duration, seconds.
+        #[arg(long)]
+        duration: u64,
+        /// Seconds between slices.
+        #[arg(long)]
+        interval: u64,
+        /// Price cap.
+        #[arg(long)]
+        limit_price: Option<Decimal>,
+        /// spread, next or none.
+        #[arg(long)]
+        catch_up: Option<String>,
+        /// Client order id (default: generated).
+        #[arg(long)]
+        token_id: Option<String>,
+        /// Follow it live until it ends (Ctrl-C offers to cancel).
+        #[arg(long)]
+        watch: bool,
+    },
+}
