@@ -49,16 +49,9 @@ fn encode(pairs: &[Pair]) -> String {
 }
 
 fn status(s: &str) -> PairStatus {
-    match s {
-        "trading" => PairStatus::Trading,
-        "halted" => PairStatus::Halted,
-        "cancel_only" => PairStatus::CancelOnly,
-        "post_only" => PairStatus::PostOnly,
-        "limit_only" => PairStatus::LimitOnly,
-        "reduce_only" => PairStatus::ReduceOnly,
-        "pre_trading" => PairStatus::PreTrading,
-        "delisted" => PairStatus::Delisted,
-        other => PairStatus::Unknown(other.to_owned()),
+    match PairStatus::from_str(s) {
+        Ok(st) => st,
+        Err(never) => match never {},
     }
 }
 

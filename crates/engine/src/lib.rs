@@ -17,6 +17,7 @@ mod clock;
 mod core;
 pub mod fill;
 mod handle;
+pub mod memory;
 pub mod order;
 pub mod plan;
 pub mod ports;
@@ -32,6 +33,7 @@ pub use fill::{Fill, Liquidity, ShortReason};
 pub use handle::{
     BatchError, EngineConfig, EngineError, EngineHandle, EngineStats, Submission, SubmitOutcome,
 };
+pub use memory::MemoryStore;
 pub use order::{
     Analytics, Order, OrderId, OrderParts, OrderStatus, SkipReason, SliceRecord, Totals,
 };

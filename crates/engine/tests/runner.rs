@@ -1,167 +1,22 @@
 //! The actor: paused tokio time drives the injected clock (no sleeping), a memory store
 //! records what was written, and every published update must already be stored.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{
     BookAccess, BookRef, Books, CancelError, CatchUp, Clock, EngineConfig, EngineError,
-    EngineHandle, InsertOutcome, Order, OrderParts, OrderQuery, OrderStatus, OrderStore, Plan,
-    StatusFilter, StoreFailure, StoredOrder, Submission, SubmitOutcome, Timing, TokenId, Totals,
-    TwapRequest, Update,
+    EngineHandle, InsertOutcome, MemoryStore, Order, OrderParts, OrderQuery, OrderStatus,
+    OrderStore, Plan, StatusFilter, Submission, SubmitOutcome, Timing, TokenId, Totals,
+    TwapRequest,
 };
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use model::{
     BookEvent, BookHealth, BookState, ExchangeId, Level, OrderBook, Pair, PairStatus, Side, Symbol,
     Timestamp,
 };
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
-
-/// Orders by id with their request text; slices by (order id, index).
-#[derive(Default)]
-struct MemStore {
-    orders: Mutex<HashMap<i64, (Order, String)>>,
-    slices: Mutex<Vec<(i64, engine::SliceRecord)>>,
-    fail_next: Mutex<usize>,
-}
-
-impl MemStore {
-    fn stored(&self, id: i64) -> Option<StoredOrder> {
-        let g = self.orders.lock().unwrap();
-        let (o, r) = g.get(&id)?;
-        let mut slices: Vec<_> = self
-            .slices
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(oid, _)| *oid == id)
-            .map(|(_, s)| s.clone())
-            .collect();
-        slices.sort_by_key(|s| s.index);
-        Some(StoredOrder {
-            order: o.clone(),
-            slices,
-            request: r.clone(),
-        })
-    }
-
-    fn id_of(&self, user: i64, token: &TokenId) -> Option<i64> {
-        self.orders
-            .lock()
-            .unwrap()
-            .values()
-            .find(|(o, _)| o.user_id() == user && o.token_id() == token)
-            .map(|(o, _)| o.id())
-    }
-
-    fn slice_count(&self) -> usize {
-        self.slices.lock().unwrap().len()
-    }
-}
-
-impl OrderStore for MemStore {
-    fn insert<'a>(
-        &'a self,
-        order: &'a Order,
-        request: &'a str,
-    ) -> BoxFuture<'a, Result<InsertOutcome, StoreFailure>> {
-        async move {
-            if let Some(id) = self.id_of(order.user_id(), order.token_id()) {
-                return Ok(InsertOutcome::Existing(Box::new(self.stored(id).unwrap())));
-            }
-            let mut g = self.orders.lock().unwrap();
-            let id = g.len() as i64 + 1;
-            let mut p = order.clone().into_parts();
-            p.id = id;
-            g.insert(id, (Order::from_parts(p), request.to_owned()));
-            Ok(InsertOutcome::Inserted(id))
-        }
-        .boxed()
-    }
-
-    fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>> {
-        async move {
-            {
-                let mut f = self.fail_next.lock().unwrap();
-                if *f > 0 {
-                    *f -= 1;
-                    return Err(StoreFailure("disk full".into()));
-                }
-            }
-            let mut s = self.slices.lock().unwrap();
-            let mut o = self.orders.lock().unwrap();
-            for u in updates {
-                if let Some(sl) = &u.slice {
-                    assert!(
-                        !s.iter()
-                            .any(|(id, x)| *id == u.order.id() && x.index == sl.index),
-                        "slice stored twice"
-                    );
-                    s.push((u.order.id(), sl.clone()));
-                }
-                if let Some(e) = o.get_mut(&u.order.id()) {
-                    e.0 = u.order.clone();
-                }
-            }
-            Ok(())
-        }
-        .boxed()
-    }
-
-    fn load_open(&self) -> BoxFuture<'_, Result<Vec<StoredOrder>, StoreFailure>> {
-        async move {
-            let ids: Vec<i64> = self
-                .orders
-                .lock()
-                .unwrap()
-                .values()
-                .filter(|(o, _)| o.status().is_open())
-                .map(|(o, _)| o.id())
-                .collect();
-            Ok(ids.into_iter().filter_map(|id| self.stored(id)).collect())
-        }
-        .boxed()
-    }
-
-    fn find<'a>(
-        &'a self,
-        user_id: i64,
-        token_id: &'a TokenId,
-    ) -> BoxFuture<'a, Result<Option<StoredOrder>, StoreFailure>> {
-        async move { Ok(self.id_of(user_id, token_id).and_then(|id| self.stored(id))) }.boxed()
-    }
-
-    fn list<'a>(
-        &'a self,
-        user_id: i64,
-        q: &'a OrderQuery,
-    ) -> BoxFuture<'a, Result<(Vec<Order>, u64), StoreFailure>> {
-        async move {
-            let mut v: Vec<Order> = self
-                .orders
-                .lock()
-                .unwrap()
-                .values()
-                .map(|(o, _)| o.clone())
-                .filter(|o| o.user_id() == user_id && q.matches(o))
-                .collect();
-            v.sort_by_key(|o| std::cmp::Reverse(o.id()));
-            let total = v.len() as u64;
-            Ok((
-                v.into_iter()
-                    .skip(q.offset as usize)
-                    .take(q.limit as usize)
-                    .collect(),
-                total,
-            ))
-        }
-        .boxed()
-    }
-}
 
 struct LiveBook(OrderBook, BookHealth);
 
@@ -268,7 +123,7 @@ fn config() -> EngineConfig {
 }
 
 async fn start_at(
-    store: &Arc<MemStore>,
+    store: &Arc<MemoryStore>,
     now: Timestamp,
 ) -> (EngineHandle, tokio::task::JoinHandle<()>, CancellationToken) {
     let stop = CancellationToken::new();
@@ -292,7 +147,7 @@ const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
 
 #[tokio::test(start_paused = true)]
 async fn slices_run_on_time_and_are_stored_before_they_are_published() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     let (h, task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
     let created = match h
@@ -310,7 +165,7 @@ async fn slices_run_on_time_and_are_stored_before_they_are_published() {
         "the exchange's fee from the config"
     );
     assert!(
-        store.orders.lock().unwrap().contains_key(&created.id()),
+        store.status(created.id()).is_some(),
         "stored before acknowledged"
     );
     assert!(matches!(
@@ -328,12 +183,7 @@ async fn slices_run_on_time_and_are_stored_before_they_are_published() {
         let u = rx.recv().await.unwrap();
         let Some(s) = &u.slice else { continue };
         assert!(
-            store
-                .slices
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|(id, x)| *id == u.order.id() && x.index == s.index),
+            store.has_slice(u.order.id(), s.index),
             "published before stored"
         );
         assert_eq!(
@@ -346,15 +196,14 @@ async fn slices_run_on_time_and_are_stored_before_they_are_published() {
         );
         seen += 1;
     }
-    let final_state = store.orders.lock().unwrap()[&created.id()].0.status();
-    assert_eq!(final_state, OrderStatus::Filled);
+    assert_eq!(store.status(created.id()), Some(OrderStatus::Filled));
     stop.cancel();
     task.await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
 async fn open_orders_are_read_from_memory_and_closed_ones_from_the_store() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     let (h, _task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
     h.submit(submission("m", T0, 3, "r")).await.unwrap();
@@ -364,8 +213,8 @@ async fn open_orders_are_read_from_memory_and_closed_ones_from_the_store() {
             break;
         }
     }
-    // Hide the store's rows: an open order must still be readable.
-    let hidden = std::mem::take(&mut *store.orders.lock().unwrap());
+    // The store cannot be read: an open order must still be readable.
+    store.fail_reads(true);
     let open = h
         .order(1, &tid("m"))
         .await
@@ -384,8 +233,8 @@ async fn open_orders_are_read_from_memory_and_closed_ones_from_the_store() {
         0,
         "another user's order is not listed"
     );
+    store.fail_reads(false);
     assert_eq!(h.order(2, &tid("m")).await.unwrap(), None, "nor readable");
-    *store.orders.lock().unwrap() = hidden;
     // Once it has ended, the store answers, with every slice.
     loop {
         let u = rx.recv().await.unwrap();
@@ -401,7 +250,7 @@ async fn open_orders_are_read_from_memory_and_closed_ones_from_the_store() {
 
 #[tokio::test(start_paused = true)]
 async fn a_batch_creates_nothing_when_one_item_is_refused() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     let (h, _task, stop) = start_at(&store, T0).await;
     h.submit(submission("taken", T0, 3, "first")).await.unwrap();
     let err = h
@@ -423,17 +272,13 @@ async fn a_batch_creates_nothing_when_one_item_is_refused() {
         matches!(err.error, EngineError::Rejected(ref r) if r.code == "invalid_quantity"),
         "{err:?}"
     );
-    assert_eq!(
-        store.orders.lock().unwrap().len(),
-        1,
-        "nothing of either batch"
-    );
+    assert_eq!(store.order_count(), 1, "nothing of either batch");
     stop.cancel();
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_repeat_of_an_ended_order_replays_even_when_it_would_no_longer_validate() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     let (h, _task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
     h.submit(submission("old", T0, 1, "r")).await.unwrap();
@@ -453,7 +298,7 @@ async fn a_repeat_of_an_ended_order_replays_even_when_it_would_no_longer_validat
 
 #[tokio::test(start_paused = true)]
 async fn cancel_between_slices_stops_the_order_and_is_idempotent() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     let (h, _task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
     h.submit(submission("c", T0, 10, "r")).await.unwrap();
@@ -499,10 +344,10 @@ async fn cancel_between_slices_stops_the_order_and_is_idempotent() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failing_store_holds_updates_back_until_it_recovers() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     let (h, _task, stop) = start_at(&store, T0).await;
     let mut rx = h.subscribe();
-    *store.fail_next.lock().unwrap() = 3;
+    store.fail_next_writes(3);
     let SubmitOutcome::Created(o) = h
         .submit(submission("f", T0.plus_millis(100), 1, "r"))
         .await
@@ -516,7 +361,7 @@ async fn a_failing_store_holds_updates_back_until_it_recovers() {
             assert_eq!(store.slice_count(), 1);
             assert_eq!(u.order.id(), o.order.id());
             assert_eq!(
-                *store.fail_next.lock().unwrap(),
+                store.failing_writes(),
                 0,
                 "published only after the store accepted it"
             );
@@ -528,13 +373,13 @@ async fn a_failing_store_holds_updates_back_until_it_recovers() {
 
 #[tokio::test(start_paused = true)]
 async fn a_removed_users_orders_leave_the_engine() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     let (h, _task, stop) = start_at(&store, T0).await;
     h.submit(submission("u", T0.plus_millis(5_000), 10, "r"))
         .await
         .unwrap();
+    store.remove_user(1);
     h.forget_user(1).await.unwrap();
-    store.orders.lock().unwrap().clear();
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(store.slice_count(), 0, "no slice runs for a removed user");
     assert_eq!(h.order(1, &tid("u")).await.unwrap(), None);
@@ -543,7 +388,7 @@ async fn a_removed_users_orders_leave_the_engine() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restart_records_missed_slices_and_resumes() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::default());
     // An order accepted before a crash: slices due at T0, T0+1s, … T0+9s, none run.
     let mut p = order("r", T0, 10).into_parts();
     p.status = OrderStatus::Working;

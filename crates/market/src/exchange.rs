@@ -62,6 +62,33 @@ impl ConnState {
     }
 }
 
+impl std::fmt::Display for ConnState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text named no connection state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown connection state `{0}` (expected connecting, connected, down or failed)")]
+pub struct UnknownConnState(pub String);
+
+impl std::str::FromStr for ConnState {
+    type Err = UnknownConnState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ConnState::Connecting,
+            ConnState::Connected,
+            ConnState::Down,
+            ConnState::Failed,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| UnknownConnState(s.to_owned()))
+    }
+}
+
 /// What a feed reports to the hub.
 #[derive(Debug, Clone)]
 pub enum FeedEvent {

@@ -28,6 +28,7 @@ pub use consolidated::{ConsolidatedBook, ConsolidatedLevel, ConsolidatedWatch, c
 pub use error::MarketError;
 pub use exchange::{
     ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, PairCache,
+    UnknownConnState,
 };
 pub use hub::{BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig};
 pub use parse::{ParseError, parse_level};

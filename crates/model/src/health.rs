@@ -37,6 +37,28 @@ impl fmt::Display for BookState {
     }
 }
 
+/// The text named no book state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown book state `{0}` (expected syncing, live, stale, resyncing or down)")]
+pub struct UnknownBookState(pub String);
+
+impl std::str::FromStr for BookState {
+    type Err = UnknownBookState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            BookState::Syncing,
+            BookState::Live,
+            BookState::Stale,
+            BookState::Resyncing,
+            BookState::Down,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == s)
+        .ok_or_else(|| UnknownBookState(s.to_owned()))
+    }
+}
+
 /// What is known about how far a local book can be trusted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BookHealth {

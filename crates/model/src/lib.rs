@@ -28,10 +28,10 @@ pub use book::{
     WalkShort,
 };
 pub use exchange::{ExchangeId, UnknownExchange};
-pub use health::{BookHealth, BookState};
+pub use health::{BookHealth, BookState, UnknownBookState};
 pub use kline::{Interval, Kline, UnknownInterval};
 pub use num::{Level, NumError, Price, Qty, decimal_from_str};
 pub use pair::{Pair, PairIndex, PairStatus};
-pub use side::{BookSide, Side, UnknownSide};
+pub use side::{BookSide, Side, UnknownBookSide, UnknownSide};
 pub use symbol::{Symbol, SymbolError, canonical_asset};
 pub use time::Timestamp;

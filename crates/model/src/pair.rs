@@ -52,6 +52,26 @@ impl PairStatus {
     }
 }
 
+impl std::str::FromStr for PairStatus {
+    type Err = std::convert::Infallible;
+
+    /// Every text is a status: words this version does not know are kept as
+    /// [`PairStatus::Unknown`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "trading" => PairStatus::Trading,
+            "halted" => PairStatus::Halted,
+            "cancel_only" => PairStatus::CancelOnly,
+            "post_only" => PairStatus::PostOnly,
+            "limit_only" => PairStatus::LimitOnly,
+            "reduce_only" => PairStatus::ReduceOnly,
+            "pre_trading" => PairStatus::PreTrading,
+            "delisted" => PairStatus::Delisted,
+            other => PairStatus::Unknown(other.to_owned()),
+        })
+    }
+}
+
 impl fmt::Display for PairStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

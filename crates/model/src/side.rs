@@ -61,3 +61,36 @@ pub enum BookSide {
     /// Resting sell interest, best = lowest price.
     Ask,
 }
+
+impl BookSide {
+    /// `bid` or `ask`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookSide::Bid => "bid",
+            BookSide::Ask => "ask",
+        }
+    }
+}
+
+impl fmt::Display for BookSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was neither `bid` nor `ask`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown book side `{0}` (expected `bid` or `ask`)")]
+pub struct UnknownBookSide(pub String);
+
+impl FromStr for BookSide {
+    type Err = UnknownBookSide;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bid" => Ok(BookSide::Bid),
+            "ask" => Ok(BookSide::Ask),
+            _ => Err(UnknownBookSide(s.to_owned())),
+        }
+    }
+}

@@ -151,3 +151,26 @@ pub async fn eventually(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// [`eventually`] for a condition that must be awaited (an HTTP request, a store read).
+pub async fn eventually_async<F, Fut>(
+    what: &str,
+    within: std::time::Duration,
+    mut cond: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t0 = tokio::time::Instant::now();
+    loop {
+        if cond().await {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < within,
+            "{what}: not reached within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -50,6 +50,16 @@ async fn rig(symbols: &[&str], tweak: impl FnOnce(&mut BinanceConfig, &mut HubCo
     }
 }
 
+/// Feed the mock until the book is live (a diff-depth stream must flow for the first
+/// buffered event to trigger the snapshot), for at most 15 s.
+async fn pump_until_live(r: &Rig, w: &BookWatch, symbol: &str) {
+    testkit::eventually("the book live", Duration::from_secs(15), || {
+        r.mock.random_update(symbol);
+        w.current().health.state == BookState::Live
+    })
+    .await;
+}
+
 async fn until(
     w: &mut BookWatch,
     secs: u64,
@@ -87,12 +97,7 @@ async fn long_contiguous_replay_is_exact_with_zero_false_resyncs() {
     let r = rig(&["BTCUSDT"], |_, _| {}).await;
     let mut w = r.hub.watch(ExchangeId::Binance, "BTC-USDT").unwrap();
     // The stream must flow for the first buffered event to trigger the snapshot.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(Instant::now() < deadline, "never went live");
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     let n: usize = std::env::var("PAPERTWAP_REPLAY_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -177,12 +182,7 @@ async fn lagging_snapshot_is_refetched_keeping_the_buffer() {
     }
     r.mock.set_snapshot_lag(5);
     let mut w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
-    let t0 = Instant::now();
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(t0.elapsed() < Duration::from_secs(15), "never synced");
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     assert!(
         r.mock.snapshot_requests() >= 2,
         "the stale snapshot was refetched"
@@ -197,12 +197,7 @@ async fn rate_limited_snapshots_wait_for_retry_after() {
     r.mock.fail_snapshots(429, 2, 1);
     r.mock.fail_snapshots(418, 1, 1);
     let mut w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
-    let t0 = Instant::now();
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(t0.elapsed() < Duration::from_secs(15), "never synced");
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     let times = r.mock.snapshot_times();
     assert!(times.len() >= 3);
     let gap1 = times[1] - times[0];
@@ -226,10 +221,7 @@ async fn planned_reconnect_has_no_visible_gap(trigger_shutdown_event: bool) {
     })
     .await;
     let mut w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     // Record every state readers see while the venue keeps trading.
     let mut w2 = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
     let stop = CancellationToken::new();
@@ -298,10 +290,7 @@ async fn aged_connection_is_replaced_make_before_break() {
 async fn orphan_deletes_and_garbage_do_not_resync() {
     let r = rig(&["BTCUSDT"], |_, _| {}).await;
     let mut w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     r.mock
         .update("BTCUSDT", &[("1.23", "0")], &[("99999", "0")], 1);
     r.mock.send_raw("this is not json");
@@ -326,10 +315,7 @@ async fn silent_venue_goes_stale_then_reconnects() {
     })
     .await;
     let mut w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     r.mock.set_silent(true);
     let t0 = Instant::now();
     until(&mut w, 5, |s| s.health.state == BookState::Stale).await;
@@ -339,12 +325,7 @@ async fn silent_venue_goes_stale_then_reconnects() {
     );
     until(&mut w, 10, |s| s.health.state == BookState::Down).await;
     r.mock.set_silent(false);
-    let t1 = Instant::now();
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(t1.elapsed() < Duration::from_secs(15), "did not come back");
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     assert!(r.mock.connections_total() >= 2);
     assert_equal_to_venue(&r, &mut w, "BTCUSDT", 10).await;
     assert_eq!(w.current().health.resyncs, 1);
@@ -465,10 +446,7 @@ async fn pairs_and_klines_over_rest() {
 async fn a_silent_connection_is_replaced_within_15_s() {
     let r = rig(&["BTCUSDT"], |_, _| {}).await;
     let mut w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     let before = r.mock.connections_total();
     r.mock.set_silent(true);
     testkit::eventually("a replacement connection", Duration::from_secs(15), || {
@@ -476,9 +454,6 @@ async fn a_silent_connection_is_replaced_within_15_s() {
     })
     .await;
     r.mock.set_silent(false);
-    while w.current().health.state != BookState::Live {
-        r.mock.random_update("BTCUSDT");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    pump_until_live(&r, &w, "BTCUSDT").await;
     assert_equal_to_venue(&r, &mut w, "BTCUSDT", 10).await;
 }
