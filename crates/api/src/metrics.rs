@@ -1,6 +1,7 @@
 //! `GET /metrics` in the Prometheus text format: books, feed messages, orders, slices and
 //! HTTP latency per route.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -28,21 +29,23 @@ struct Histogram {
     sum: f64,
 }
 
+/// (method, route pattern, status): static text on the hot path, so recording a request
+/// allocates nothing.
+type RouteKey = (&'static str, Cow<'static, str>, u16);
+
 /// HTTP request metrics, keyed by (method, route pattern, status).
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
-    by_route: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    by_route: Mutex<BTreeMap<RouteKey, Histogram>>,
 }
 
 impl HttpMetrics {
-    fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
+    fn observe(&self, method: &'static str, route: Cow<'static, str>, status: u16, secs: f64) {
         let mut m = self
             .by_route
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let h = m
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default();
+        let h = m.entry((method, route, status)).or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
                 h.counts[i] += 1;
@@ -63,21 +66,39 @@ pub async fn track<B: MessageBody + 'static>(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.http_metrics.clone());
-    let method = req.method().as_str().to_owned();
+    let method = method_word(req.method());
     let res = next.call(req).await?;
     if let Some(m) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
+        // Our resources carry their pattern; the few others (docs, dashboard assets) are
+        // matched again.
+        let r = res.request();
+        let route: Cow<'static, str> = match r.app_data::<crate::routes::RoutePattern>() {
+            Some(p) => Cow::Borrowed(p.0),
+            None => Cow::Owned(r.match_pattern().unwrap_or_else(|| "unmatched".to_owned())),
+        };
         m.observe(
-            &method,
-            &route,
+            method,
+            route,
             res.status().as_u16(),
             start.elapsed().as_secs_f64(),
         );
     }
     Ok(res)
+}
+
+/// The request method as static text (anything unusual is `OTHER`: bounded labels).
+fn method_word(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 fn esc(v: &str) -> String {

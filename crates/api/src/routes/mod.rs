@@ -32,6 +32,28 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 ApiError::not_found("not_found", format!("invalid path: {e}")).into()
             }));
+        // The order routes first: the router tries resources in order, and a dynamic
+        // pattern costs a regex run; `/orders/twap` must stay before `/orders/{token_id}`.
+        cfg.service(
+            web::resource("/orders/twap")
+                .app_data(RoutePattern("/orders/twap"))
+                .route(web::post().to(orders::submit))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
+                })),
+        );
+        cfg.service(
+            web::resource("/orders/{token_id}")
+                .app_data(RoutePattern("/orders/{token_id}"))
+                .route(web::get().to(orders::get))
+                .route(web::delete().to(orders::cancel))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                        allow: "GET, DELETE",
+                    })
+                })),
+        );
+        get(cfg, "/orders", orders::list);
         get(cfg, "/", service::root);
         get(cfg, "/health", service::health);
         get(cfg, "/metrics", crate::metrics::metrics);
@@ -75,37 +97,25 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             );
         cfg.service(
             web::resource("/token")
+                .app_data(RoutePattern("/token"))
                 .route(web::post().to(auth::token))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
                 })),
         );
-        cfg.service(
-            web::resource("/orders/twap")
-                .route(web::post().to(orders::submit))
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
-                })),
-        );
-        get(cfg, "/orders", orders::list);
         get(cfg, "/ws", crate::ws::ws);
         crate::openapi::configure(cfg);
         crate::ui::configure(cfg);
-        cfg.service(
-            web::resource("/orders/{token_id}")
-                .route(web::get().to(orders::get))
-                .route(web::delete().to(orders::cancel))
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                        allow: "GET, DELETE",
-                    })
-                })),
-        );
     }
 }
 
+/// The pattern of the resource that matched, kept as resource data so that the metrics
+/// middleware labels a request without matching its path against every route again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoutePattern(pub(crate) &'static str);
+
 /// A GET-only resource: other methods get 405 with `Allow: GET`.
-fn get<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
+fn get<F, Args>(cfg: &mut web::ServiceConfig, path: &'static str, handler: F)
 where
     F: actix_web::Handler<Args>,
     Args: actix_web::FromRequest + 'static,
@@ -113,6 +123,7 @@ where
 {
     cfg.service(
         web::resource(path)
+            .app_data(RoutePattern(path))
             .route(web::get().to(handler))
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
