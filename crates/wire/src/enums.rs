@@ -7,16 +7,22 @@ use serde::{Deserialize, Serialize};
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $word:literal),+ $(,)? }) => {
         $(#[$doc])*
+        ///
+        /// On the wire (and in the OpenAPI document) as the variant's snake_case name.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $word)] $variant,)+
+            $($(#[$vdoc])* $variant,)+
             /// A value this version does not know (sent by a newer server).
-            #[serde(rename = "unknown", other)]
+            #[serde(other)]
             Unknown,
         }
 
         impl $name {
+            /// Every known variant.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
             /// The wire word.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -195,5 +201,33 @@ mod tests {
         assert_eq!(CatchUp::parse("next"), Some(CatchUp::Next));
         assert_eq!(CatchUp::parse("unknown"), None);
         assert!(!OrderStatus::Unknown.is_open() && OrderStatus::Working.is_open());
+    }
+
+    fn serde_word<T: Serialize>(v: T) -> String {
+        serde_json::to_value(v).unwrap().as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_wire_word_is_the_serialized_word_for_every_variant() {
+        macro_rules! check {
+            ($($t:ident),+) => {$(
+                for v in $t::KNOWN {
+                    assert_eq!(serde_word(*v), v.as_str(), "{}::{v:?}", stringify!($t));
+                    assert_eq!($t::parse(v.as_str()), Some(*v));
+                }
+                assert_eq!(serde_word($t::Unknown), "unknown");
+            )+};
+        }
+        check!(
+            OrderStatus,
+            Side,
+            CatchUp,
+            SkipReason,
+            ShortReason,
+            BookState,
+            HealthStatus,
+            ConnectionStatus,
+            Channel
+        );
     }
 }
