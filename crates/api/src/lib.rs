@@ -16,6 +16,7 @@ mod error;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
+mod order_cache;
 pub mod ratelimit;
 mod routes;
 mod state;

@@ -27,6 +27,8 @@ pub struct AppState {
     pub http_metrics: Arc<HttpMetrics>,
     /// WebSocket limits, connection counts and frame cache.
     pub ws: Arc<WsState>,
+    /// Rendered order bodies, reused while an order is unchanged.
+    pub(crate) order_json: Arc<crate::order_cache::OrderJsonCache>,
 }
 
 /// The trading side of the state.
@@ -63,6 +65,7 @@ impl AppState {
             limits,
             http_metrics: Arc::new(HttpMetrics::default()),
             ws: Arc::new(WsState::new(ws)),
+            order_json: Arc::default(),
         }
     }
 }

@@ -27,19 +27,32 @@ pub struct StoredOrder {
     pub request: String,
 }
 
-/// An order with its slices, as the engine answers reads.
+/// An order with its slices, as the engine answers reads: both shared with the engine's
+/// memory (a read copies nothing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderDetail {
     /// The order.
-    pub order: Order,
-    /// Its slices, by index (shared with the engine's memory, never copied per read).
-    pub slices: Vec<Arc<SliceRecord>>,
+    pub order: Arc<Order>,
+    /// Its slices, by index.
+    pub slices: Arc<[Arc<SliceRecord>]>,
+}
+
+impl OrderDetail {
+    /// A version of what a reader sees: it changes whenever the order does (a slice
+    /// recorded, a status change), so an answer rendered for one version can be reused.
+    pub fn version(&self) -> (u32, u32, OrderStatus) {
+        (
+            self.order.next_index(),
+            self.slices.len() as u32,
+            self.order.status(),
+        )
+    }
 }
 
 impl From<StoredOrder> for OrderDetail {
     fn from(s: StoredOrder) -> Self {
         OrderDetail {
-            order: s.order,
+            order: Arc::new(s.order),
             slices: s.slices.into_iter().map(Arc::new).collect(),
         }
     }

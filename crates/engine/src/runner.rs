@@ -355,8 +355,8 @@ impl Actor {
                 self.hold((order.exchange, order.symbol.clone()));
                 self.engine.schedule(order.clone());
                 let detail = OrderDetail {
-                    order: order.clone(),
-                    slices: Vec::new(),
+                    order: Arc::new(order.clone()),
+                    slices: Arc::new([]),
                 };
                 let _ = self
                     .writes

@@ -10,10 +10,12 @@ use crate::order::{Order, OrderId};
 use crate::ports::{OrderDetail, OrderQuery, StoredOrder};
 use crate::token::TokenId;
 
+/// One open order as stored. Readers share its parts; the writer replaces them (copy on
+/// write), so a read never copies an order or its slices.
 #[derive(Debug)]
 struct Entry {
-    order: Order,
-    slices: Vec<Arc<crate::order::SliceRecord>>,
+    order: Arc<Order>,
+    slices: Arc<[Arc<crate::order::SliceRecord>]>,
     request: Arc<str>,
 }
 
@@ -45,7 +47,7 @@ impl OpenOrders {
         }
         let (user, token, id) = (s.order.user_id(), s.order.token_id().clone(), s.order.id());
         let entry = Entry {
-            order: s.order,
+            order: Arc::new(s.order),
             slices: s.slices.into_iter().map(Arc::new).collect(),
             request: s.request.into(),
         };
@@ -61,9 +63,11 @@ impl OpenOrders {
         let open = u.order.status().is_open();
         let entries = g.by_user.get_mut(&user)?;
         let e = entries.get_mut(&token)?;
-        e.order = u.order.clone();
+        e.order = Arc::new(u.order.clone());
         if let Some(s) = &u.slice {
-            e.slices.push(Arc::new(s.clone()));
+            let mut v: Vec<Arc<crate::order::SliceRecord>> = e.slices.to_vec();
+            v.push(Arc::new(s.clone()));
+            e.slices = v.into();
         }
         if open {
             return None;
@@ -123,7 +127,7 @@ impl OpenOrders {
         };
         let mut hits: Vec<&Order> = m
             .values()
-            .map(|e| &e.order)
+            .map(|e| &*e.order)
             .filter(|o| q.matches(o))
             .collect();
         hits.sort_unstable_by_key(|o| std::cmp::Reverse(o.id()));

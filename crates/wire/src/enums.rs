@@ -204,7 +204,11 @@ mod tests {
     }
 
     fn serde_word<T: Serialize>(v: T) -> String {
-        serde_json::to_value(v).unwrap().as_str().unwrap().to_owned()
+        serde_json::to_value(v)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     #[test]

@@ -283,7 +283,9 @@ pub(crate) async fn get(
         .await
         .map_err(|e| refused(e, &|d| d))?
     {
-        Some(d) => Ok(HttpResponse::Ok().json(convert::order_detail(&d))),
+        Some(d) => Ok(HttpResponse::Ok()
+            .content_type(header::ContentType::json())
+            .body(state.order_json.render(&d))),
         None => Err(not_found(&path)),
     }
 }
