@@ -199,6 +199,24 @@ pub(super) fn decimal_trimmed(mut m: u128, mut scale: u32) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(i128::try_from(m).ok()?, scale).ok()
 }
 
+/// `10^0 ..= 10^19`, the powers that fit in 64 bits.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// `m · 10^k` in 64 bits when it fits (the common case: one multiply, no 128-bit work).
+#[inline(always)]
+fn scale_up_u64(m: u128, k: u32) -> Option<u64> {
+    let m = u64::try_from(m).ok()?;
+    m.checked_mul(*POW10_U64.get(k as usize)?)
+}
+
 fn to_fixed_u128(d: Decimal, scale: u32) -> Option<u128> {
     if d.is_sign_negative() {
         return Some(0);
@@ -206,6 +224,9 @@ fn to_fixed_u128(d: Decimal, scale: u32) -> Option<u128> {
     let m = d.mantissa().unsigned_abs();
     let s = d.scale();
     if s <= scale {
+        if let Some(v) = scale_up_u64(m, scale - s) {
+            return Some(u128::from(v));
+        }
         m.checked_mul(POW10[(scale - s) as usize])
     } else {
         Some(m / POW10[(s - scale) as usize])
@@ -235,6 +256,9 @@ fn limit_bound(side: Side, limit: Decimal, px_scale: u32) -> LimitBound {
     let m = limit.mantissa().unsigned_abs();
     let s = limit.scale();
     let scaled = if s <= px_scale {
+        if let Some(v) = scale_up_u64(m, px_scale - s) {
+            return LimitBound::At(v);
+        }
         m.checked_mul(POW10[(px_scale - s) as usize])
     } else {
         let p = POW10[(s - px_scale) as usize];
