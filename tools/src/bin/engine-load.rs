@@ -147,7 +147,21 @@ async fn main() -> anyhow::Result<()> {
         } else {
             (i as i64 * 1_000) / args.orders as i64
         };
-        let qty = (pair.min_qty.max(pair.qty_step) * Decimal::from(args.slices * 2)).normalize();
+        // Two lots per slice, or the lots that make a slice worth twice the pair's minimum
+        // notional at the current mid (the engine checks it, as for any order).
+        let lot = pair.min_qty.max(pair.qty_step);
+        let mid = hub
+            .snapshot(ExchangeId::Sim, symbol)
+            .ok()
+            .and_then(|s| s.book.mid())
+            .map(|m| m.get())
+            .unwrap_or(Decimal::ONE);
+        let lots = pair
+            .min_notional
+            .map(|n| (n * Decimal::TWO / (mid * lot)).ceil())
+            .unwrap_or(Decimal::ZERO)
+            .max(Decimal::TWO);
+        let qty = (lot * lots * Decimal::from(args.slices)).normalize();
         let req = TwapRequest {
             token_id: format!("load-{i}").parse()?,
             exchange: ExchangeId::Sim,
