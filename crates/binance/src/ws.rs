@@ -9,7 +9,7 @@ use market::{
     Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, VenueSession,
     run_session,
 };
-use model::{BookState, ExchangeId, Pair, Symbol, Timestamp};
+use model::{BookState, ExchangeId, Pair, Timestamp};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -189,15 +189,6 @@ impl Feed {
         let _ = self.events.send(ev).await;
     }
 
-    async fn emit_state(&self, symbol: &Symbol, state: BookState, reason: Option<String>) {
-        self.emit(FeedEvent::State {
-            symbol: symbol.clone(),
-            state,
-            reason,
-        })
-        .await;
-    }
-
     /// Restart one symbol's sync (new buffer, late snapshots discarded).
     async fn restart_sync(&mut self, key: &str, state: BookState, reason: Option<String>) {
         let Some(sub) = self.subs.get_mut(key) else {
@@ -207,7 +198,7 @@ impl Feed {
         sub.generation += 1;
         sub.snapshot_pending = false;
         let symbol = sub.pair.symbol.clone();
-        self.emit_state(&symbol, state, reason).await;
+        self.events.state(&symbol, state, reason).await;
     }
 
     async fn command(&mut self, cmd: FeedCommand) {
@@ -232,7 +223,7 @@ impl Feed {
                             attempts: 0,
                         },
                     );
-                    self.emit_state(&symbol, BookState::Syncing, None).await;
+                    self.events.state(&symbol, BookState::Syncing, None).await;
                 }
             }
             FeedCommand::Unsubscribe(pairs) => {
@@ -368,12 +359,13 @@ impl Feed {
             }
             Step::Gap { expected, got } => {
                 warn!(%symbol, expected, got, "update-id gap; resyncing this symbol");
-                self.emit_state(
-                    &symbol,
-                    BookState::Resyncing,
-                    Some(format!("update-id gap: expected {expected}, got {got}")),
-                )
-                .await;
+                self.events
+                    .state(
+                        &symbol,
+                        BookState::Resyncing,
+                        Some(format!("update-id gap: expected {expected}, got {got}")),
+                    )
+                    .await;
                 self.request_snapshot(&key, Duration::ZERO);
             }
         }
@@ -452,7 +444,8 @@ impl Feed {
                         .min(Duration::from_secs(30)),
                 };
                 warn!(%symbol, error = %e, retry_in_ms = delay.as_millis() as u64, "snapshot failed");
-                self.emit_state(&symbol, BookState::Syncing, Some(e.to_string()))
+                self.events
+                    .state(&symbol, BookState::Syncing, Some(e.to_string()))
                     .await;
                 self.request_snapshot(&key, delay);
             }

@@ -2,7 +2,7 @@
 //! decides idempotent replay vs conflict (the only place that does), sleeps until the next
 //! slice is due, persists every change through an [`OrderStore`] **before** publishing it,
 //! and serializes submits and cancels with slice execution (a cancel never interleaves with
-//! a slice in progress). Reads of open orders are answered from memory ([`OpenOrders`]),
+//! a slice in progress). Reads of open orders are answered from memory (the read view),
 //! which holds exactly what has been stored.
 
 use std::collections::HashMap;

@@ -9,7 +9,7 @@ use market::{
     Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, VenueSession,
     run_session,
 };
-use model::{BookEventKind, BookState, ExchangeId, Pair, Symbol, Timestamp};
+use model::{BookEventKind, BookState, ExchangeId, Pair, Timestamp};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -122,7 +122,7 @@ impl VenueSession for Feed {
             syncing.push(sub.pair.symbol.clone());
         }
         for s in syncing {
-            self.emit_state(&s, BookState::Syncing, None).await;
+            self.events.state(&s, BookState::Syncing, None).await;
         }
         self.tick();
     }
@@ -163,15 +163,6 @@ impl Feed {
         let _ = self.events.send(ev).await;
     }
 
-    async fn emit_state(&self, symbol: &Symbol, state: BookState, reason: Option<String>) {
-        self.emit(FeedEvent::State {
-            symbol: symbol.clone(),
-            state,
-            reason,
-        })
-        .await;
-    }
-
     fn send(&mut self, method: &str, symbols: &[String]) {
         let Some(conn) = self.conn.as_ref() else {
             return;
@@ -209,7 +200,7 @@ impl Feed {
                             );
                         }
                     }
-                    self.emit_state(&p.symbol, BookState::Syncing, None).await;
+                    self.events.state(&p.symbol, BookState::Syncing, None).await;
                 }
             }
             FeedCommand::Unsubscribe(pairs) => {
@@ -268,7 +259,7 @@ impl Feed {
             self.send("unsubscribe", &[key.to_owned()]);
         }
         info!(%symbol, delay_ms = delay.as_millis() as u64, "resubscribing this symbol");
-        self.emit_state(&symbol, BookState::Resyncing, None).await;
+        self.events.state(&symbol, BookState::Resyncing, None).await;
     }
 
     /// Returns the reason when the connection was lost.
@@ -389,12 +380,13 @@ impl Feed {
         warn!(symbol = %key, %error, "Kraken refused the subscription; not retrying");
         sub.state = SubState::Refused;
         let symbol = sub.pair.symbol.clone();
-        self.emit_state(
-            &symbol,
-            BookState::Down,
-            Some(format!("Kraken refused the subscription: {error}")),
-        )
-        .await;
+        self.events
+            .state(
+                &symbol,
+                BookState::Down,
+                Some(format!("Kraken refused the subscription: {error}")),
+            )
+            .await;
     }
 
     fn tick(&mut self) {

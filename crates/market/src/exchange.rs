@@ -149,6 +149,18 @@ impl FeedSender {
             .map_err(|_| MarketError::ShuttingDown)
     }
 
+    /// Report a book's state (with the reason it left `live`, if it did); a hub that is
+    /// gone is ignored, the feed is stopping anyway.
+    pub async fn state(&self, symbol: &Symbol, state: BookState, reason: Option<String>) {
+        let _ = self
+            .send(FeedEvent::State {
+                symbol: symbol.clone(),
+                state,
+                reason,
+            })
+            .await;
+    }
+
     /// Record that the connection showed a sign of life now.
     pub fn alive(&self) {
         let ms = u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
