@@ -206,20 +206,12 @@ impl OrderStore for MemoryStore {
             if g.reads_fail {
                 return Err(unavailable());
             }
-            let mut v: Vec<Order> = g
-                .orders
-                .values()
-                .map(|(o, _)| o.clone())
-                .filter(|o| o.user_id() == user_id && q.matches(o))
-                .collect();
-            v.sort_by_key(|o| std::cmp::Reverse(o.id()));
-            let total = v.len() as u64;
-            let page = v
-                .into_iter()
-                .skip(q.offset as usize)
-                .take(q.limit as usize)
-                .collect();
-            Ok((page, total))
+            Ok(q.page(
+                g.orders
+                    .values()
+                    .map(|(o, _)| o)
+                    .filter(|o| o.user_id() == user_id),
+            ))
         }
         .boxed()
     }

@@ -135,6 +135,23 @@ impl OrderQuery {
     }
 }
 
+impl OrderQuery {
+    /// The page of `orders` this query asks for, newest (highest id) first, with the number
+    /// matching in all: the listing rule of every in-memory order source.
+    pub fn page<'a>(&self, orders: impl Iterator<Item = &'a Order>) -> (Vec<Order>, u64) {
+        let mut hits: Vec<&Order> = orders.filter(|o| self.matches(o)).collect();
+        hits.sort_unstable_by_key(|o| std::cmp::Reverse(o.id()));
+        let total = hits.len() as u64;
+        let page = hits
+            .into_iter()
+            .skip(self.offset as usize)
+            .take(self.limit as usize)
+            .cloned()
+            .collect();
+        (page, total)
+    }
+}
+
 /// Where orders and slices are kept.
 pub trait OrderStore: Send + Sync + 'static {
     /// Insert a new order (with the request text as the client sent it, for idempotent

@@ -50,6 +50,7 @@ struct Actor {
     /// Book leases by (exchange, symbol): how many open orders use it, and the lease.
     leases: HashMap<(ExchangeId, Symbol), Lease>,
     shutdown: CancellationToken,
+    stats: Arc<EngineStats>,
 }
 
 /// Start the engine: load open orders, record slices missed while down, then run until
@@ -64,6 +65,7 @@ pub async fn start(
     let (updates, _) = broadcast::channel(65_536);
     let (writes, write_rx) = mpsc::channel(WRITE_QUEUE);
     let view = OpenOrders::default();
+    let stats = Arc::new(EngineStats::default());
     let mut actor = Actor {
         engine: Engine::new(),
         config,
@@ -74,10 +76,10 @@ pub async fn start(
         writes,
         leases: HashMap::new(),
         shutdown: shutdown.clone(),
+        stats: stats.clone(),
     };
     let (resumed, ended) = actor.restore().await?;
     info!(resumed, ended, "engine started");
-    let stats = Arc::new(EngineStats::default());
     stats.open.store(resumed as u64, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(1_024);
     let writer = tokio::spawn(
@@ -223,6 +225,11 @@ impl Actor {
                 for id in self.view.forget_user(user) {
                     if let Some(o) = self.engine.forget(id) {
                         self.release(&(o.exchange(), o.symbol().clone()));
+                        let _ = self.stats.open.fetch_update(
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                            |v| Some(v.saturating_sub(1)),
+                        );
                     }
                 }
             }

@@ -125,20 +125,7 @@ impl OpenOrders {
         let Some(m) = g.by_user.get(&user) else {
             return (Vec::new(), 0);
         };
-        let mut hits: Vec<&Order> = m
-            .values()
-            .map(|e| &*e.order)
-            .filter(|o| q.matches(o))
-            .collect();
-        hits.sort_unstable_by_key(|o| std::cmp::Reverse(o.id()));
-        let total = hits.len() as u64;
-        let page = hits
-            .into_iter()
-            .skip(q.offset as usize)
-            .take(q.limit as usize)
-            .cloned()
-            .collect();
-        (page, total)
+        q.page(m.values().map(|e| &*e.order))
     }
 
     /// Open orders held.
