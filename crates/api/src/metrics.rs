@@ -107,16 +107,6 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn state_word(s: BookState) -> &'static str {
-    match s {
-        BookState::Syncing => "syncing",
-        BookState::Live => "live",
-        BookState::Stale => "stale",
-        BookState::Resyncing => "resyncing",
-        BookState::Down => "down",
-    }
-}
-
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -228,7 +218,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                 "{name}{{exchange=\"{}\",symbol=\"{}\",state=\"{}\"}} {}",
                 s.exchange.as_str(),
                 esc(s.pair.symbol.as_str()),
-                state_word(s.health.state),
+                BookState::as_str(s.health.state),
                 f(s, now)
             );
         }

@@ -139,17 +139,7 @@ pub async fn eventually(
     within: std::time::Duration,
     mut cond: impl FnMut() -> bool,
 ) -> std::time::Duration {
-    let t0 = tokio::time::Instant::now();
-    loop {
-        if cond() {
-            return t0.elapsed();
-        }
-        assert!(
-            t0.elapsed() < within,
-            "{what}: not reached within {within:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually_async(what, within, || std::future::ready(cond())).await
 }
 
 /// [`eventually`] for a condition that must be awaited (an HTTP request, a store read).

@@ -54,6 +54,8 @@ pub(crate) struct IngestState {
     limits: IngestLimits,
     /// The feed's last reported connection state.
     pub(crate) conn: (ConnState, Option<String>),
+    /// Set when `conn` changed since the driver last took it.
+    conn_changed: bool,
     /// Book events received.
     pub(crate) messages: u64,
 }
@@ -66,6 +68,7 @@ impl IngestState {
             dirty: HashSet::new(),
             limits,
             conn: (ConnState::Connecting, None),
+            conn_changed: false,
             messages: 0,
         }
     }
@@ -149,6 +152,7 @@ impl IngestState {
                     }
                 }
                 self.conn = (state, error);
+                self.conn_changed = true;
             }
         }
     }
@@ -261,6 +265,11 @@ impl IngestState {
         }
     }
 
+    /// The connection state, once after each change (`None` when unchanged).
+    pub(crate) fn take_conn_change(&mut self) -> Option<(ConnState, Option<String>)> {
+        std::mem::take(&mut self.conn_changed).then(|| self.conn.clone())
+    }
+
     /// Mark every book down (the feed is stopping).
     pub(crate) fn shut_down(&mut self) {
         for (sym, lb) in self.books.iter_mut() {
@@ -355,6 +364,17 @@ mod tests {
         }
     }
 
+    /// A one-level bid delta carrying the venue checksum `sum`.
+    fn delta_with_checksum(sum: u32) -> FeedEvent {
+        let mut event = BookEvent::delta(vec![lvl("98", "1")], vec![]);
+        event.checksum = Some(sum);
+        FeedEvent::Book {
+            symbol: sym(),
+            event,
+            received: Timestamp::from_secs(1),
+        }
+    }
+
     fn limits() -> IngestLimits {
         IngestLimits {
             stale_after_ms: 5_000,
@@ -419,30 +439,9 @@ mod tests {
             (health(&mut s).state, health(&mut s).resyncs),
             (BookState::Live, 1)
         );
-        let with_sum = |s: &mut IngestState, sum: u32, at: u64, r: &mut Vec<Pair>| {
-            let FeedEvent::Book {
-                symbol,
-                mut event,
-                received,
-            } = book(false, &[("98", "1")], &[])
-            else {
-                unreachable!()
-            };
-            event.checksum = Some(sum);
-            s.handle(
-                &v,
-                FeedEvent::Book {
-                    symbol,
-                    event,
-                    received,
-                },
-                at,
-                r,
-            );
-        };
         resync.clear();
         v.skew.set(7);
-        with_sum(&mut s, 2, 3, &mut resync);
+        s.handle(&v, delta_with_checksum(2), 3, &mut resync);
         assert_eq!(health(&mut s).state, BookState::Resyncing);
         assert_eq!(health(&mut s).checksum_failures, 1);
         assert_eq!(resync.len(), 1);
@@ -461,25 +460,7 @@ mod tests {
                 i,
                 &mut resync,
             );
-            let FeedEvent::Book {
-                symbol,
-                mut event,
-                received,
-            } = book(false, &[("98", "1")], &[])
-            else {
-                unreachable!()
-            };
-            event.checksum = Some(0);
-            s.handle(
-                &v,
-                FeedEvent::Book {
-                    symbol,
-                    event,
-                    received,
-                },
-                i,
-                &mut resync,
-            );
+            s.handle(&v, delta_with_checksum(0), i, &mut resync);
         }
         let h = health(&mut s);
         assert!(h.checksum_unreliable);
@@ -518,6 +499,8 @@ mod tests {
         );
         assert_eq!(health(&mut s).state, BookState::Down);
         assert_eq!(s.conn.0, ConnState::Down);
+        assert_eq!(s.take_conn_change().map(|c| c.0), Some(ConnState::Down));
+        assert_eq!(s.take_conn_change(), None, "reported once per change");
         // Deltas after the loss are not applied until a new snapshot.
         s.handle(&v, book(false, &[("98", "1")], &[]), 9_700, &mut resync);
         assert_eq!(s.books[&sym()].book.len(), (1, 1));

@@ -195,7 +195,9 @@ impl Venue {
     /// Publish what the state machine changed: its connection state, message count and
     /// every dirty book's snapshot.
     fn sync_from(&self, state: &mut IngestState) {
-        *lock(&self.conn) = state.conn.clone();
+        if let Some(conn) = state.take_conn_change() {
+            *lock(&self.conn) = conn;
+        }
         self.messages.store(state.messages, Ordering::Relaxed);
         let id = self.exchange.id();
         for lb in state.drain_dirty() {
