@@ -1,0 +1,297 @@
+"""The synchronous client: every endpoint, the session kept valid, retries by the policy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Optional, TypeVar, Union
+
+import httpx
+
+from . import _core
+from ._core import (
+    DEFAULT_RETRY,
+    DEFAULT_URL,
+    OrderInput,
+    RetryEvent,
+    RetryPolicy,
+    Session,
+    TimeInput,
+)
+from ._version import __version__
+from .errors import Timeout, TransportError
+from .models import (
+    ConsolidatedBook,
+    Exchange,
+    Health,
+    Kline,
+    Order,
+    OrderBook,
+    Pair,
+    ServiceInfo,
+)
+
+if TYPE_CHECKING:
+    from .stream import Stream
+
+T = TypeVar("T")
+
+
+class Client:
+    """A synchronous papertwap client (use :class:`~papertwap.AsyncClient` under asyncio).
+
+    >>> with Client("http://127.0.0.1:8000") as c:          # doctest: +SKIP
+    ...     c.login("premium", "CryptoTWAPpremium")
+    ...     order = c.submit_twap("my-1", "sim", "BTC-USDT", "buy", "0.5",
+    ...                           duration_secs=60, interval_secs=5)
+    ...     done = c.wait_for_final(order.token_id)
+
+    The session is kept valid: with credentials from :meth:`login` the token is renewed
+    before it expires and once after a 401. 429 and 503 answers are retried after the server's
+    ``Retry-After`` within ``retry``'s budget, then raised as :class:`~papertwap.ApiError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        on_retry: Optional[Callable[[RetryEvent], None]] = None,
+        token: Optional[str] = None,
+        transport: Optional[httpx.BaseTransport] = None,
+        _session: Optional[Session] = None,
+    ) -> None:
+        self.base_url = _core.check_base_url(base_url)
+        self.retry = retry
+        self.on_retry = on_retry
+        self._timeout = timeout
+        self._session = _session or Session(token=token)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"user-agent": f"papertwap-python/{__version__}"},
+        )
+
+    # ----- plumbing ---------------------------------------------------------------------
+
+    def _drive(self, gen: _core.Flow[T]) -> T:
+        reply: _core.Reply = None
+        try:
+            while True:
+                step = gen.send(reply)
+                if isinstance(step, _core.Sleep):
+                    time.sleep(step.secs)
+                    reply = None
+                    continue
+                try:
+                    reply = self._http.request(
+                        step.method,
+                        step.path,
+                        params=step.params,
+                        json=step.json,
+                        data=step.form,
+                        headers=step.headers,
+                    )
+                except httpx.TransportError as e:
+                    reply = e
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        except httpx.HTTPError as e:  # an invalid URL and the like: not retried
+            raise TransportError(str(e)) from e
+
+    def _run(self, call: _core.Call[T]) -> T:
+        return self._drive(_core.flow(call, self._session, self.retry, self.on_retry))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- session ----------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> None:
+        """Log in (``POST /token``); the token is then renewed by itself."""
+        self._session.username = username
+        self._session.password = password
+        self._drive(_core.login(self._session, self.retry, self.on_retry))
+
+    def _fresh_token(self, force: bool = False) -> Optional[str]:
+        """The bearer token, renewed first when due (or ``force``) and credentials are known."""
+        if self._session.can_login() and (force or self._session.needs_login()):
+            self._drive(_core.login(self._session, self.retry, self.on_retry))
+        return self._session.token
+
+    def logout(self) -> None:
+        """Forget the token and the credentials."""
+        self._session.username = self._session.password = self._session.token = None
+
+    def set_token(self, token: str) -> None:
+        """Use a bearer token obtained elsewhere (not renewed: log in to have that)."""
+        self._session.token = token
+
+    @property
+    def token(self) -> Optional[str]:
+        """The current bearer token, if any."""
+        return self._session.token
+
+    # ----- market data ------------------------------------------------------------------
+
+    def root(self) -> ServiceInfo:
+        """``GET /``: name, version and links."""
+        return self._run(_core.root())
+
+    def health(self) -> Health:
+        """``GET /health``: store and per-exchange state."""
+        return self._run(_core.health())
+
+    def metrics(self) -> str:
+        """``GET /metrics``: the Prometheus text."""
+        return self._run(_core.metrics())
+
+    def exchanges(self) -> list[Exchange]:
+        """``GET /exchanges``: every exchange with its connection status."""
+        return self._run(_core.exchanges())
+
+    def pairs(self, exchange: str, quote: Optional[str] = None) -> list[Pair]:
+        """``GET /exchanges/{exchange}/pairs``, optionally only those quoted in ``quote``."""
+        return self._run(_core.pairs(exchange, quote))
+
+    def klines(
+        self,
+        exchange: str,
+        symbol: str,
+        interval: str = "1m",
+        limit: int = 100,
+        start: Optional[TimeInput] = None,
+        end: Optional[TimeInput] = None,
+    ) -> list[Kline]:
+        """``GET /klines/{exchange}/{symbol}``: candles, oldest first."""
+        return self._run(_core.klines(exchange, symbol, interval, limit, start, end))
+
+    def order_book(self, exchange: str, symbol: str, depth: int = 10) -> OrderBook:
+        """``GET /orderbook/{exchange}/{symbol}``: the current book with its health.
+
+        While the book is not live the server answers 503 with ``Retry-After``; the client
+        retries within its budget, then raises :class:`~papertwap.ApiError`.
+        """
+        return self._run(_core.order_book(exchange, symbol, depth))
+
+    def consolidated_book(self, symbol: str, depth: int = 10) -> ConsolidatedBook:
+        """``GET /orderbook/consolidated/{symbol}``: one book across every exchange."""
+        return self._run(_core.consolidated_book(symbol, depth))
+
+    # ----- orders -----------------------------------------------------------------------
+
+    def submit(
+        self,
+        order: OrderInput,
+        *,
+        execution_time: Optional[int] = None,
+        interval: Optional[int] = None,
+    ) -> Order:
+        """``POST /orders/twap``: the accepted order (or the original one, when the same
+        ``token_id`` and body were submitted before). ``execution_time``/``interval`` are
+        the original design's query parameters (seconds)."""
+        return self._run(_core.submit(order, execution_time, interval))
+
+    def submit_twap(
+        self,
+        token_id: str,
+        exchange: str,
+        symbol: str,
+        side: str,
+        quantity: Union[Decimal, str, int],
+        *,
+        duration_secs: Optional[int] = None,
+        interval_secs: Optional[int] = None,
+        slices: Optional[int] = None,
+        limit_price: Union[Decimal, str, int, None] = None,
+        start_time: Optional[datetime] = None,
+        end_time: Optional[datetime] = None,
+        catch_up: Optional[str] = None,
+    ) -> Order:
+        """Build (:func:`~papertwap.twap`) and submit one TWAP order."""
+        return self.submit(
+            _core.twap(
+                token_id,
+                exchange,
+                symbol,
+                side,
+                quantity,
+                duration_secs=duration_secs,
+                interval_secs=interval_secs,
+                slices=slices,
+                limit_price=limit_price,
+                start_time=start_time,
+                end_time=end_time,
+                catch_up=catch_up,
+            )
+        )
+
+    def submit_batch(self, orders: list[OrderInput]) -> list[Order]:
+        """``POST /orders/twap`` with several orders: all accepted, or none."""
+        return self._run(_core.submit_batch(orders))
+
+    def orders(
+        self,
+        status: Optional[str] = None,
+        *,
+        token_id: Optional[str] = None,
+        exchange: Optional[str] = None,
+        symbol: Optional[str] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+    ) -> list[Order]:
+        """``GET /orders``: your orders, newest first (``status``: open, closed or all)."""
+        return self._run(_core.orders(status, token_id, exchange, symbol, limit, offset))
+
+    def order(self, token_id: str) -> Order:
+        """``GET /orders/{token_id}``: progress, analytics and every slice."""
+        return self._run(_core.order(token_id))
+
+    def cancel(self, token_id: str) -> Order:
+        """``DELETE /orders/{token_id}``: the cancelled order (409 if it already ended)."""
+        return self._run(_core.cancel(token_id))
+
+    def wait_for_final(
+        self, token_id: str, poll: float = 1.0, timeout: Optional[float] = None
+    ) -> Order:
+        """Poll until the order is filled, expired or cancelled; return it with its slices.
+
+        Raises :class:`~papertwap.Timeout` if ``timeout`` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            got = self.order(token_id)
+            if got.status.is_final:
+                return got
+            wait = _core.next_poll(poll, deadline, time.monotonic())
+            if wait is None:
+                raise Timeout(f"order {token_id} is still {got.status} after {timeout} s")
+            time.sleep(wait)
+
+    # ----- WebSocket --------------------------------------------------------------------
+
+    def stream(self) -> Stream:
+        """The ``/ws`` stream (an async iterator: use it under asyncio), sharing this
+        client's session. See :class:`~papertwap.Stream`."""
+        from .aio import AsyncClient
+
+        inner = AsyncClient(
+            self.base_url,
+            timeout=self._timeout,
+            retry=self.retry,
+            on_retry=self.on_retry,
+            _session=self._session,
+        )
+        return inner.stream(owns_client=True)
