@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict, Unpack
 
 from .errors import ApiError, DecodeError, NotLoggedIn, TransportError
 from .models import (
@@ -41,6 +42,9 @@ _log = logging.getLogger("papertwap")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 """Where a server started with the README's command listens."""
+
+Money = Union[Decimal, str, int]
+"""A quantity or price: exact (``float`` is refused)."""
 
 OrderInput = Union[TwapRequest, dict[str, Any]]
 """An order to submit: a :class:`TwapRequest` or the JSON body as a dict."""
@@ -380,43 +384,47 @@ def cancel(token_id: str) -> Call[Order]:
     return Call("DELETE", _path("orders", token_id), _model(_adapter(Order)), auth=True)
 
 
+class TwapOptions(TypedDict, total=False):
+    """The optional parts of a TWAP order (see :func:`twap`)."""
+
+    duration_secs: int
+    interval_secs: int
+    slices: int
+    limit_price: Optional[Money]
+    start_time: datetime
+    end_time: datetime
+    catch_up: str
+
+
 def twap(
     token_id: str,
     exchange: str,
     symbol: str,
     side: str,
-    quantity: Union[Decimal, str, int],
-    *,
-    duration_secs: Optional[int] = None,
-    interval_secs: Optional[int] = None,
-    slices: Optional[int] = None,
-    limit_price: Union[Decimal, str, int, None] = None,
-    start_time: Optional[datetime] = None,
-    end_time: Optional[datetime] = None,
-    catch_up: Optional[str] = None,
+    quantity: Money,
+    **options: Unpack[TwapOptions],
 ) -> TwapRequest:
     """Build a :class:`TwapRequest`; quantities and prices go out exactly as given.
 
-    ``float`` is refused for money: ``0.1`` is not exactly one tenth in binary, write
-    ``"0.1"`` or ``Decimal("0.1")``.
+    Give the window as ``duration_secs`` with ``interval_secs`` or ``slices``, or as
+    ``start_time``/``end_time`` (naive times are UTC); ``catch_up`` is ``spread`` (default),
+    ``next`` or ``none``. ``float`` is refused for money: ``0.1`` is not exactly one tenth in
+    binary, write ``"0.1"`` or ``Decimal("0.1")``.
     """
+    limit_price = options.get("limit_price")
     for name, value in (("quantity", quantity), ("limit_price", limit_price)):
         if isinstance(value, float):
             raise TypeError(f"{name} must be a Decimal, str or int, not float ({value!r})")
-    return TwapRequest(
-        token_id=token_id,
-        exchange=exchange,
-        symbol=symbol,
-        side=side,
-        quantity=Decimal(str(quantity)),
-        limit_price=None if limit_price is None else Decimal(str(limit_price)),
-        duration_secs=duration_secs,
-        interval_secs=interval_secs,
-        slices=slices,
-        start_time=start_time,
-        end_time=end_time,
-        catch_up=catch_up,
-    )
+    body: dict[str, Any] = {
+        **options,
+        "token_id": token_id,
+        "exchange": exchange,
+        "symbol": symbol,
+        "side": side,
+        "quantity": Decimal(str(quantity)),
+        "limit_price": None if limit_price is None else Decimal(str(limit_price)),
+    }
+    return TwapRequest.model_validate(body)
 
 
 # ----- the request flow (one loop for both clients) ----------------------------------------

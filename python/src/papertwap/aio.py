@@ -5,23 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Optional, TypeVar
 
 import httpx
+from typing_extensions import Unpack
 
 from . import _core
+from ._base import USER_AGENT, ClientBase
 from ._core import (
     DEFAULT_RETRY,
     DEFAULT_URL,
+    Money,
     OrderInput,
     RetryEvent,
     RetryPolicy,
     Session,
     TimeInput,
+    TwapOptions,
 )
-from ._version import __version__
 from .errors import Timeout, TransportError
 from .models import (
     ConsolidatedBook,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """An asyncio papertwap client (the twin of :class:`~papertwap.Client`).
 
     >>> async with AsyncClient("http://127.0.0.1:8000") as c:   # doctest: +SKIP
@@ -65,16 +66,19 @@ class AsyncClient:
         transport: Optional[httpx.AsyncBaseTransport] = None,
         _session: Optional[Session] = None,
     ) -> None:
-        self.base_url = _core.check_base_url(base_url)
-        self.retry = retry
-        self.on_retry = on_retry
-        self._timeout = timeout
-        self._session = _session or Session(token=token)
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            retry=retry,
+            on_retry=on_retry,
+            token=token,
+            _session=_session,
+        )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
-            headers={"user-agent": f"papertwap-python/{__version__}"},
+            headers={"user-agent": USER_AGENT},
         )
 
     # ----- plumbing ---------------------------------------------------------------------
@@ -106,7 +110,7 @@ class AsyncClient:
             raise TransportError(str(e)) from e
 
     async def _run(self, call: _core.Call[T]) -> T:
-        return await self._drive(_core.flow(call, self._session, self.retry, self.on_retry))
+        return await self._drive(self._flow(call))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -122,27 +126,12 @@ class AsyncClient:
 
     async def login(self, username: str, password: str) -> None:
         """Log in (``POST /token``); the token is then renewed by itself."""
-        self._session.username = username
-        self._session.password = password
-        await self._drive(_core.login(self._session, self.retry, self.on_retry))
+        await self._drive(self._login_flow(username, password))
 
     async def _fresh_token(self, force: bool = False) -> Optional[str]:
         """The bearer token, renewed first when due (or ``force``) and credentials are known."""
-        if self._session.can_login() and (force or self._session.needs_login()):
-            await self._drive(_core.login(self._session, self.retry, self.on_retry))
-        return self._session.token
-
-    def logout(self) -> None:
-        """Forget the token and the credentials."""
-        self._session.username = self._session.password = self._session.token = None
-
-    def set_token(self, token: str) -> None:
-        """Use a bearer token obtained elsewhere (not renewed: log in to have that)."""
-        self._session.token = token
-
-    @property
-    def token(self) -> Optional[str]:
-        """The current bearer token, if any."""
+        if self._token_due(force):
+            await self._drive(self._login_flow(None, None))
         return self._session.token
 
     # ----- market data ------------------------------------------------------------------
@@ -211,33 +200,11 @@ class AsyncClient:
         exchange: str,
         symbol: str,
         side: str,
-        quantity: Union[Decimal, str, int],
-        *,
-        duration_secs: Optional[int] = None,
-        interval_secs: Optional[int] = None,
-        slices: Optional[int] = None,
-        limit_price: Union[Decimal, str, int, None] = None,
-        start_time: Optional[datetime] = None,
-        end_time: Optional[datetime] = None,
-        catch_up: Optional[str] = None,
+        quantity: Money,
+        **options: Unpack[TwapOptions],
     ) -> Order:
         """Build (:func:`~papertwap.twap`) and submit one TWAP order."""
-        return await self.submit(
-            _core.twap(
-                token_id,
-                exchange,
-                symbol,
-                side,
-                quantity,
-                duration_secs=duration_secs,
-                interval_secs=interval_secs,
-                slices=slices,
-                limit_price=limit_price,
-                start_time=start_time,
-                end_time=end_time,
-                catch_up=catch_up,
-            )
-        )
+        return await self.submit(_core.twap(token_id, exchange, symbol, side, quantity, **options))
 
     async def submit_batch(self, orders: list[OrderInput]) -> list[Order]:
         """``POST /orders/twap`` with several orders: all accepted, or none."""

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Optional, TypeVar
 
 import httpx
+from typing_extensions import Unpack
 
 from . import _core
+from ._base import USER_AGENT, ClientBase
 from ._core import (
     DEFAULT_RETRY,
     DEFAULT_URL,
+    Money,
     OrderInput,
     RetryEvent,
     RetryPolicy,
     Session,
     TimeInput,
+    TwapOptions,
 )
-from ._version import __version__
 from .errors import Timeout, TransportError
 from .models import (
     ConsolidatedBook,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Client:
+class Client(ClientBase):
     """A synchronous papertwap client (use :class:`~papertwap.AsyncClient` under asyncio).
 
     >>> with Client("http://127.0.0.1:8000") as c:          # doctest: +SKIP
@@ -64,16 +65,19 @@ class Client:
         transport: Optional[httpx.BaseTransport] = None,
         _session: Optional[Session] = None,
     ) -> None:
-        self.base_url = _core.check_base_url(base_url)
-        self.retry = retry
-        self.on_retry = on_retry
-        self._timeout = timeout
-        self._session = _session or Session(token=token)
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            retry=retry,
+            on_retry=on_retry,
+            token=token,
+            _session=_session,
+        )
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
-            headers={"user-agent": f"papertwap-python/{__version__}"},
+            headers={"user-agent": USER_AGENT},
         )
 
     # ----- plumbing ---------------------------------------------------------------------
@@ -105,7 +109,7 @@ class Client:
             raise TransportError(str(e)) from e
 
     def _run(self, call: _core.Call[T]) -> T:
-        return self._drive(_core.flow(call, self._session, self.retry, self.on_retry))
+        return self._drive(self._flow(call))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -121,27 +125,12 @@ class Client:
 
     def login(self, username: str, password: str) -> None:
         """Log in (``POST /token``); the token is then renewed by itself."""
-        self._session.username = username
-        self._session.password = password
-        self._drive(_core.login(self._session, self.retry, self.on_retry))
+        self._drive(self._login_flow(username, password))
 
     def _fresh_token(self, force: bool = False) -> Optional[str]:
         """The bearer token, renewed first when due (or ``force``) and credentials are known."""
-        if self._session.can_login() and (force or self._session.needs_login()):
-            self._drive(_core.login(self._session, self.retry, self.on_retry))
-        return self._session.token
-
-    def logout(self) -> None:
-        """Forget the token and the credentials."""
-        self._session.username = self._session.password = self._session.token = None
-
-    def set_token(self, token: str) -> None:
-        """Use a bearer token obtained elsewhere (not renewed: log in to have that)."""
-        self._session.token = token
-
-    @property
-    def token(self) -> Optional[str]:
-        """The current bearer token, if any."""
+        if self._token_due(force):
+            self._drive(self._login_flow(None, None))
         return self._session.token
 
     # ----- market data ------------------------------------------------------------------
@@ -210,33 +199,11 @@ class Client:
         exchange: str,
         symbol: str,
         side: str,
-        quantity: Union[Decimal, str, int],
-        *,
-        duration_secs: Optional[int] = None,
-        interval_secs: Optional[int] = None,
-        slices: Optional[int] = None,
-        limit_price: Union[Decimal, str, int, None] = None,
-        start_time: Optional[datetime] = None,
-        end_time: Optional[datetime] = None,
-        catch_up: Optional[str] = None,
+        quantity: Money,
+        **options: Unpack[TwapOptions],
     ) -> Order:
         """Build (:func:`~papertwap.twap`) and submit one TWAP order."""
-        return self.submit(
-            _core.twap(
-                token_id,
-                exchange,
-                symbol,
-                side,
-                quantity,
-                duration_secs=duration_secs,
-                interval_secs=interval_secs,
-                slices=slices,
-                limit_price=limit_price,
-                start_time=start_time,
-                end_time=end_time,
-                catch_up=catch_up,
-            )
-        )
+        return self.submit(_core.twap(token_id, exchange, symbol, side, quantity, **options))
 
     def submit_batch(self, orders: list[OrderInput]) -> list[Order]:
         """``POST /orders/twap`` with several orders: all accepted, or none."""
@@ -289,7 +256,7 @@ class Client:
 
         inner = AsyncClient(
             self.base_url,
-            timeout=self._timeout,
+            timeout=self.timeout,
             retry=self.retry,
             on_retry=self.on_retry,
             _session=self._session,
