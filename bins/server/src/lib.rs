@@ -258,6 +258,10 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
     let mut config = HubConfig {
         stale_after: Duration::from_millis(s.market.stale_after_ms),
         release_after: Duration::from_secs(s.market.release_after_secs),
+        trades: market::TapeLimits {
+            max_trades: s.market.trades_per_book,
+            retention: Duration::from_secs(s.market.trades_retention_secs),
+        },
         ..HubConfig::default()
     };
     let ex = &s.exchanges;

@@ -131,6 +131,18 @@ pub fn kline(k: &Kline) -> wire::Kline {
     }
 }
 
+/// A public trade.
+pub fn trade(t: &model::Trade) -> wire::Trade {
+    wire::Trade {
+        trade_id: t.trade_id.to_string(),
+        exchange_ts: time(t.exchange_ts),
+        local_ts: time(t.local_ts),
+        price: t.price.get(),
+        qty: t.qty.get(),
+        taker_side: side(t.taker_side),
+    }
+}
+
 /// A book's health, `age_ms` computed against `now`.
 pub fn health(h: &BookHealth, now: Timestamp) -> wire::BookHealth {
     wire::BookHealth {

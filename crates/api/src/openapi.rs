@@ -80,7 +80,7 @@ impl Modify for Bearer {
 #[openapi(
     info(
         title = "papertwap",
-        description = "Crypto market data and TWAP paper trading against live order books.\n\nDecimals are JSON strings; times are RFC 3339 UTC. Every error is `application/problem+json` with a stable `code`. The WebSocket protocol (`GET /ws`: authenticated book frames every interval, consolidated books and order updates) is described in docs/WEBSOCKET.md; its message types are `ClientMessage` and `ServerMessage` below.",
+        description = "Crypto market data and TWAP paper trading against live order books.\n\nDecimals are JSON strings; times are RFC 3339 UTC. Every error is `application/problem+json` with a stable `code`. The WebSocket protocol (`GET /ws`: authenticated book frames every interval, consolidated books, public trades and order updates) is described in docs/WEBSOCKET.md; its message types are `ClientMessage` and `ServerMessage` below.",
         license(name = "MIT OR Apache-2.0")
     ),
     paths(
@@ -90,6 +90,7 @@ impl Modify for Bearer {
         crate::routes::market::exchanges,
         crate::routes::market::pairs,
         crate::routes::market::klines,
+        crate::routes::market::trades,
         crate::routes::market::orderbook,
         crate::routes::market::consolidated,
         crate::routes::auth::token,
@@ -98,11 +99,11 @@ impl Modify for Bearer {
         crate::routes::orders::get,
         crate::routes::orders::cancel,
     ),
-    components(schemas(wire::Problem, wire::TwapRequest, wire::Order, wire::Slice, wire::Analytics, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook)),
+    components(schemas(wire::Problem, wire::TwapRequest, wire::Order, wire::Slice, wire::Analytics, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook, wire::Trades)),
     modifiers(&Bearer),
     tags(
         (name = "service", description = "What the server is and whether it is healthy"),
-        (name = "market", description = "Exchanges, pairs, candles and live books"),
+        (name = "market", description = "Exchanges, pairs, candles, public trades and live books"),
         (name = "auth", description = "Bearer tokens"),
         (name = "orders", description = "TWAP paper orders"),
     )

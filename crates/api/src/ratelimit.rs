@@ -29,7 +29,7 @@ use crate::state::AppState;
 /// Route groups with their own budgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
-    /// Market data: `/`, `/exchanges…`, `/klines…`, `/orderbook…`.
+    /// Market data: `/`, `/exchanges…`, `/klines…`, `/trades…`, `/orderbook…`.
     Market,
     /// Orders: `/orders…`.
     Orders,
@@ -233,6 +233,7 @@ fn group_of(method: &actix_web::http::Method, path: &str) -> Option<Group> {
         || path == "/ws"
         || path.starts_with("/exchanges")
         || path.starts_with("/klines/")
+        || path.starts_with("/trades/")
         || path.starts_with("/orderbook/")
     {
         return Some(Group::Market);

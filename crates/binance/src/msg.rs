@@ -40,6 +40,43 @@ pub struct BinanceCombinedDepth<'a> {
     pub data: BinanceDepthUpdate<'a>,
 }
 
+/// A trade event (`<symbol>@trade`).
+#[derive(Debug, Deserialize)]
+pub struct BinanceTrade<'a> {
+    /// Event type, `trade`.
+    #[serde(rename = "e", borrow)]
+    pub event: &'a str,
+    /// Symbol, upper case.
+    #[serde(rename = "s", borrow)]
+    pub symbol: &'a str,
+    /// Trade id.
+    #[serde(rename = "t")]
+    pub trade_id: u64,
+    /// Price.
+    #[serde(rename = "p", borrow)]
+    pub price: &'a str,
+    /// Quantity.
+    #[serde(rename = "q", borrow)]
+    pub qty: &'a str,
+    /// Trade time, ms.
+    #[serde(rename = "T")]
+    pub trade_time: i64,
+    /// True when the buyer was the maker (so the seller was the taker).
+    #[serde(rename = "m")]
+    pub buyer_is_maker: bool,
+}
+
+/// A combined-stream frame carrying a trade event.
+#[derive(Debug, Deserialize)]
+pub struct BinanceCombinedTrade<'a> {
+    /// Stream name, e.g. `btcusdt@trade`.
+    #[serde(borrow)]
+    pub stream: &'a str,
+    /// The event.
+    #[serde(borrow)]
+    pub data: BinanceTrade<'a>,
+}
+
 /// Any frame, loosely: used when the frame is not a combined depth event.
 #[derive(Debug, Deserialize)]
 pub struct BinanceEnvelope<'a> {

@@ -2,14 +2,14 @@
 
 use market::parse_level;
 use model::{
-    ExchangeId, Interval, Kline, Level, Pair, PairStatus, Price, Qty, Symbol, Timestamp,
-    decimal_from_str,
+    ExchangeId, Interval, Kline, Level, Pair, PairStatus, Price, Qty, Side, Symbol, Timestamp,
+    Trade, TradeId, decimal_from_str,
 };
 use rust_decimal::Decimal;
 
 use crate::msg::{
-    BinanceCombinedDepth, BinanceDepthSnapshot, BinanceDepthUpdate, BinanceEnvelope,
-    BinanceEventType, BinanceExchangeInfo,
+    BinanceCombinedDepth, BinanceCombinedTrade, BinanceDepthSnapshot, BinanceDepthUpdate,
+    BinanceEnvelope, BinanceEventType, BinanceExchangeInfo, BinanceTrade,
 };
 use crate::sync::{DepthSnapshot, DepthUpdate};
 
@@ -28,6 +28,13 @@ pub enum BinanceInbound {
         symbol: String,
         /// The event.
         update: DepthUpdate,
+    },
+    /// A public trade of `symbol` (upper case, as Binance sends it).
+    Trade {
+        /// `BTCUSDT`.
+        symbol: String,
+        /// The trade (its local time is set by the caller).
+        trade: Trade,
     },
     /// A successful answer to a control request.
     Ack,
@@ -64,13 +71,42 @@ fn depth_update(d: &BinanceDepthUpdate<'_>, frame: &str) -> Result<BinanceInboun
     })
 }
 
+fn trade(t: &BinanceTrade<'_>, frame: &str) -> Result<BinanceInbound, ParseError> {
+    let level = parse_level(t.price, t.qty, frame)?;
+    if level.qty.is_zero() {
+        return Err(err("trade of zero quantity", frame));
+    }
+    let at = Timestamp::from_millis(t.trade_time);
+    Ok(BinanceInbound::Trade {
+        symbol: t.symbol.to_owned(),
+        trade: Trade {
+            trade_id: TradeId::Num(t.trade_id),
+            exchange_ts: at,
+            local_ts: at,
+            price: level.price,
+            qty: level.qty,
+            // The maker bought, so the aggressor sold.
+            taker_side: if t.buyer_is_maker {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+        },
+    })
+}
+
 /// Decode one text frame from the combined stream (raw-stream events are accepted too).
 pub fn parse_frame(text: &str) -> Result<BinanceInbound, ParseError> {
-    // Fast path: almost every frame is a combined depth event.
+    // Fast paths: almost every frame is a combined depth or trade event.
     if let Ok(c) = serde_json::from_str::<BinanceCombinedDepth<'_>>(text)
         && c.data.event == "depthUpdate"
     {
         return depth_update(&c.data, text);
+    }
+    if let Ok(c) = serde_json::from_str::<BinanceCombinedTrade<'_>>(text)
+        && c.data.event == "trade"
+    {
+        return trade(&c.data, text);
     }
     let env: BinanceEnvelope<'_> =
         serde_json::from_str(text).map_err(|e| err(format!("not a Binance frame: {e}"), text))?;
@@ -98,6 +134,11 @@ pub fn parse_frame(text: &str) -> Result<BinanceInbound, ParseError> {
             let d: BinanceDepthUpdate<'_> = serde_json::from_str(payload)
                 .map_err(|e| err(format!("malformed depthUpdate: {e}"), text))?;
             depth_update(&d, text)
+        }
+        Some(("trade", payload)) => {
+            let t: BinanceTrade<'_> = serde_json::from_str(payload)
+                .map_err(|e| err(format!("malformed trade: {e}"), text))?;
+            trade(&t, text)
         }
         Some((other, _)) => Ok(BinanceInbound::Other(other.to_owned())),
         None => match env.stream {
@@ -258,9 +299,11 @@ mod tests {
             Ok(BinanceInbound::ServerShutdown)
         );
         assert!(matches!(
-            parse_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","p":"1"}}"#),
-            Ok(BinanceInbound::Other(t)) if t == "trade"
+            parse_frame(r#"{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","p":"1"}}"#),
+            Ok(BinanceInbound::Other(t)) if t == "aggTrade"
         ));
+        // A trade frame missing its fields is malformed, not ignored.
+        assert!(parse_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","p":"1"}}"#).is_err());
         for garbage in [
             "",
             "nope",
@@ -273,5 +316,28 @@ mod tests {
         assert!(e.reason.contains("first update id"), "{e}");
         let e = parse_frame(r#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":4,"u":5,"b":[["-1","2"]],"a":[]}}"#).unwrap_err();
         assert!(e.raw.starts_with("{\"stream\""), "keeps the payload");
+    }
+
+    #[test]
+    fn trades_with_the_aggressor_side() {
+        // The documented shape of `<symbol>@trade` (Binance spot WebSocket streams).
+        let text = r#"{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}}"#;
+        let Ok(BinanceInbound::Trade { symbol, trade }) = parse_frame(text) else {
+            panic!("not a trade");
+        };
+        assert_eq!(symbol, "BNBBTC");
+        assert_eq!(trade.trade_id, TradeId::Num(12345));
+        assert_eq!(trade.price.to_string(), "0.001");
+        assert_eq!(trade.qty.to_string(), "100");
+        assert_eq!(trade.exchange_ts, Timestamp::from_millis(1672515782136));
+        assert_eq!(trade.taker_side, Side::Sell, "the buyer was the maker");
+        let raw =
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"2.5","q":"1","T":1,"m":false,"M":true}"#;
+        assert!(matches!(
+            parse_frame(raw),
+            Ok(BinanceInbound::Trade { trade, .. }) if trade.taker_side == Side::Buy
+        ));
+        let zero = r#"{"stream":"x@trade","data":{"e":"trade","E":1,"s":"X","t":7,"p":"2.5","q":"0","T":1,"m":false,"M":true}}"#;
+        assert!(parse_frame(zero).is_err());
     }
 }

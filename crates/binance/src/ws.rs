@@ -59,8 +59,12 @@ struct Sub {
     attempts: u32,
 }
 
-fn stream_name(p: &Pair) -> String {
-    format!("{}@depth@100ms", p.ws_symbol)
+/// The streams of one pair: its diff-depth stream and its trades, on the same connection.
+fn stream_names(p: &Pair) -> [String; 2] {
+    [
+        format!("{}@depth@100ms", p.ws_symbol),
+        format!("{}@trade", p.ws_symbol),
+    ]
 }
 
 struct Feed {
@@ -131,7 +135,11 @@ impl VenueSession for Feed {
     }
 
     async fn resume(&mut self) {
-        let streams: Vec<String> = self.subs.values().map(|s| stream_name(&s.pair)).collect();
+        let streams: Vec<String> = self
+            .subs
+            .values()
+            .flat_map(|s| stream_names(&s.pair))
+            .collect();
         if let Some(conn) = self.primary.as_mut() {
             conn.send_control("SUBSCRIBE", &streams);
         }
@@ -209,9 +217,10 @@ impl Feed {
                     if self.subs.contains_key(&key) {
                         continue;
                     }
-                    let name = stream_name(&p);
-                    self.pending_unsub.remove(&name);
-                    self.pending_sub.insert(name);
+                    for name in stream_names(&p) {
+                        self.pending_unsub.remove(&name);
+                        self.pending_sub.insert(name);
+                    }
                     let symbol = p.symbol.clone();
                     self.subs.insert(
                         key,
@@ -229,9 +238,10 @@ impl Feed {
             FeedCommand::Unsubscribe(pairs) => {
                 for p in pairs {
                     if self.subs.remove(&p.exchange_symbol).is_some() {
-                        let name = stream_name(&p);
-                        self.pending_sub.remove(&name);
-                        self.pending_unsub.insert(name);
+                        for name in stream_names(&p) {
+                            self.pending_sub.remove(&name);
+                            self.pending_unsub.insert(name);
+                        }
                     }
                 }
             }
@@ -289,6 +299,21 @@ impl Feed {
         match parse_frame(text) {
             Ok(BinanceInbound::Depth { symbol, update }) => {
                 self.on_depth(conn, symbol, update).await
+            }
+            Ok(BinanceInbound::Trade { symbol, mut trade }) => {
+                // Both connections of a planned reconnect deliver trades; the hub drops
+                // the repeats by trade id.
+                if let Some(sub) = self.subs.get(&symbol) {
+                    trade.local_ts = Timestamp::now();
+                    let symbol = sub.pair.symbol.clone();
+                    let _ = self
+                        .events
+                        .send(FeedEvent::Trades {
+                            symbol,
+                            trades: vec![trade],
+                        })
+                        .await;
+                }
             }
             Ok(BinanceInbound::Ack) => {}
             Ok(BinanceInbound::ControlError { code, msg }) => {
@@ -493,8 +518,11 @@ impl Feed {
         }
         match self.connect_quietly().await {
             Ok(mut conn) => {
-                let streams: Vec<String> =
-                    self.subs.values().map(|s| stream_name(&s.pair)).collect();
+                let streams: Vec<String> = self
+                    .subs
+                    .values()
+                    .flat_map(|s| stream_names(&s.pair))
+                    .collect();
                 conn.send_control("SUBSCRIBE", &streams);
                 let deadline = Instant::now() + self.ex.config.overlap;
                 self.secondary = Some((conn, HashSet::new(), deadline));

@@ -50,6 +50,39 @@ pub struct KrakenBookMessage<'a> {
     pub data: Vec<KrakenBookData<'a>>,
 }
 
+/// One element of a `trade` message's `data` array.
+#[derive(Debug, Deserialize)]
+pub struct KrakenTradeData<'a> {
+    /// WS v2 symbol, `BTC/USD`.
+    #[serde(borrow)]
+    pub symbol: &'a str,
+    /// The taker's side, `buy` or `sell`.
+    #[serde(borrow)]
+    pub side: &'a str,
+    /// Price, raw JSON text.
+    #[serde(borrow)]
+    pub price: &'a RawValue,
+    /// Quantity, raw JSON text.
+    #[serde(borrow)]
+    pub qty: &'a RawValue,
+    /// Sequence number, unique per book.
+    pub trade_id: u64,
+    /// RFC 3339 venue time.
+    #[serde(borrow)]
+    pub timestamp: &'a str,
+}
+
+/// A `trade` channel message (`snapshot`: the last 50 trades; `update`: new ones).
+#[derive(Debug, Deserialize)]
+pub struct KrakenTradeMessage<'a> {
+    /// `snapshot` or `update`.
+    #[serde(rename = "type", borrow)]
+    pub kind: &'a str,
+    /// The trades, oldest first.
+    #[serde(borrow)]
+    pub data: Vec<KrakenTradeData<'a>>,
+}
+
 /// Any frame, loosely: channel messages and method answers.
 #[derive(Debug, Deserialize)]
 pub struct KrakenEnvelope<'a> {
@@ -77,6 +110,9 @@ pub struct KrakenEnvelope<'a> {
     /// The failing symbol (on some failures).
     #[serde(default)]
     pub symbol: Option<String>,
+    /// The request id a method answer echoes.
+    #[serde(default)]
+    pub req_id: Option<u64>,
     /// Legacy / edge errors (`{"Error":"Exceeded msg rate"}`).
     #[serde(default, rename = "Error")]
     pub legacy_error: Option<String>,

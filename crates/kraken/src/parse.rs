@@ -2,8 +2,8 @@
 
 use market::parse_level;
 use model::{
-    BookEvent, ExchangeId, Interval, Kline, Level, OrderBook, Pair, PairStatus, Price, Qty, Symbol,
-    Timestamp, decimal_from_str,
+    BookEvent, ExchangeId, Interval, Kline, Level, OrderBook, Pair, PairStatus, Price, Qty, Side,
+    Symbol, Timestamp, Trade, TradeId, decimal_from_str,
 };
 use model::{BookSide, canonical_asset};
 use rust_decimal::Decimal;
@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::msg::{
     KrakenAssetPair, KrakenBookMessage, KrakenEnvelope, KrakenLevel, KrakenRest, KrakenStatus,
-    KrakenSubResult,
+    KrakenSubResult, KrakenTradeMessage,
 };
 
 pub use market::ParseError;
@@ -51,8 +51,12 @@ pub enum KrakenInbound {
         /// The symbol.
         symbol: String,
     },
+    /// Public trades, oldest first: `(WS v2 symbol, trade)` (local times set by the caller).
+    Trades(Vec<(String, Trade)>),
     /// A failed subscribe or unsubscribe.
     MethodFailed {
+        /// The request's id, if echoed.
+        req_id: Option<u64>,
         /// `subscribe` or `unsubscribe`.
         method: String,
         /// The symbol, when the venue names it.
@@ -115,6 +119,42 @@ fn book_message(text: &str) -> Result<KrakenInbound, ParseError> {
     Ok(KrakenInbound::Book(out))
 }
 
+fn trade_message(text: &str) -> Result<KrakenInbound, ParseError> {
+    let m: KrakenTradeMessage<'_> = serde_json::from_str(text)
+        .map_err(|e| err(format!("malformed trade message: {e}"), text))?;
+    if !matches!(m.kind, "snapshot" | "update") {
+        return Err(err(
+            format!("unknown trade message type `{}`", m.kind),
+            text,
+        ));
+    }
+    let mut out = Vec::with_capacity(m.data.len());
+    for d in &m.data {
+        let level = parse_level(raw_text(d.price), raw_text(d.qty), text)?;
+        if level.qty.is_zero() {
+            return Err(err("trade of zero quantity", text));
+        }
+        let taker_side = match d.side {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            other => return Err(err(format!("unknown trade side `{other}`"), text)),
+        };
+        let at = parse_time(d.timestamp).ok_or_else(|| err("bad trade timestamp", text))?;
+        out.push((
+            d.symbol.to_owned(),
+            Trade {
+                trade_id: TradeId::Num(d.trade_id),
+                exchange_ts: at,
+                local_ts: at,
+                price: level.price,
+                qty: level.qty,
+                taker_side,
+            },
+        ));
+    }
+    Ok(KrakenInbound::Trades(out))
+}
+
 /// Decode one WS v2 text frame.
 pub fn parse_frame(text: &str) -> Result<KrakenInbound, ParseError> {
     // Fast path: almost every frame is a book message.
@@ -153,6 +193,7 @@ pub fn parse_frame(text: &str) -> Result<KrakenInbound, ParseError> {
                 }
             }
             (m, Some(false)) => KrakenInbound::MethodFailed {
+                req_id: env.req_id,
                 method: m.to_owned(),
                 symbol: env.symbol,
                 error: env.error.unwrap_or_else(|| "unspecified error".to_owned()),
@@ -163,6 +204,7 @@ pub fn parse_frame(text: &str) -> Result<KrakenInbound, ParseError> {
     match env.channel {
         Some("heartbeat") => Ok(KrakenInbound::Heartbeat),
         Some("book") => book_message(text),
+        Some("trade") => trade_message(text),
         Some("status") => {
             let data = env
                 .data
@@ -470,6 +512,7 @@ mod tests {
                 r#"{"error":"Currency pair not supported BTC/USDX","method":"subscribe","success":false,"symbol":"BTC/USDX","time_in":"x","time_out":"y","req_id":7}"#
             ),
             Ok(KrakenInbound::MethodFailed {
+                req_id: Some(7),
                 method: "subscribe".into(),
                 symbol: Some("BTC/USDX".into()),
                 error: "Currency pair not supported BTC/USDX".into()
@@ -514,5 +557,35 @@ mod tests {
         let l = b[0].event.bids[0];
         assert_eq!(l.price.to_string(), "123456789.123456789");
         assert_eq!(l.qty.to_string(), "0.30000000");
+    }
+
+    #[test]
+    fn trades_snapshot_and_update() {
+        // The documented shape of the v2 `trade` channel (numbers on the wire).
+        let text = r#"{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"sell","price":0.5117,"qty":40.0,"ord_type":"market","trade_id":4665906,"timestamp":"2023-09-25T07:49:37.708706Z"},{"symbol":"MATIC/USD","side":"buy","price":"0.5118","qty":"1.00000000","ord_type":"limit","trade_id":4665907,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#;
+        let Ok(KrakenInbound::Trades(t)) = parse_frame(text) else {
+            panic!("not trades");
+        };
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].0, "MATIC/USD");
+        assert_eq!(t[0].1.trade_id, TradeId::Num(4665906));
+        assert_eq!(t[0].1.price.to_string(), "0.5117");
+        assert_eq!(t[0].1.qty.to_string(), "40.0");
+        assert_eq!(t[0].1.taker_side, Side::Sell);
+        assert_eq!(t[1].1.taker_side, Side::Buy);
+        assert_eq!(
+            t[0].1.exchange_ts,
+            parse_time("2023-09-25T07:49:37.708706Z").unwrap()
+        );
+        let snap = r#"{"channel":"trade","type":"snapshot","data":[]}"#;
+        assert_eq!(parse_frame(snap), Ok(KrakenInbound::Trades(vec![])));
+        for bad in [
+            r#"{"channel":"trade","type":"update","data":[{"symbol":"X/Y","side":"hold","price":1,"qty":1,"trade_id":1,"timestamp":"2023-09-25T07:49:37Z"}]}"#,
+            r#"{"channel":"trade","type":"update","data":[{"symbol":"X/Y","side":"buy","price":1,"qty":0,"trade_id":1,"timestamp":"2023-09-25T07:49:37Z"}]}"#,
+            r#"{"channel":"trade","type":"update","data":[{"symbol":"X/Y","side":"buy","price":1,"qty":1,"trade_id":1,"timestamp":"yesterday"}]}"#,
+            r#"{"channel":"trade","type":"delta","data":[]}"#,
+        ] {
+            assert!(parse_frame(bad).is_err(), "{bad}");
+        }
     }
 }

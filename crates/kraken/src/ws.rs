@@ -17,6 +17,10 @@ use tracing::{debug, info, warn};
 use crate::parse::{KrakenInbound, parse_frame};
 use crate::rest::KrakenExchange;
 
+/// Request ids of `trade` subscriptions start here, so that a refusal (which names no
+/// channel) is never taken for the book's.
+const TRADE_REQ_BASE: u64 = 1 << 40;
+
 /// How long to wait for an unsubscribe answer before resubscribing anyway.
 const UNSUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
 /// The window over which a symbol's resyncs make its backoff grow.
@@ -47,6 +51,8 @@ struct Sub {
     state: SubState,
     /// Times of recent resyncs (within `RESYNC_WINDOW`), for the backoff.
     resyncs: VecDeque<Instant>,
+    /// The `trade` subscription was sent on the current connection.
+    trades_sent: bool,
 }
 
 struct Feed {
@@ -57,9 +63,11 @@ struct Feed {
     conn: Option<WsConn>,
     next_conn: u64,
     next_req: u64,
+    next_trade_req: u64,
     conn_tx: mpsc::UnboundedSender<WsEvent>,
     conn_rx: mpsc::UnboundedReceiver<WsEvent>,
     pending_unsub: BTreeSet<String>,
+    pending_trade_unsub: BTreeSet<String>,
     malformed: u64,
     last_frame: Instant,
     last_ping: Instant,
@@ -74,9 +82,11 @@ pub(crate) async fn run(ex: Arc<KrakenExchange>, ctx: FeedContext) {
         conn: None,
         next_conn: 0,
         next_req: 0,
+        next_trade_req: TRADE_REQ_BASE,
         conn_tx,
         conn_rx,
         pending_unsub: BTreeSet::new(),
+        pending_trade_unsub: BTreeSet::new(),
         malformed: 0,
         last_frame: Instant::now(),
         last_ping: Instant::now(),
@@ -112,6 +122,7 @@ impl VenueSession for Feed {
         self.conn = Some(conn);
         self.last_frame = Instant::now();
         self.pending_unsub.clear();
+        self.pending_trade_unsub.clear();
         Ok(())
     }
 
@@ -119,6 +130,7 @@ impl VenueSession for Feed {
         let mut syncing = Vec::new();
         for sub in self.subs.values_mut() {
             sub.state = SubState::Pending;
+            sub.trades_sent = false;
             syncing.push(sub.pair.symbol.clone());
         }
         for s in syncing {
@@ -180,6 +192,23 @@ impl Feed {
         }
     }
 
+    /// Subscribe or unsubscribe the `trade` channel (with the last 50 trades on subscribe;
+    /// the hub drops the ones it already has).
+    fn send_trades(&mut self, method: &str, symbols: &[String]) {
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        for chunk in symbols.chunks(self.ex.config.symbols_per_message.max(1)) {
+            self.next_trade_req += 1;
+            let mut params = serde_json::json!({"channel": "trade", "symbol": chunk});
+            if method == "subscribe" {
+                params["snapshot"] = true.into();
+            }
+            let body = serde_json::json!({"method": method, "params": params, "req_id": self.next_trade_req});
+            conn.send_text(body.to_string());
+        }
+    }
+
     async fn command(&mut self, cmd: FeedCommand) {
         match cmd {
             FeedCommand::Subscribe(pairs) => {
@@ -196,6 +225,7 @@ impl Feed {
                                     pair: p.clone(),
                                     state: SubState::Pending,
                                     resyncs: VecDeque::new(),
+                                    trades_sent: false,
                                 },
                             );
                         }
@@ -205,10 +235,14 @@ impl Feed {
             }
             FeedCommand::Unsubscribe(pairs) => {
                 for p in pairs {
-                    if let Some(s) = self.subs.remove(&p.ws_symbol)
-                        && s.state != SubState::Refused
-                    {
+                    let Some(s) = self.subs.remove(&p.ws_symbol) else {
+                        continue;
+                    };
+                    if s.state != SubState::Refused {
                         self.pending_unsub.insert(p.ws_symbol.clone());
+                    }
+                    if s.trades_sent {
+                        self.pending_trade_unsub.insert(p.ws_symbol.clone());
                     }
                 }
             }
@@ -288,6 +322,7 @@ impl Feed {
                 warn!(conn = id, %reason, "connection lost");
                 self.conn = None;
                 for sub in self.subs.values_mut() {
+                    sub.trades_sent = false;
                     if sub.state != SubState::Refused {
                         sub.state = SubState::Pending;
                     }
@@ -325,13 +360,25 @@ impl Feed {
                     }
                 }
             }
+            Ok(KrakenInbound::Trades(trades)) => self.on_trades(trades).await,
             Ok(KrakenInbound::Heartbeat | KrakenInbound::Pong) => {}
             Ok(KrakenInbound::Subscribed { symbol }) => debug!(%symbol, "subscribed"),
             Ok(KrakenInbound::Unsubscribed { symbol }) => self.unsubscribed(&symbol),
             Ok(KrakenInbound::MethodFailed {
+                req_id: Some(id),
                 method,
                 symbol,
                 error,
+            }) if id > TRADE_REQ_BASE => {
+                // The book is unaffected; the trades of this symbol are not retried until
+                // the next connection.
+                warn!(symbol = symbol.as_deref().unwrap_or(""), %method, %error, "Kraken refused a trade subscription");
+            }
+            Ok(KrakenInbound::MethodFailed {
+                method,
+                symbol,
+                error,
+                ..
             }) => self.method_failed(&method, symbol, error).await,
             Ok(KrakenInbound::Status { system }) => {
                 if system == "online" {
@@ -347,6 +394,25 @@ impl Feed {
                 // A lost book update shows up as a checksum mismatch on the next one.
                 warn!(error = %e, malformed = self.malformed, "malformed frame ignored");
             }
+        }
+    }
+
+    /// Hand trades to the hub, one event per symbol, with our receive time.
+    async fn on_trades(&mut self, trades: Vec<(String, model::Trade)>) {
+        let received = Timestamp::now();
+        let mut by_symbol: Vec<(model::Symbol, Vec<model::Trade>)> = Vec::new();
+        for (key, mut t) in trades {
+            let Some(sub) = self.subs.get(&key) else {
+                continue;
+            };
+            t.local_ts = received;
+            match by_symbol.iter_mut().find(|(s, _)| *s == sub.pair.symbol) {
+                Some((_, v)) => v.push(t),
+                None => by_symbol.push((sub.pair.symbol.clone(), vec![t])),
+            }
+        }
+        for (symbol, trades) in by_symbol {
+            self.emit(FeedEvent::Trades { symbol, trades }).await;
         }
     }
 
@@ -409,6 +475,25 @@ impl Feed {
             subscribe.push(key.clone());
         }
         subscribe.sort();
+        let mut trades: Vec<String> = self
+            .subs
+            .iter_mut()
+            .filter(|(_, s)| !s.trades_sent && s.state != SubState::Refused)
+            .map(|(k, s)| {
+                s.trades_sent = true;
+                k.clone()
+            })
+            .collect();
+        trades.sort();
+        let trade_unsubscribe: Vec<String> = std::mem::take(&mut self.pending_trade_unsub)
+            .into_iter()
+            .collect();
+        if !trade_unsubscribe.is_empty() {
+            self.send_trades("unsubscribe", &trade_unsubscribe);
+        }
+        if !trades.is_empty() {
+            self.send_trades("subscribe", &trades);
+        }
         let unsubscribe: Vec<String> = std::mem::take(&mut self.pending_unsub)
             .into_iter()
             .collect();

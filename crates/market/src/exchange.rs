@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::BoxFuture;
 use model::{
-    BookEvent, BookState, ExchangeId, Interval, Kline, OrderBook, Pair, Symbol, Timestamp,
+    BookEvent, BookState, ExchangeId, Interval, Kline, OrderBook, Pair, Symbol, Timestamp, Trade,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +29,7 @@ pub struct KlineQuery {
 /// What the hub asks of a running feed.
 #[derive(Debug, Clone)]
 pub enum FeedCommand {
-    /// Start streaming these pairs' books (a snapshot, then deltas).
+    /// Start streaming these pairs' books (a snapshot, then deltas) and public trades.
     Subscribe(Vec<Pair>),
     /// Stop streaming these pairs' books.
     Unsubscribe(Vec<Pair>),
@@ -101,6 +101,13 @@ pub enum FeedEvent {
         event: BookEvent,
         /// Local receive time.
         received: Timestamp,
+    },
+    /// Public trades of one book, oldest first (the hub drops repeats by trade id).
+    Trades {
+        /// Canonical symbol.
+        symbol: Symbol,
+        /// The trades.
+        trades: Vec<Trade>,
     },
     /// A book changed state outside the data path (syncing, resyncing after a gap, down
     /// because the venue refused the subscription).

@@ -30,6 +30,9 @@ pub use exchange::{
     ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, PairCache,
     UnknownConnState,
 };
-pub use hub::{BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig};
+pub use hub::{
+    BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, TapeLimits, TradeTape, TradeWatch,
+    TradesSince,
+};
 pub use parse::{ParseError, parse_level};
 pub use session::{Retry, VenueSession, retry_policy, run_session};

@@ -1,5 +1,5 @@
 //! Pure domain types of papertwap: exchanges, symbols, exact prices and quantities, the L2
-//! order book, book events and health, trading pairs and klines.
+//! order book, book events and health, trading pairs, klines and public trades.
 //!
 //! # Invariants
 //! - **Pure**: no I/O, no async runtime, no serde. Other crates own transport and JSON.
@@ -22,6 +22,7 @@ mod pair;
 mod side;
 mod symbol;
 mod time;
+mod trade;
 
 pub use book::{
     ApplyStats, BookError, BookEvent, BookEventKind, Depth, OrderBook, VWAP_EXTRA_DECIMALS, Walk,
@@ -35,3 +36,4 @@ pub use pair::{Pair, PairIndex, PairStatus};
 pub use side::{BookSide, Side, UnknownBookSide, UnknownSide};
 pub use symbol::{Symbol, SymbolError, canonical_asset};
 pub use time::Timestamp;
+pub use trade::{Trade, TradeId};

@@ -199,22 +199,29 @@ impl VenueSession for SimSession {
 
     async fn on_tick(&mut self) {
         let now = Timestamp::now();
-        let out: Vec<FeedEvent> = {
+        let mut out: Vec<FeedEvent> = Vec::new();
+        {
             let mut markets = self.ex.markets();
-            markets
-                .iter_mut()
-                .filter_map(|m| {
-                    let ev = m.step(now);
-                    self.subscribed
-                        .contains(&m.pair().symbol)
-                        .then(|| FeedEvent::Book {
-                            symbol: m.pair().symbol.clone(),
-                            event: ev,
-                            received: now,
-                        })
-                })
-                .collect()
-        };
+            for m in markets.iter_mut() {
+                // Every market moves, followed or not, so a later subscriber sees its day.
+                let (ev, trades) = m.step(now);
+                let symbol = &m.pair().symbol;
+                if !self.subscribed.contains(symbol) {
+                    continue;
+                }
+                out.push(FeedEvent::Book {
+                    symbol: symbol.clone(),
+                    event: ev,
+                    received: now,
+                });
+                if !trades.is_empty() {
+                    out.push(FeedEvent::Trades {
+                        symbol: symbol.clone(),
+                        trades,
+                    });
+                }
+            }
+        }
         self.send_all(out).await;
     }
 

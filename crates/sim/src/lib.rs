@@ -12,6 +12,7 @@
 mod exchange;
 mod market_gen;
 mod rng;
+mod takers;
 
 pub use exchange::{SimConfig, SimExchange};
 pub use market_gen::{SimMarket, SimSpec, SpecError};

@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 
 use model::{
-    BookEvent, ExchangeId, Interval, Kline, Level, Pair, PairStatus, Price, Qty, Symbol, Timestamp,
+    BookEvent, ExchangeId, Interval, Kline, Level, Pair, PairStatus, Price, Qty, Side, Symbol,
+    Timestamp, Trade, TradeId,
 };
 use rust_decimal::Decimal;
 
 use crate::rng::{Rng, fnv};
+use crate::takers;
 
 /// Static description of a simulated pair.
 #[derive(Debug, Clone)]
@@ -118,6 +120,8 @@ pub struct SimMarket {
     history: Vec<Candle>,
     current: Candle,
     steps: u64,
+    /// Id of the last trade printed.
+    trade_seq: u64,
 }
 
 impl SimMarket {
@@ -168,6 +172,7 @@ impl SimMarket {
             asks: BTreeMap::new(),
             history,
             steps: 0,
+            trade_seq: 0,
         };
         m.build_ladder();
         Ok(m)
@@ -193,7 +198,9 @@ impl SimMarket {
             let wick = rng.range(0, vol);
             let high = open.max(close) + wick / 2;
             let low = (open.min(close) - (vol - wick) / 2).max(1);
-            let volume = spec.size_lots * rng.range(5, 60);
+            // About what the takers trade in a minute at that time of day.
+            let volume =
+                spec.size_lots * rng.range(20, 100) * takers::activity(minute) as i64 / 100;
             out.push(Candle {
                 minute,
                 open,
@@ -278,17 +285,20 @@ impl SimMarket {
         ev
     }
 
-    /// Advance one step: move the mid, churn some levels, keep the ladder's depth, update the
-    /// current candle. Returns the changes as a delta (absolute quantities, 0 deletes).
-    pub fn step(&mut self, now: Timestamp) -> BookEvent {
+    /// Advance one step: move the mid, churn some levels, let takers trade at the touch,
+    /// keep the ladder's depth, update the current candle. Returns the changes as a delta
+    /// (absolute quantities, 0 deletes) and the trades printed.
+    pub fn step(&mut self, now: Timestamp) -> (BookEvent, Vec<Trade>) {
         self.steps += 1;
         self.roll_candle(now);
         let mut changes: BTreeMap<(bool, i64), i64> = BTreeMap::new();
 
         // 1. Random walk of the centre.
+        let mut moved_up = None;
         if self.rng.chance(30) {
             let mv = self.rng.range(1, self.spec.move_ticks);
             let up = self.rng.chance(50);
+            moved_up = Some(up);
             let floor = (self.spec.start_ticks / 4).max(10);
             self.center = if up {
                 self.center + mv
@@ -296,7 +306,18 @@ impl SimMarket {
                 (self.center - mv).max(floor)
             };
         }
-        // 2. Keep the touch 1-2 ticks from the centre: levels the move crossed are taken.
+        // 2. Takers: trades at the touch that consume the size they take (the touch is then
+        //    replenished like a venue's, below).
+        let prints = takers::take(
+            &mut self.rng,
+            self.current.minute,
+            moved_up,
+            self.spec.size_lots,
+            &mut self.bids,
+            &mut self.asks,
+            &mut changes,
+        );
+        // 3. Keep the touch 1-2 ticks from the centre: levels the move crossed are taken.
         let (bb, ba) = self.touch();
         let crossed_bids: Vec<i64> = self.bids.range(bb + 1..).map(|(p, _)| *p).collect();
         for p in crossed_bids {
@@ -318,7 +339,7 @@ impl SimMarket {
             self.asks.insert(ba, q);
             changes.insert((false, ba), q);
         }
-        // 3. Churn: size changes, cancels and new orders, mostly near the touch.
+        // 4. Churn: size changes, cancels and new orders, mostly near the touch.
         let churn = self.rng.range(1, 4);
         for _ in 0..churn {
             let bid = self.rng.chance(50);
@@ -340,7 +361,7 @@ impl SimMarket {
             }
             changes.insert((bid, p), q);
         }
-        // 4. Keep 60-80 levels a side.
+        // 5. Keep 60-80 levels a side.
         while self.bids.len() < MIN_LEVELS {
             let worst = self.bids.first_key_value().map_or(bb, |(p, _)| *p);
             let p = worst - self.rng.range(1, self.spec.gap_ticks);
@@ -368,14 +389,31 @@ impl SimMarket {
                 changes.insert((false, p), 0);
             }
         }
-        // 5. Candle.
+        // 6. Candle: the mid, and what traded.
         let mid = self.center;
-        let traded = self.spec.size_lots * self.rng.range(0, 10) / 100;
         let c = &mut self.current;
         c.close = mid;
         c.high = c.high.max(mid);
         c.low = c.low.min(mid);
-        c.volume += traded;
+        for p in &prints {
+            c.high = c.high.max(p.price);
+            c.low = c.low.min(p.price);
+            c.volume += p.lots;
+        }
+        let trades = prints
+            .iter()
+            .map(|p| {
+                self.trade_seq += 1;
+                Trade {
+                    trade_id: TradeId::Num(self.trade_seq),
+                    exchange_ts: now,
+                    local_ts: now,
+                    price: self.price(p.price),
+                    qty: self.qty(p.lots),
+                    taker_side: if p.buy { Side::Buy } else { Side::Sell },
+                }
+            })
+            .collect();
 
         let mut bids = Vec::new();
         let mut asks = Vec::new();
@@ -386,7 +424,7 @@ impl SimMarket {
         let mut ev = BookEvent::delta(bids, asks);
         ev.seq = Some(self.steps);
         ev.exchange_ts = Some(now);
-        ev
+        (ev, trades)
     }
 
     fn roll_candle(&mut self, now: Timestamp) {
@@ -486,7 +524,7 @@ mod tests {
         let mut book = OrderBook::new();
         book.apply(&m.snapshot(t0)).unwrap();
         for i in 0..5_000 {
-            let ev = m.step(t0.plus_millis(i * 50));
+            let (ev, _) = m.step(t0.plus_millis(i * 50));
             book.apply(&ev).unwrap();
             assert!(!book.is_crossed(), "crossed at step {i}");
             let (nb, na) = book.len();
@@ -520,7 +558,7 @@ mod tests {
         let mut differs = false;
         for i in 0..500 {
             let t = t0.plus_millis(i * 50);
-            let (ea, eb, ec) = (a.step(t), b.step(t), c.step(t));
+            let (ea, eb, ec) = (a.step(t).0, b.step(t).0, c.step(t).0);
             assert_eq!(ea, eb);
             differs |= ea != ec;
         }

@@ -50,6 +50,8 @@ struct Venue {
     snapshot_requests: u64,
     snapshot_times: Vec<Instant>,
     rng: u64,
+    /// The last trade id printed.
+    trade_id: u64,
 }
 
 /// A running Binance mock.
@@ -407,6 +409,32 @@ impl MockBinance {
                 let _ = c.tx.send(Message::text(frame.clone()));
             }
         }
+    }
+
+    /// Print a trade on `symbol` to every client subscribed to `<symbol>@trade` (as Binance
+    /// sends it: `m` is true when the buyer was the maker, i.e. the taker sold); returns its
+    /// id. The silence fault swallows it like any frame.
+    pub fn trade(&self, symbol: &str, price: &str, qty: &str, buyer_is_maker: bool) -> u64 {
+        let mut v = self.venue();
+        v.trade_id += 1;
+        let id = v.trade_id;
+        let stream = format!("{}@trade", symbol.to_lowercase());
+        let frame = serde_json::json!({
+            "stream": stream,
+            "data": {"e": "trade", "E": 1_782_907_200_000i64 + id as i64, "s": symbol, "t": id,
+                     "p": price, "q": qty, "T": 1_782_907_200_000i64 + id as i64,
+                     "m": buyer_is_maker, "M": true}
+        })
+        .to_string();
+        if v.faults.silent {
+            return id;
+        }
+        for (c, streams) in v.clients.values() {
+            if streams.contains(&stream) {
+                let _ = c.tx.send(Message::text(frame.clone()));
+            }
+        }
+        id
     }
 
     fn next_rand(&self) -> u64 {

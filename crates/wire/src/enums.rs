@@ -173,6 +173,8 @@ wire_enum!(
         Orders => "orders",
         /// One symbol's book merged across venues.
         Consolidated => "consolidated",
+        /// One venue's public trades.
+        Trades => "trades",
     }
 );
 
@@ -195,7 +197,7 @@ mod tests {
             OrderStatus::Unknown
         );
         assert_eq!(
-            serde_json::from_str::<Channel>(r#""trades""#).unwrap(),
+            serde_json::from_str::<Channel>(r#""candles""#).unwrap(),
             Channel::Unknown
         );
         assert_eq!(CatchUp::parse("next"), Some(CatchUp::Next));

@@ -21,7 +21,7 @@ pub use enums::{
 };
 pub use market::{
     BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
-    OrderBookQuery, Pair, PairsQuery, ServiceInfo,
+    OrderBookQuery, Pair, PairsQuery, ServiceInfo, Trade, Trades, TradesQuery,
 };
 pub use orders::{
     Analytics, Order, OrdersQuery, Slice, Token, TokenRequest, TwapQuery, TwapRequest,

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::enums::{BookState, ConnectionStatus, HealthStatus};
+use crate::enums::{BookState, ConnectionStatus, HealthStatus, Side};
 
 /// `GET /`: what this server is and where its documentation lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,4 +259,61 @@ mod tests {
     fn queries_reject_unknown_fields() {
         assert!(serde_json::from_str::<OrderBookQuery>(r#"{"depht":5}"#).is_err());
     }
+}
+
+/// Query of `GET /trades/{exchange}/{symbol}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct TradesQuery {
+    /// 1–1000 (default 100): the newest this many trades of the window.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
+    pub limit: Option<u32>,
+    /// Earliest trade time (the venue's), RFC 3339 or Unix milliseconds.
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = "^(1?[0-9]{1,12}|(19[7-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)$"
+        )
+    )]
+    pub start: Option<String>,
+    /// Latest trade time (the venue's), RFC 3339 or Unix milliseconds.
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = "^(1?[0-9]{1,12}|(19[7-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)$"
+        )
+    )]
+    pub end: Option<String>,
+}
+
+/// One public trade printed by the venue. Trades are listed oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Trade {
+    /// The venue's trade id (unique per exchange and symbol).
+    pub trade_id: String,
+    /// When the venue says the trade happened.
+    pub exchange_ts: DateTime<Utc>,
+    /// When the server received it.
+    pub local_ts: DateTime<Utc>,
+    /// Price.
+    pub price: Decimal,
+    /// Quantity of base.
+    pub qty: Decimal,
+    /// The aggressor: `buy` when a buyer lifted an ask, `sell` when a seller hit a bid.
+    pub taker_side: Side,
+}
+
+/// A batch of new trades of one book (the WS `trades` frame body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Trades {
+    /// Exchange id.
+    pub exchange: String,
+    /// Canonical symbol.
+    pub symbol: String,
+    /// New trades since the previous frame, oldest first.
+    pub trades: Vec<Trade>,
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::enums::Channel;
 use std::collections::BTreeMap;
 
-use crate::{BookHealth, Order, OrderBook, Slice};
+use crate::{BookHealth, Order, OrderBook, Slice, Trades};
 
 /// What a `/ws` client sends (`{"op": …}`).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -25,18 +25,19 @@ pub enum ClientMessage {
     Ping,
 }
 
-/// A subscription: `book` (exchange, symbol, depth, interval_ms), `orders`, or
-/// `consolidated` (symbol, depth, interval_ms).
+/// A subscription: `book` (exchange, symbol, depth, interval_ms), `orders`,
+/// `consolidated` (symbol, depth, interval_ms) or `trades` (exchange, symbol, interval_ms:
+/// the batching period, default 100).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
-    /// `book`, `orders` or `consolidated`.
+    /// `book`, `orders`, `consolidated` or `trades`.
     pub channel: Channel,
-    /// Exchange id (`book`).
+    /// Exchange id (`book`, `trades`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange: Option<String>,
-    /// Symbol in any spelling (`book`, `consolidated`; answered canonical).
+    /// Symbol in any spelling (`book`, `consolidated`, `trades`; answered canonical).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbol: Option<String>,
     /// Levels per side, 1–100 (default 10).
@@ -95,6 +96,8 @@ pub enum ServerMessage {
     Book(Box<OrderBook>),
     /// A consolidated book frame.
     Consolidated(Box<ConsolidatedBook>),
+    /// New public trades of one book (batched, at most one frame per `interval_ms`).
+    Trades(Box<Trades>),
     /// One of the user's orders changed (stored before it is sent).
     Order {
         /// The order, without slices.

@@ -228,6 +228,10 @@ pub struct MarketSettings {
     /// The pong deadline: a venue connection that shows no frame (data, heartbeat or pong to
     /// our pings) for this long is replaced.
     pub dead_after_ms: u64,
+    /// Public trades kept per book (the newest; memory is about 100 bytes a trade).
+    pub trades_per_book: usize,
+    /// Public trades older than this are dropped from a book's tape.
+    pub trades_retention_secs: u64,
 }
 
 impl Default for MarketSettings {
@@ -236,6 +240,8 @@ impl Default for MarketSettings {
             stale_after_ms: 5_000,
             release_after_secs: 300,
             dead_after_ms: 10_000,
+            trades_per_book: 1_000_000,
+            trades_retention_secs: 86_400,
         }
     }
 }

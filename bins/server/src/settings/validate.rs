@@ -48,6 +48,18 @@ impl Settings {
                 "must be between 1000 and 120000",
             ));
         }
+        if !(1_000..=10_000_000).contains(&self.market.trades_per_book) {
+            return Err(invalid(
+                "market.trades_per_book",
+                "must be between 1000 and 10000000",
+            ));
+        }
+        if !(60..=7 * 86_400).contains(&self.market.trades_retention_secs) {
+            return Err(invalid(
+                "market.trades_retention_secs",
+                "must be between 60 and 604800",
+            ));
+        }
         if !(1..=86_400).contains(&self.market.release_after_secs) {
             return Err(invalid(
                 "market.release_after_secs",

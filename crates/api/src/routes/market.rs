@@ -1,4 +1,5 @@
-//! Market data: exchanges, pairs, klines, books (one venue's, and consolidated across venues).
+//! Market data: exchanges, pairs, klines, public trades, books (one venue's, and consolidated
+//! across venues).
 
 use actix_web::web;
 use std::str::FromStr;
@@ -111,6 +112,43 @@ pub(crate) async fn klines(
         .klines(id, &sym, interval, start, end, limit as usize)
         .await?;
     Ok(web::Json(ks.iter().map(convert::kline).collect()))
+}
+
+#[instrument(skip(state, q))]
+#[utoipa::path(get, path = "/trades/{exchange}/{symbol}", tag = "market",
+    params(("exchange" = String, Path, description = "Exchange id"), ("symbol" = String, Path, description = "Any spelling"), wire::TradesQuery),
+    responses((status = 200, description = "The newest `limit` public trades within the window (venue times), oldest first. A book nobody followed is subscribed by this request and has no trades yet.", body = Vec<wire::Trade>), BadRequest, NotFound, RateLimited, Unavailable))]
+pub(crate) async fn trades(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    q: web::Query<wire::TradesQuery>,
+) -> Result<web::Json<Vec<wire::Trade>>, ApiError> {
+    let (ex, sym) = path.into_inner();
+    let id = exchange_id(&ex)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit {limit} is out of range 1-1000"),
+        ));
+    }
+    let start = q
+        .start
+        .as_deref()
+        .map(|s| parse_time("start", s))
+        .transpose()?;
+    let end = q.end.as_deref().map(|s| parse_time("end", s)).transpose()?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(ApiError::bad_request(
+            "invalid_time_range",
+            "start is after end",
+        ));
+    }
+    state.hub.pairs_within(id, FIRST_SYNC_WAIT).await?;
+    let (_, trades) = state.hub.trades(id, &sym, start, end, limit as usize)?;
+    Ok(web::Json(trades.iter().map(convert::trade).collect()))
 }
 
 #[instrument(skip(state, q))]

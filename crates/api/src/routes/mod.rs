@@ -60,6 +60,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         get(cfg, "/exchanges", market::exchanges);
         get(cfg, "/exchanges/{exchange}/pairs", market::pairs);
         get(cfg, "/klines/{exchange}/{symbol}", market::klines);
+        get(cfg, "/trades/{exchange}/{symbol}", market::trades);
         get(
             cfg,
             "/orderbook/consolidated/{symbol}",

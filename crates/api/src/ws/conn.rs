@@ -15,7 +15,9 @@ use tracing::{debug, info};
 use wire::{Channel, ClientMessage, ServerMessage, Subscription};
 
 use super::WsConfig;
-use super::frames::{Feed, Normalized, Sub, book_frame, consolidated_frame, instant_at, next_tick};
+use super::frames::{
+    Feed, Normalized, Sub, book_frame, consolidated_frame, instant_at, next_tick, trades_frame,
+};
 use crate::auth::Claims;
 use crate::convert;
 use crate::state::AppState;
@@ -293,9 +295,13 @@ impl Conn {
                 format!("depth {depth} is out of range 1–100"),
             ));
         }
-        let interval = s
-            .interval_ms
-            .unwrap_or(self.state.ws.config.default_interval_ms);
+        // Trades are batched every 100 ms by default, books sent every second.
+        let default_interval = if s.channel == Channel::Trades {
+            100
+        } else {
+            self.state.ws.config.default_interval_ms
+        };
+        let interval = s.interval_ms.unwrap_or(default_interval);
         if !(100..=60_000).contains(&interval) {
             return Err(fail(
                 "invalid_interval",
@@ -362,6 +368,42 @@ impl Conn {
                     interval,
                 ))
             }
+            Channel::Trades => {
+                let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
+                    return Err(fail(
+                        "invalid_subscription",
+                        "a trades subscription needs exchange and symbol",
+                    ));
+                };
+                let exchange = ExchangeId::from_str(ex)
+                    .map_err(|_| fail("unknown_exchange", format!("unknown exchange `{ex}`")))?;
+                let pair = hub
+                    .resolve(exchange, sym)
+                    .map_err(|e| fail("unknown_symbol", e.to_string()))?;
+                let watch = hub
+                    .watch_trades(exchange, pair.symbol.as_str())
+                    .map_err(|e| fail("unavailable", e.to_string()))?;
+                let echo = Subscription {
+                    channel: Channel::Trades,
+                    exchange: Some(exchange.as_str().into()),
+                    symbol: Some(pair.symbol.to_string()),
+                    depth: None,
+                    interval_ms: Some(interval),
+                };
+                // From now on: the history is `GET /trades/{exchange}/{symbol}`.
+                let next = watch.next_seq();
+                Ok((
+                    echo,
+                    Some(Feed::Trades {
+                        exchange,
+                        symbol: pair.symbol.clone(),
+                        watch,
+                        next,
+                    }),
+                    0,
+                    interval,
+                ))
+            }
             Channel::Orders => Ok((
                 Subscription {
                     channel: Channel::Orders,
@@ -376,7 +418,7 @@ impl Conn {
             )),
             Channel::Unknown => Err(fail(
                 "invalid_channel",
-                "unknown channel; use book, orders or consolidated",
+                "unknown channel; use book, trades, orders or consolidated",
             )),
         }
     }
@@ -464,7 +506,7 @@ impl Conn {
             }
             let tick = s.next_ms;
             s.next_ms = next_tick(now_ms, s.interval_ms);
-            let frame = match &s.feed {
+            let frame = match &mut s.feed {
                 Feed::Book {
                     exchange,
                     symbol,
@@ -479,6 +521,15 @@ impl Conn {
                     tick,
                 ),
                 Feed::Consolidated(w) => consolidated_frame(w, s.depth, tick),
+                Feed::Trades {
+                    exchange,
+                    symbol,
+                    watch,
+                    next,
+                } => match trades_frame(*exchange, symbol, watch, next) {
+                    Some(f) => f,
+                    None => continue,
+                },
             };
             frames.push(frame);
         }

@@ -22,6 +22,13 @@ pub(super) enum Feed {
     },
     /// The cross-venue book, computed by `market` as for REST.
     Consolidated(market::ConsolidatedWatch),
+    /// One book's public trades, from sequence number `next` on.
+    Trades {
+        exchange: ExchangeId,
+        symbol: Symbol,
+        watch: market::TradeWatch,
+        next: u64,
+    },
 }
 
 /// A normalized subscription: its echo, its feed (none for `orders`), depth, interval.
@@ -90,6 +97,34 @@ pub(super) fn book_frame(
 
 /// A cached frame older than this (twice the longest subscription interval) is nobody's.
 const FRAME_TTL_MS: i64 = 120_000;
+
+/// At most this many trades in one frame (the rest follow at the next tick).
+const TRADES_PER_FRAME: usize = 1_000;
+
+/// The trades that arrived since the last frame, or `None` when there are none.
+pub(super) fn trades_frame(
+    exchange: ExchangeId,
+    symbol: &Symbol,
+    watch: &market::TradeWatch,
+    next: &mut u64,
+) -> Option<ByteString> {
+    if watch.next_seq() == *next {
+        return None;
+    }
+    let got = watch.since(*next, TRADES_PER_FRAME);
+    *next = got.next;
+    if got.trades.is_empty() {
+        return None;
+    }
+    let body = wire::Trades {
+        exchange: exchange.as_str().to_owned(),
+        symbol: symbol.to_string(),
+        trades: got.trades.iter().map(convert::trade).collect(),
+    };
+    Some(ByteString::from(json(&ServerMessage::Trades(Box::new(
+        body,
+    )))))
+}
 
 pub(super) fn consolidated_frame(
     w: &market::ConsolidatedWatch,

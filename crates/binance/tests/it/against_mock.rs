@@ -386,7 +386,8 @@ async fn lazy_subscriptions_ride_the_live_connection_within_the_control_rate() {
     let t0 = Instant::now();
     loop {
         let subs = r.mock.subscriptions();
-        if subs.len() == 1 && subs[0].len() == 31 {
+        // Each book rides two streams: its diff depth and its trades.
+        if subs.len() == 1 && subs[0].len() == 62 {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "{subs:?}");
@@ -397,8 +398,9 @@ async fn lazy_subscriptions_ride_the_live_connection_within_the_control_rate() {
     let t0 = Instant::now();
     loop {
         let subs = r.mock.subscriptions();
-        if subs[0].len() == 1 {
+        if subs[0].len() == 2 {
             assert!(subs[0].contains("btcusdt@depth@100ms"));
+            assert!(subs[0].contains("btcusdt@trade"));
             break;
         }
         assert!(
@@ -456,4 +458,63 @@ async fn a_silent_connection_is_replaced_within_15_s() {
     r.mock.set_silent(false);
     pump_until_live(&r, &w, "BTCUSDT").await;
     assert_equal_to_venue(&r, &mut w, "BTCUSDT", 10).await;
+}
+
+#[tokio::test]
+async fn trades_reach_the_tape_with_the_aggressor_side() {
+    let r = rig(&["BTCUSDT"], |_, _| {}).await;
+    let w = r.hub.watch(ExchangeId::Binance, "BTCUSDT").unwrap();
+    let trades = r.hub.watch_trades(ExchangeId::Binance, "BTCUSDT").unwrap();
+    pump_until_live(&r, &w, "BTCUSDT").await;
+    testkit::eventually(
+        "the trade stream subscribed",
+        Duration::from_secs(10),
+        || {
+            r.mock
+                .subscriptions()
+                .iter()
+                .any(|s| s.contains("btcusdt@trade"))
+        },
+    )
+    .await;
+    r.mock.trade("BTCUSDT", "67000.01", "0.50000", false);
+    r.mock.trade("BTCUSDT", "66999.99", "0.25000", true);
+    testkit::eventually("two trades on the tape", Duration::from_secs(10), || {
+        trades.since(0, 10).trades.len() == 2
+    })
+    .await;
+    let got = trades.since(0, 10).trades;
+    assert_eq!(got[0].trade_id, model::TradeId::Num(1));
+    assert_eq!(got[0].taker_side, model::Side::Buy);
+    assert_eq!(got[0].price.get(), Decimal::new(6_700_001, 2));
+    assert_eq!(
+        got[1].taker_side,
+        model::Side::Sell,
+        "the buyer was the maker"
+    );
+    assert!(got[1].local_ts >= got[0].local_ts);
+    // Through a reconnect, the tape keeps numbering and gains only new trades.
+    r.mock.disconnect_all();
+    pump_until_live(&r, &w, "BTCUSDT").await;
+    testkit::eventually("the trade stream back", Duration::from_secs(10), || {
+        let subs = r.mock.subscriptions();
+        r.mock.connections_total() >= 2 && subs.len() == 1 && subs[0].contains("btcusdt@trade")
+    })
+    .await;
+    r.mock.trade("BTCUSDT", "67000.02", "1", false);
+    testkit::eventually("the third trade", Duration::from_secs(10), || {
+        trades.since(2, 10).trades.len() == 1
+    })
+    .await;
+    let (_, window) = r
+        .hub
+        .trades(ExchangeId::Binance, "btcusdt", None, None, 2)
+        .unwrap();
+    assert_eq!(
+        window
+            .iter()
+            .map(|t| t.trade_id.to_string())
+            .collect::<Vec<_>>(),
+        ["2", "3"]
+    );
 }

@@ -497,3 +497,55 @@ async fn a_silent_connection_is_replaced_within_15_s() {
     r.mock.random_update("BTC/USD");
     assert_equal_to_venue(&r, &mut w, "BTC/USD", 10).await;
 }
+
+#[tokio::test]
+async fn trades_arrive_once_though_each_subscription_replays_the_last_fifty() {
+    let r = rig(&["BTC/USD"], |_, _| {}).await;
+    let mut w = r.hub.watch(ExchangeId::Kraken, "BTC/USD").unwrap();
+    let trades = r.hub.watch_trades(ExchangeId::Kraken, "BTC/USD").unwrap();
+    until(&mut w, 10, |s| s.health.state == BookState::Live).await;
+    testkit::eventually(
+        "the trade channel subscribed",
+        Duration::from_secs(10),
+        || {
+            r.mock
+                .trade_subscriptions()
+                .iter()
+                .any(|s| s.contains("BTC/USD"))
+        },
+    )
+    .await;
+    for i in 0..5 {
+        let side = if i % 2 == 0 { "buy" } else { "sell" };
+        r.mock.trade("BTC/USD", side, "67000.1", "0.01000000");
+    }
+    testkit::eventually("five trades", Duration::from_secs(10), || {
+        trades.since(0, 100).trades.len() == 5
+    })
+    .await;
+    // A new connection subscribes again and gets the last trades as a snapshot: the tape
+    // gains none of them twice.
+    r.mock.disconnect_all();
+    until(&mut w, 15, |s| s.health.state == BookState::Live).await;
+    testkit::eventually("the trade channel back", Duration::from_secs(10), || {
+        let subs = r.mock.trade_subscriptions();
+        r.mock.connections_total() >= 2 && subs.len() == 1 && subs[0].contains("BTC/USD")
+    })
+    .await;
+    r.mock.trade("BTC/USD", "buy", "67000.2", "0.02000000");
+    testkit::eventually("the sixth trade", Duration::from_secs(10), || {
+        trades.since(0, 100).trades.len() == 6
+    })
+    .await;
+    let got = trades.since(0, 100).trades;
+    let ids: Vec<String> = got.iter().map(|t| t.trade_id.to_string()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(got[1].taker_side, model::Side::Sell);
+    assert_eq!(got[5].qty.get(), Decimal::new(2, 2));
+    // The book was never disturbed by the trade channel's answers.
+    assert_eq!(
+        r.mock.requests_for("subscribe", "BTC/USD"),
+        2,
+        "one per connection"
+    );
+}

@@ -79,6 +79,9 @@ impl Drop for Lease {
 pub(super) struct Slot {
     pub(super) pair: Pair,
     pub(super) tx: watch::Sender<Arc<BookSnapshot>>,
+    /// The book's public trades, and their next sequence number for readers to wait on.
+    pub(super) trades: Arc<std::sync::RwLock<super::trades::TradeTape>>,
+    pub(super) trades_tx: watch::Sender<u64>,
     pub(super) leases: AtomicUsize,
     /// Monotonic ms (since hub start) of the last use.
     pub(super) last_used: AtomicU64,

@@ -131,6 +131,8 @@ impl IngestState {
                     self.dirty.insert(symbol);
                 }
             }
+            // The driver files trades on the book's tape; nothing here depends on them.
+            FeedEvent::Trades { .. } => {}
             FeedEvent::Connection { state, error } => {
                 info!(
                     state = state.as_str(),

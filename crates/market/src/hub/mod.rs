@@ -5,9 +5,11 @@
 mod book_watch;
 mod ingest;
 mod tasks;
+mod trades;
 
 pub use book_watch::BookWatch;
 use book_watch::{Lease, Slot};
+pub use trades::{TapeLimits, TradeTape, TradeWatch, TradesSince};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -54,6 +56,8 @@ pub struct HubConfig {
     pub klines_timeout: Duration,
     /// Where pair lists are kept between runs (served until the venue answers).
     pub pair_cache: Option<Arc<dyn PairCache>>,
+    /// How many public trades each book keeps, and for how long.
+    pub trades: TapeLimits,
 }
 
 impl Default for HubConfig {
@@ -69,6 +73,7 @@ impl Default for HubConfig {
             pairs_refresh: Duration::from_secs(3_600),
             klines_timeout: Duration::from_secs(10),
             pair_cache: None,
+            trades: TapeLimits::default(),
         }
     }
 }
@@ -429,6 +434,8 @@ impl Hub {
         Arc::new(Slot {
             pair,
             tx: watch::channel(snap).0,
+            trades: Arc::new(RwLock::new(TradeTape::new(self.inner.config.trades))),
+            trades_tx: watch::channel(0).0,
             leases: AtomicUsize::new(0),
             last_used: AtomicU64::new(mono_ms(self.inner.clock)),
             pinned,
@@ -446,6 +453,36 @@ impl Hub {
                 clock: self.inner.clock,
             },
         })
+    }
+
+    /// Watch a book's public trades (subscribing the book on first use). The book stays
+    /// subscribed while the watch lives.
+    pub fn watch_trades(&self, id: ExchangeId, symbol: &str) -> Result<TradeWatch, MarketError> {
+        let slot = self.slot(id, symbol, true)?;
+        Ok(TradeWatch {
+            tape: slot.trades.clone(),
+            rx: slot.trades_tx.subscribe(),
+            _lease: Lease {
+                slot,
+                clock: self.inner.clock,
+            },
+        })
+    }
+
+    /// The newest `limit` public trades of a book within `[start, end]` (venue times),
+    /// oldest first, with the pair (subscribing the book on first use: a book nobody
+    /// followed has no trades yet).
+    pub fn trades(
+        &self,
+        id: ExchangeId,
+        symbol: &str,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<(Pair, Vec<model::Trade>), MarketError> {
+        let slot = self.slot(id, symbol, false)?;
+        let trades = rd(&slot.trades).window(start, end, limit);
+        Ok((slot.pair.clone(), trades))
     }
 
     /// The latest snapshot of a book (subscribing on first use), whatever its state.

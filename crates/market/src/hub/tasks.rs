@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use model::{OrderBook, Pair, PairIndex, Symbol};
+use model::{OrderBook, Pair, PairIndex, Symbol, Timestamp};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -154,7 +154,15 @@ impl Hub {
                     }
                     let now = mono_ms(clock);
                     for ev in buf.drain(..) {
-                        state.handle(&*venue, ev, now, &mut resyncs);
+                        match ev {
+                            FeedEvent::Trades { symbol, trades } => {
+                                // Trades of a book no longer subscribed are dropped.
+                                if let Some(slot) = venue.slot(&symbol) {
+                                    slot.record_trades(trades, Timestamp::now());
+                                }
+                            }
+                            ev => state.handle(&*venue, ev, now, &mut resyncs),
+                        }
                     }
                 }
                 _ = tick.tick() => {

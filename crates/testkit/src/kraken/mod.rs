@@ -24,6 +24,7 @@ use crate::wsserver::{Client, Handler, Record, serve};
 
 mod checksum;
 mod rest;
+mod trades;
 mod v1;
 
 pub use checksum::text_checksum;
@@ -79,6 +80,8 @@ struct Venue {
     tape: Option<Vec<crate::TapeEntry>>,
     /// client id → (client, symbol → depth)
     clients: HashMap<u64, (Client, HashMap<String, usize>)>,
+    /// The `trade` channel.
+    trades: trades::TradeChannel,
     faults: Faults,
     rng: u64,
 }
@@ -201,6 +204,17 @@ impl Handler for WsHandler {
             "ping" => reply(
                 serde_json::json!({"method":"pong","req_id":req_id,"time_in":TS,"time_out":TS}),
             ),
+            "subscribe" | "unsubscribe"
+                if params.get("channel").and_then(|c| c.as_str()) == Some("trade") =>
+            {
+                let snapshot = params
+                    .get("snapshot")
+                    .and_then(|s| s.as_bool())
+                    .unwrap_or(true);
+                trades::TradeChannel::request(
+                    &mut venue, client, method, symbols, snapshot, &req_id,
+                );
+            }
             "subscribe" | "unsubscribe" => {
                 for s in symbols {
                     let known = venue.books.contains_key(&s);
@@ -246,7 +260,9 @@ impl Handler for WsHandler {
     }
 
     fn on_disconnect(&self, client_id: u64) {
-        lock(&self.0).clients.remove(&client_id);
+        let mut v = lock(&self.0);
+        v.clients.remove(&client_id);
+        v.trades.disconnect(client_id);
     }
 
     fn periodic(&self, client: &Client) {
@@ -550,13 +566,15 @@ impl MockKraken {
             .unwrap_or_default()
     }
 
-    /// How many times `symbol` was named in a request with `method` (`subscribe`,
+    /// How many times `symbol` was named in a `book` request with `method` (`subscribe`,
     /// `unsubscribe`).
     pub fn requests_for(&self, method_name: &str, symbol: &str) -> usize {
         self.received()
             .iter()
             .filter_map(|(_, _, t)| serde_json::from_str::<serde_json::Value>(t).ok())
             .filter(|v| v.get("method").and_then(|m| m.as_str()) == Some(method_name))
+            // `book` requests only (the `trade` channel is counted by `trade_subscriptions`).
+            .filter(|v| v.pointer("/params/channel").and_then(|c| c.as_str()) != Some("trade"))
             .filter(|v| {
                 v.pointer("/params/symbol")
                     .and_then(|s| s.as_array())
