@@ -59,6 +59,22 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Public trades (time and sales); `--watch` prints new ones as they print.
+    Trades {
+        /// Exchange id.
+        exchange: String,
+        /// Symbol.
+        symbol: String,
+        /// How many of the newest (1–1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Keep printing new trades until Ctrl-C (or for --seconds).
+        #[arg(long)]
+        watch: bool,
+        /// Stop watching after this many seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
     /// The order book; `--watch` redraws a live ladder in place.
     Book {
         /// Exchange id.

@@ -33,7 +33,7 @@ mod render;
 mod tokens;
 
 use args::{Cli, Command, TwapAction};
-use render::{ladder, opt, order_line, print_json};
+use render::{ladder, opt, order_line, print_json, trade_line, trades_header};
 use tokens::{load_token, save_token};
 
 use papertwap_client::wire::{self, ServerMessage};
@@ -244,6 +244,78 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                         k.volume,
                         if k.closed { "" } else { "  (open)" }
                     );
+                }
+            }
+        }
+        Command::Trades {
+            exchange,
+            symbol,
+            limit,
+            watch,
+            seconds,
+        } => {
+            let client = Client::new(&cli.server)?;
+            let q = wire::TradesQuery {
+                limit: Some(*limit),
+                ..Default::default()
+            };
+            let recent = client.trades(exchange, symbol, &q).await?;
+            if json && !watch {
+                print_json(&recent);
+                return Ok(());
+            }
+            if !json {
+                out!("{}", trades_header());
+            }
+            let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+            for t in &recent {
+                seen.insert(t.trade_id.clone());
+                if json {
+                    out!("{}", serde_json::to_string(t).unwrap_or_default());
+                } else {
+                    out!("{}", trade_line(t));
+                }
+            }
+            if !watch {
+                return Ok(());
+            }
+            let Some(token) = load_token(&cli.server) else {
+                return Err(Fail::NotLoggedIn);
+            };
+            client.set_token(&token);
+            let mut stream = client.stream().await?;
+            stream.subscribe_trades(exchange, symbol, None).await?;
+            let end = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+            loop {
+                let next = async {
+                    match end {
+                        Some(e) => tokio::time::timeout_at(e, stream.next())
+                            .await
+                            .ok()
+                            .flatten(),
+                        None => stream.next().await,
+                    }
+                };
+                tokio::select! {
+                    m = next => match m {
+                        Some(Ok(ServerMessage::Trades(batch))) => {
+                            for t in &batch.trades {
+                                // The REST history and the stream may overlap by a few.
+                                if !seen.insert(t.trade_id.clone()) {
+                                    continue;
+                                }
+                                if json { out!("{}", serde_json::to_string(t).unwrap_or_default()) } else { out!("{}", trade_line(t)) }
+                            }
+                            if seen.len() > 10_000 {
+                                seen.clear();
+                            }
+                            let _ = std::io::stdout().flush();
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e.into()),
+                        None => break,
+                    },
+                    _ = tokio::signal::ctrl_c() => break,
                 }
             }
         }

@@ -30,6 +30,24 @@ pub(crate) fn order_line(o: &wire::Order) -> String {
     )
 }
 
+pub(crate) fn trades_header() -> String {
+    format!(
+        "{:<26} {:<4} {:>16} {:>16} {:>14}",
+        "time (venue)", "side", "price", "qty", "id"
+    )
+}
+
+pub(crate) fn trade_line(t: &wire::Trade) -> String {
+    format!(
+        "{:<26} {:<4} {:>16} {:>16} {:>14}",
+        t.exchange_ts.format("%Y-%m-%d %H:%M:%S%.3f"),
+        t.taker_side.as_str(),
+        t.price,
+        t.qty,
+        t.trade_id
+    )
+}
+
 pub(crate) fn ladder(b: &wire::OrderBook) -> String {
     let mut s = format!(
         "{} {}  seq {}  {}  health {} (age {} ms)\n",

@@ -59,6 +59,35 @@ async fn login_market_data_and_a_watched_twap() {
         out.contains("sim BTC-USDT") && out.contains("health live"),
         "{out}"
     );
+    // Time and sales: the book above subscribed BTC-USDT, whose takers print trades.
+    let (code, out, err) = run(vec![
+        "trades",
+        "sim",
+        "BTC-USDT",
+        "--watch",
+        "--seconds",
+        "2",
+        "--limit",
+        "1",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("price") && lines.len() > 2, "{out}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(" buy ") || l.contains(" sell ")),
+        "{out}"
+    );
+    let (code, out, _) = run(vec!["trades", "sim", "btcusdt", "--limit", "5", "--json"])
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    let trades: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(trades.as_array().unwrap().len(), 5, "{trades}");
+    assert!(trades[0]["price"].is_string() && trades[0]["trade_id"].is_string());
     let (code, out, _) = run(vec!["pairs", "sim", "--quote", "USDT"]).await.unwrap();
     assert_eq!(code, 0);
     assert!(out.contains("ETH-USDT"));

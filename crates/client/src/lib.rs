@@ -409,6 +409,32 @@ impl Client {
         .await
     }
 
+    /// `GET /orderbook/consolidated/{symbol}?depth=`: one book merged across every enabled
+    /// exchange listing the symbol.
+    pub async fn consolidated_book(
+        &self,
+        symbol: &str,
+        depth: u32,
+    ) -> Result<wire::ConsolidatedBook, Error> {
+        self.get(
+            &format!("/orderbook/consolidated/{}", enc(symbol)),
+            &[("depth", depth)],
+        )
+        .await
+    }
+
+    /// `GET /trades/{exchange}/{symbol}`: the newest `limit` public trades of the window,
+    /// oldest first.
+    pub async fn trades(
+        &self,
+        exchange: &str,
+        symbol: &str,
+        q: &wire::TradesQuery,
+    ) -> Result<Vec<wire::Trade>, Error> {
+        self.get(&format!("/trades/{exchange}/{}", enc(symbol)), q)
+            .await
+    }
+
     /// `POST /orders/twap` (one order). A replay of the same request answers the original.
     pub async fn submit(&self, req: &wire::TwapRequest) -> Result<wire::Order, Error> {
         let url = self.url("/orders/twap");

@@ -149,6 +149,25 @@ impl Stream {
         .await
     }
 
+    /// Public trades of one exchange's book, batched every `interval_ms` (100–60 000; the
+    /// server's default is 100). Only trades from now on: the history is
+    /// [`Client::trades`].
+    pub async fn subscribe_trades(
+        &mut self,
+        exchange: &str,
+        symbol: &str,
+        interval_ms: Option<u64>,
+    ) -> Result<Subscription, Error> {
+        self.subscribe(Subscription {
+            channel: wire::Channel::Trades,
+            exchange: Some(exchange.into()),
+            symbol: Some(symbol.into()),
+            depth: None,
+            interval_ms,
+        })
+        .await
+    }
+
     /// The user's order updates.
     pub async fn subscribe_orders(&mut self) -> Result<Subscription, Error> {
         self.subscribe(Subscription {

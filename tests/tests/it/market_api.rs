@@ -381,3 +381,55 @@ async fn consolidated_book_over_rest_merges_live_venues() {
     }
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn trades_newest_within_a_window_oldest_first() {
+    let app = spawn_app().await.unwrap();
+    // The sim's default books print trades from the start.
+    let t0 = tokio::time::Instant::now();
+    let trades = loop {
+        let (status, _, body) = get(&app, "/trades/sim/BTC-USDT?limit=5").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body.as_array().unwrap().len() == 5 {
+            break body;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "no trades: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let list = trades.as_array().unwrap();
+    for t in list {
+        assert_decimal_string(&t["price"]);
+        assert_decimal_string(&t["qty"]);
+        assert!(t["taker_side"] == "buy" || t["taker_side"] == "sell");
+        assert!(t["exchange_ts"].as_str().unwrap().ends_with('Z'));
+    }
+    let ids: Vec<u64> = list
+        .iter()
+        .map(|t| t["trade_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
+    // A window ending at the third trade's time holds it and not the later ones.
+    let end = list[2]["exchange_ts"].as_str().unwrap();
+    let (status, _, windowed) =
+        get(&app, &format!("/trades/sim/btcusdt?end={end}&limit=1000")).await;
+    assert_eq!(status, StatusCode::OK);
+    let w = windowed.as_array().unwrap();
+    assert!(w.iter().all(|t| t["exchange_ts"].as_str().unwrap() <= end));
+    assert!(w.iter().any(|t| t["trade_id"] == list[2]["trade_id"]));
+    // Errors.
+    let (s, h, b) = get(&app, "/trades/sim/BTC-USDT?limit=0").await;
+    assert_problem(s, &h, &b, 400, "invalid_limit");
+    let (s, h, b) = get(&app, "/trades/nowhere/BTC-USDT").await;
+    assert_problem(s, &h, &b, 404, "unknown_exchange");
+    let (s, h, b) = get(&app, "/trades/sim/NOPE-USDT").await;
+    assert_problem(s, &h, &b, 404, "unknown_symbol");
+    let (s, h, b) = get(
+        &app,
+        "/trades/sim/BTC-USDT?start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z",
+    )
+    .await;
+    assert_problem(s, &h, &b, 400, "invalid_time_range");
+    let (s, h, b) = get(&app, "/trades/sim/BTC-USDT?start=yesterday").await;
+    assert_eq!(s.as_u16(), 400, "{b} {h:?}");
+    app.stop().await.unwrap();
+}

@@ -438,3 +438,64 @@ async fn oversized_client_messages_close_with_1009() {
     assert_eq!(code, Some(1009));
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn trades_are_batched_from_subscription_on() {
+    let app = spawn_app().await.unwrap();
+    let token = app.login_demo().await.unwrap();
+    let mut ws = connect(&app, Some(&token)).await.unwrap();
+    next(&mut ws, 5).await.unwrap();
+    send(
+        &mut ws,
+        json!({"op": "subscribe", "channel": "trades", "exchange": "sim"}),
+    )
+    .await;
+    let e = next_of(&mut ws, "error", 5).await;
+    assert_eq!(e["code"], "invalid_subscription");
+    send(
+        &mut ws,
+        json!({"op": "subscribe", "channel": "trades", "exchange": "sim", "symbol": "btcusdt"}),
+    )
+    .await;
+    let s = next_of(&mut ws, "subscribed", 5).await;
+    assert_eq!(
+        (s["symbol"].as_str(), s["interval_ms"].as_u64()),
+        (Some("BTC-USDT"), Some(100))
+    );
+    assert!(s.get("depth").is_none());
+    // The sim's takers print several trades a second: frames arrive, each a batch of new
+    // trades in order, never one twice.
+    let mut ids = Vec::new();
+    let mut frames = 0;
+    while ids.len() < 20 {
+        let f = next_of(&mut ws, "trades", 10).await;
+        frames += 1;
+        assert_eq!(
+            (f["exchange"].as_str(), f["symbol"].as_str()),
+            (Some("sim"), Some("BTC-USDT"))
+        );
+        let trades = f["trades"].as_array().unwrap();
+        assert!(!trades.is_empty(), "no empty frames");
+        for t in trades {
+            assert!(t["taker_side"] == "buy" || t["taker_side"] == "sell", "{t}");
+            assert!(t["price"].is_string() && t["qty"].is_string(), "{t}");
+            ids.push(t["trade_id"].as_str().unwrap().parse::<u64>().unwrap());
+        }
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in order, once: {ids:?}"
+    );
+    assert!(
+        frames < ids.len(),
+        "batched: {frames} frames for {} trades",
+        ids.len()
+    );
+    send(
+        &mut ws,
+        json!({"op": "unsubscribe", "channel": "trades", "exchange": "sim", "symbol": "BTC-USDT"}),
+    )
+    .await;
+    next_of(&mut ws, "unsubscribed", 5).await;
+    app.stop().await.unwrap();
+}
