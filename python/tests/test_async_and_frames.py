@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import PASSWORD, USER, Server, unique
 
-from papertwap import ApiError, AsyncClient, OrderStatus, to_frame, twap
+from papertwap import ApiError, AsyncClient, OrderStatus, Trade, TradesFrame, to_frame, twap
 from papertwap.frames import fills_frame
 
 
@@ -91,5 +91,35 @@ def test_frames_of_real_results(server: Server) -> None:
             to_frame([])
         with pytest.raises(ValueError, match="no slices"):
             to_frame(orders[0])  # a listed order carries no slices
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_trades_over_rest_and_the_stream(server: Server) -> None:
+    async def main() -> None:
+        async with AsyncClient(server.url) as c:
+            await c.login(USER, PASSWORD)
+            async with c.stream() as s:
+                sub = await s.subscribe_trades("sim", "btcusdt")
+                assert (sub.symbol, sub.interval_ms) == ("BTC-USDT", 100)
+                live: list[Trade] = []
+                while len(live) < 10:
+                    msg = await s.next(timeout=10)
+                    if isinstance(msg, TradesFrame):
+                        assert msg.symbol == "BTC-USDT"
+                        live.extend(msg.trades)
+            ids = [int(t.trade_id) for t in live]
+            assert ids == sorted(set(ids)), "in order, each once"
+            recent = await c.trades("sim", "BTC-USDT", limit=1000)
+            assert {t.trade_id for t in live} <= {t.trade_id for t in recent}
+            windowed = await c.trades("sim", "BTC-USDT", limit=1000, end=live[0].exchange_ts)
+            assert all(t.exchange_ts <= live[0].exchange_ts for t in windowed)
+
+        frame = to_frame(recent)
+        assert list(frame.columns[:3]) == ["price", "qty", "taker_side"]
+        assert frame.index.name == "exchange_ts"
+        assert set(frame["taker_side"]) <= {"buy", "sell"}
+        exact = to_frame(recent, exact=True)
+        assert exact["notional"].iloc[0] == recent[0].price * recent[0].qty
 
     asyncio.run(asyncio.wait_for(main(), 60))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 import pytest
 from conftest import Server, eventually, unique
@@ -66,7 +67,7 @@ def test_listener_variant(server: Server) -> None:
     )
     assert answer["token_id"] == "btcusdt"
     assert answer["side"] == "buy" and answer["exchange"] == "sim"
-    assert answer["limit_price"] == client.latest_prices["BTCUSDT"]["ask_price"]
+    assert Decimal(answer["limit_price"]) == Decimal(client.latest_prices["BTCUSDT"]["ask_price"])
     assert client.submit_twap_order(symbol="ETHUSDT") is None  # no market data seen for it
     with Client(server.url) as typed:
         typed.login("premium", "CryptoTWAPpremium")

@@ -37,6 +37,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "Token": models.Token,
     "TokenRequest": models.TokenRequest,
     "TwapRequest": models.TwapRequest,
+    "Trade": models.Trade,
+    "Trades": models.Trades,
 }
 
 ENUMS: dict[str, type[Enum]] = {
@@ -62,6 +64,7 @@ FRAMES: dict[str, type[BaseModel]] = {
     "error": models.ErrorFrame,
     "book": models.BookFrame,
     "consolidated": models.ConsolidatedFrame,
+    "trades": models.TradesFrame,
     "order": models.OrderFrame,
 }
 

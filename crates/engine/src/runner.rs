@@ -365,14 +365,15 @@ impl Actor {
                     order: Arc::new(order.clone()),
                     slices: Arc::new([]),
                 };
-                let _ = self
-                    .writes
-                    .send(Write::Created(Box::new(StoredOrder {
-                        order,
-                        slices: Vec::new(),
-                        request,
-                    })))
-                    .await;
+                // Into the read view before the caller hears of it: a listing of open orders
+                // right after the acknowledgement must show it (read your writes). The
+                // writer publishes it after every update queued before it.
+                self.view.insert(StoredOrder {
+                    order: order.clone(),
+                    slices: Vec::new(),
+                    request,
+                });
+                let _ = self.writes.send(Write::Created(Box::new(order))).await;
                 Ok(SubmitOutcome::Created(Box::new(detail)))
             }
             Ok(InsertOutcome::Existing(existing)) => {

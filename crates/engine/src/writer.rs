@@ -9,17 +9,19 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::error;
 
+use crate::Order;
 use crate::core::{CancelError, Update};
 use crate::handle::{CancelReply, EngineError, EngineStats};
-use crate::ports::{OrderStore, StoredOrder};
+use crate::ports::OrderStore;
 use crate::view::OpenOrders;
 
 /// Work for the writer, in the order the engine produced it.
 pub(crate) enum Write {
     /// Store these updates in one transaction, then publish them (and answer `reply`).
     Persist(Vec<Update>, Option<CancelReply>),
-    /// Already stored (a new order): into the read view, then published, in sequence.
-    Created(Box<StoredOrder>),
+    /// Already stored and in the read view (a new order): published, in sequence with the
+    /// updates before it.
+    Created(Box<Order>),
     /// Answer once everything before is stored.
     Barrier(oneshot::Sender<()>),
 }
@@ -83,15 +85,14 @@ impl Writer {
 
     async fn publish(&self, w: Write) {
         match w {
-            Write::Created(s) => {
+            Write::Created(order) => {
                 self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 self.stats.open.fetch_add(1, Ordering::Relaxed);
                 let u = Update {
-                    previous: s.order.status(),
-                    order: s.order.clone(),
+                    previous: order.status(),
+                    order: *order,
                     slice: None,
                 };
-                self.view.insert(*s);
                 let _ = self.updates.send(Arc::new(u));
             }
             Write::Persist(b, reply) => {

@@ -372,6 +372,37 @@ async fn a_failing_store_holds_updates_back_until_it_recovers() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_accepted_order_is_listed_at_once_even_while_the_writer_is_behind() {
+    let store = Arc::new(MemoryStore::default());
+    let (h, _task, stop) = start_at(&store, T0).await;
+    h.submit(submission("busy", T0, 3, "r")).await.unwrap();
+    // The first slice of `busy` cannot be stored: the writer keeps retrying it.
+    store.fail_next_writes(1_000_000);
+    while store.failing_writes() == 1_000_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    h.submit(submission("next", T0.plus_millis(60_000), 3, "r"))
+        .await
+        .unwrap();
+    let q = OrderQuery {
+        status: StatusFilter::Open,
+        ..OrderQuery::default()
+    };
+    let (list, _) = h.orders(1, &q).await.unwrap();
+    let tokens: Vec<String> = list
+        .iter()
+        .map(|d| d.token_id().to_string())
+        .collect();
+    assert!(
+        tokens.contains(&"next".to_owned()),
+        "read your writes: {tokens:?}"
+    );
+    assert!(h.order(1, &tid("next")).await.unwrap().is_some());
+    store.fail_next_writes(0);
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_removed_users_orders_leave_the_engine() {
     let store = Arc::new(MemoryStore::default());
     let (h, _task, stop) = start_at(&store, T0).await;

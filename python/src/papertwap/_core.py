@@ -34,6 +34,7 @@ from .models import (
     Pair,
     ServiceInfo,
     Token,
+    Trade,
     TwapRequest,
 )
 
@@ -287,6 +288,22 @@ def klines(
     if end is not None:
         params["end"] = _time(end)
     return Call("GET", _path("klines", exchange, symbol), _model(_adapter(list[Kline])), params)
+
+
+def trades(
+    exchange: str,
+    symbol: str,
+    limit: int,
+    start: Optional[TimeInput],
+    end: Optional[TimeInput],
+) -> Call[list[Trade]]:
+    """``GET /trades/{exchange}/{symbol}``."""
+    params: dict[str, Union[str, int]] = {"limit": limit}
+    if start is not None:
+        params["start"] = _time(start)
+    if end is not None:
+        params["end"] = _time(end)
+    return Call("GET", _path("trades", exchange, symbol), _model(_adapter(list[Trade])), params)
 
 
 def order_book(exchange: str, symbol: str, depth: int) -> Call[OrderBook]:

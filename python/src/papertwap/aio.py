@@ -33,6 +33,7 @@ from .models import (
     OrderBook,
     Pair,
     ServiceInfo,
+    Trade,
 )
 
 if TYPE_CHECKING:
@@ -167,6 +168,18 @@ class AsyncClient(ClientBase):
     ) -> list[Kline]:
         """``GET /klines/{exchange}/{symbol}``: candles, oldest first."""
         return await self._run(_core.klines(exchange, symbol, interval, limit, start, end))
+
+    async def trades(
+        self,
+        exchange: str,
+        symbol: str,
+        limit: int = 100,
+        start: Optional[TimeInput] = None,
+        end: Optional[TimeInput] = None,
+    ) -> list[Trade]:
+        """``GET /trades/{exchange}/{symbol}``: the newest ``limit`` public trades of the
+        window (venue times), oldest first."""
+        return await self._run(_core.trades(exchange, symbol, limit, start, end))
 
     async def order_book(self, exchange: str, symbol: str, depth: int = 10) -> OrderBook:
         """``GET /orderbook/{exchange}/{symbol}``: the current book with its health.

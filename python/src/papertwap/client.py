@@ -32,6 +32,7 @@ from .models import (
     OrderBook,
     Pair,
     ServiceInfo,
+    Trade,
 )
 
 if TYPE_CHECKING:
@@ -166,6 +167,18 @@ class Client(ClientBase):
     ) -> list[Kline]:
         """``GET /klines/{exchange}/{symbol}``: candles, oldest first."""
         return self._run(_core.klines(exchange, symbol, interval, limit, start, end))
+
+    def trades(
+        self,
+        exchange: str,
+        symbol: str,
+        limit: int = 100,
+        start: Optional[TimeInput] = None,
+        end: Optional[TimeInput] = None,
+    ) -> list[Trade]:
+        """``GET /trades/{exchange}/{symbol}``: the newest ``limit`` public trades of the
+        window (venue times), oldest first."""
+        return self._run(_core.trades(exchange, symbol, limit, start, end))
 
     def order_book(self, exchange: str, symbol: str, depth: int = 10) -> OrderBook:
         """``GET /orderbook/{exchange}/{symbol}``: the current book with its health.

@@ -1,4 +1,5 @@
-"""``to_frame()``: API results as pandas DataFrames (``pip install 'papertwap[pandas]'``).
+"""``to_frame()``: klines, trades, orders, slices, fills and books as pandas DataFrames
+(``pip install 'papertwap[pandas]'``).
 
 Numbers become ``float64`` columns for analysis and plotting by default; pass
 ``exact=True`` to keep :class:`~decimal.Decimal` objects (``object`` columns) when every digit
@@ -13,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from pydantic import BaseModel
 
-from .models import Kline, Order, OrderBook, Slice
+from .models import Kline, Order, OrderBook, Slice, Trade, Trades
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Kind = Literal["klines", "slices", "fills", "orders", "book"]
+Kind = Literal["klines", "trades", "slices", "fills", "orders", "book"]
 """What a frame is made of."""
 
 
@@ -64,6 +65,26 @@ def klines_frame(klines: Sequence[Kline], exact: bool = False) -> pd.DataFrame:
         for k in klines
     ]
     return _finish(rows, cols, "open_time")
+
+
+def trades_frame(trades: Union[Trades, Sequence[Trade]], exact: bool = False) -> pd.DataFrame:
+    """Time and sales indexed by ``exchange_ts`` (the venue's time): price, qty, taker_side,
+    notional, local_ts (when the server received it) and trade_id."""
+    items = trades.trades if isinstance(trades, Trades) else trades
+    cols = ["exchange_ts", "price", "qty", "taker_side", "notional", "local_ts", "trade_id"]
+    rows = [
+        {
+            "exchange_ts": t.exchange_ts,
+            "price": _num(t.price, exact),
+            "qty": _num(t.qty, exact),
+            "taker_side": t.taker_side.value,
+            "notional": _num(t.price * t.qty, exact),
+            "local_ts": t.local_ts,
+            "trade_id": t.trade_id,
+        }
+        for t in items
+    ]
+    return _finish(rows, cols, "exchange_ts")
 
 
 def _slices_of(source: Union[Order, Sequence[Slice]]) -> list[Slice]:
@@ -185,15 +206,20 @@ def to_frame(
     *,
     exact: bool = False,
 ) -> pd.DataFrame:
-    """A DataFrame of klines, slices, fills, orders or a book.
+    """A DataFrame of klines, trades, slices, fills, orders or a book.
 
-    ``kind`` is guessed from ``data`` when omitted: a list of klines or of orders, an order
-    (its slices; ``kind="fills"`` for its fills), a list of slices, a book.
+    ``kind`` is guessed from ``data`` when omitted: a list of klines, trades or orders, a
+    trades frame, an order (its slices; ``kind="fills"`` for its fills), a list of slices, a
+    book.
     """
     if kind is None:
         kind = _guess(data)
     if kind == "klines":
         return klines_frame(_list_of(data, Kline), exact)
+    if kind == "trades":
+        if isinstance(data, Trades):
+            return trades_frame(data, exact)
+        return trades_frame(_list_of(data, Trade), exact)
     if kind == "orders":
         return orders_frame(_list_of(data, Order), exact)
     if kind == "book":
@@ -209,11 +235,15 @@ def _guess(data: Union[BaseModel, Sequence[BaseModel]]) -> Kind:
         return "slices"
     if isinstance(data, OrderBook):
         return "book"
+    if isinstance(data, Trades):
+        return "trades"
     if isinstance(data, BaseModel):
         raise TypeError(f"to_frame() does not know {type(data).__name__}; pass kind=")
     first = data[0] if len(data) else None
     if isinstance(first, Kline):
         return "klines"
+    if isinstance(first, Trade):
+        return "trades"
     if isinstance(first, Order):
         return "orders"
     if isinstance(first, Slice):
@@ -237,4 +267,5 @@ __all__ = [
     "orders_frame",
     "slices_frame",
     "to_frame",
+    "trades_frame",
 ]

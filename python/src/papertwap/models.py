@@ -123,6 +123,7 @@ class Channel(_WireEnum):
     BOOK = "book"
     ORDERS = "orders"
     CONSOLIDATED = "consolidated"
+    TRADES = "trades"
     UNKNOWN = "unknown"
 
 
@@ -205,6 +206,25 @@ class Kline(Model):
     close: Decimal
     volume: Decimal
     closed: bool
+
+
+class Trade(Model):
+    """One public trade printed by the venue (``GET /trades/{exchange}/{symbol}``)."""
+
+    trade_id: str
+    exchange_ts: datetime
+    local_ts: datetime
+    price: Decimal
+    qty: Decimal
+    taker_side: Side
+
+
+class Trades(Model):
+    """A batch of new trades of one book (the body of a ``trades`` frame)."""
+
+    exchange: str
+    symbol: str
+    trades: list[Trade]
 
 
 class BookHealth(Model):
@@ -445,6 +465,12 @@ class ConsolidatedFrame(ConsolidatedBook):
     type: Literal["consolidated"] = "consolidated"
 
 
+class TradesFrame(Trades):
+    """New public trades of one book, batched (at most one frame per ``interval_ms``)."""
+
+    type: Literal["trades"] = "trades"
+
+
 class OrderFrame(Model):
     """One of the user's orders changed (already stored when sent).
 
@@ -473,6 +499,7 @@ ServerMessage = Union[
     ErrorFrame,
     BookFrame,
     ConsolidatedFrame,
+    TradesFrame,
     OrderFrame,
 ]
 """Every frame the server sends on ``/ws``."""
@@ -486,6 +513,7 @@ _KNOWN_FRAMES = frozenset(
         "error",
         "book",
         "consolidated",
+        "trades",
         "order",
     }
 )
@@ -544,6 +572,9 @@ __all__ = [
     "Subscription",
     "Token",
     "TokenRequest",
+    "Trade",
+    "Trades",
+    "TradesFrame",
     "TwapRequest",
     "UnknownFrame",
     "Unsubscribed",

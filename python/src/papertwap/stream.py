@@ -401,6 +401,22 @@ class Stream:
         got: Subscribed = await self._call(body, Subscribed)
         return got
 
+    async def subscribe_trades(
+        self, exchange: str, symbol: str, interval_ms: Optional[int] = None
+    ) -> Subscribed:
+        """Public trades of one book as they print, batched every ``interval_ms`` (server
+        default 100). Only trades from now on: the history is ``client.trades()``."""
+        body: dict[str, Any] = {
+            "op": "subscribe",
+            "channel": "trades",
+            "exchange": exchange,
+            "symbol": symbol,
+        }
+        if interval_ms is not None:
+            body["interval_ms"] = interval_ms
+        got: Subscribed = await self._call(body, Subscribed)
+        return got
+
     async def subscribe_orders(self) -> Subscribed:
         """Your order updates; none is lost across a reconnect (see the module doc)."""
         if self._tracker is None:
