@@ -1,8 +1,8 @@
 // Browser test of the /ui dashboard (issue 7/8), run by `.ci/ui.sh`.
 //
 // Drives Debian's /usr/bin/chromium through playwright-core (no browser download) against a
-// server on the simulated exchange: sign in, pick BTC-USDT, see the ladder update and the
-// candles, get a server validation error in place, submit a TWAP and watch it reach a final
+// server on the simulated exchange: sign in, pick BTC-USDT, see the ladder update, the time
+// and sales and the candles, get a server validation error in place, submit a TWAP and watch it reach a final
 // state, open its detail, cancel another one, and check the narrow layout. Screenshots go to
 // $ARTIFACTS (default ../ci-artifacts/ui). Any console error, page error, failed request,
 // unexpected HTTP error or request to another origin fails the test.
@@ -93,6 +93,13 @@ try {
   const bestBid = await page.textContent("#bids tr:first-child td:first-child");
   const bestAsk = await page.textContent("#asks tr:last-child td:first-child");
   if (!(Number(bestAsk) > Number(bestBid))) throw new Error(`ladder crossed or unordered: bid ${bestBid} ask ${bestAsk}`);
+
+  step("time and sales: history from /trades, then live prints on top");
+  await page.waitForFunction(() => document.querySelectorAll("#trades tr.buy, #trades tr.sell").length >= 5);
+  const firstId = await page.getAttribute("#trades tr:first-child", "data-id");
+  await page.waitForFunction((id) => document.querySelector("#trades tr:first-child").dataset.id !== id, firstId, { timeout: 10_000 });
+  const ids = await page.$$eval("#trades tr", (rows) => rows.map((r) => Number(r.dataset.id)));
+  if (ids.some((id, i) => i > 0 && !(id < ids[i - 1]))) throw new Error(`time and sales not newest first, or repeated: ${ids.slice(0, 10)}`);
 
   step("candles drawn from /klines, interval picker works");
   await expectText(page, "#candles-meta", /sim · BTC-USDT · 1m · last/);

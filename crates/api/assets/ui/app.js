@@ -344,6 +344,44 @@
     if (S.authed && S.bookSub && Date.now() - S.lastFrameAt > 5000) renderHealth(null);
   }, 1000);
 
+  // ---------- time and sales ----------
+  const TAPE_ROWS = 50;
+  function tapeTime(iso) {
+    const d = new Date(iso);
+    const p2 = (n) => String(n).padStart(2, "0");
+    return `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, "0")}`;
+  }
+  function addTrades(trades, fresh) {
+    const body = $("#trades");
+    if (!S.tapeIds) S.tapeIds = new Set();
+    const rows = [];
+    for (const t of trades) {
+      if (S.tapeIds.has(t.trade_id)) continue; // the history and the stream overlap
+      S.tapeIds.add(t.trade_id);
+      rows.push(el("tr", { class: t.taker_side + (fresh ? " fresh" : ""), "data-id": t.trade_id, title: `${t.taker_side} · id ${t.trade_id} · venue ${t.exchange_ts}` },
+        el("td", { text: tapeTime(t.exchange_ts) }), el("td", { text: t.price }), el("td", { text: t.qty })));
+    }
+    if (!rows.length) return;
+    const empty = body.querySelector(".empty");
+    if (empty) empty.remove();
+    body.prepend(...rows.reverse()); // newest on top
+    while (body.children.length > TAPE_ROWS) body.lastElementChild.remove();
+    if (S.tapeIds.size > 5000) S.tapeIds = new Set([...body.children].map((r) => r.dataset.id));
+    $("#tape-meta").textContent = `${body.children.length} latest`;
+  }
+  async function loadTrades() {
+    $("#trades").replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: "3", text: "no trades yet" })));
+    S.tapeIds = new Set();
+    if (!S.pair) return;
+    const want = `${S.exchange}/${S.pair.symbol}`;
+    try {
+      const { data } = await api("GET", `/trades/${encodeURIComponent(S.exchange)}/${encodeURIComponent(S.pair.symbol)}?limit=${TAPE_ROWS}`, { auth: false });
+      if (want === `${S.exchange}/${S.pair && S.pair.symbol}`) addTrades(data, false);
+    } catch (e) {
+      $("#tape-meta").textContent = e.detail || "unavailable";
+    }
+  }
+
   // ---------- WebSocket ----------
   function wsSend(msg) { if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(msg)); }
   function connectWs() {
@@ -374,6 +412,9 @@
             updatePreview();
           }
           break;
+        case "trades":
+          if (S.bookSub && m.exchange === S.bookSub.exchange && m.symbol === S.bookSub.symbol) addTrades(m.trades, true);
+          break;
         case "order":
           upsertOrder(m.order);
           if (S.detailId === m.order.token_id) refreshDetailSoon();
@@ -401,10 +442,16 @@
   function subscribeBook() {
     if (!S.pair) return;
     const want = { exchange: S.exchange, symbol: S.pair.symbol };
-    if (S.bookSub && S.authed) wsSend({ op: "unsubscribe", channel: "book", ...S.bookSub });
+    if (S.bookSub && S.authed) {
+      wsSend({ op: "unsubscribe", channel: "book", ...S.bookSub });
+      wsSend({ op: "unsubscribe", channel: "trades", ...S.bookSub });
+    }
     S.bookSub = want;
     S.lastBook = null;
-    if (S.authed) wsSend({ op: "subscribe", channel: "book", ...want, depth: 20, interval_ms: 1000 });
+    if (S.authed) {
+      wsSend({ op: "subscribe", channel: "book", ...want, depth: 20, interval_ms: 1000 });
+      wsSend({ op: "subscribe", channel: "trades", ...want, interval_ms: 250 });
+    }
   }
   setInterval(() => wsSend({ op: "ping" }), 25000);
 
@@ -453,6 +500,7 @@
     if (pair) history.replaceState(null, "", `#${S.exchange}/${pair.symbol}`);
     subscribeBook();
     loadKlines();
+    loadTrades();
     updatePreview();
   }
   $("#exchange").addEventListener("change", (ev) => selectExchange(ev.target.value, S.pair && S.pair.symbol));
