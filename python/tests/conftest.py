@@ -82,6 +82,8 @@ def start_server(env: dict[str, str]) -> Server:
         "PAPERTWAP_STORE__URL": f"sqlite://{work}/test.db",
         "PAPERTWAP_EXCHANGES__BINANCE__ENABLED": "false",
         "PAPERTWAP_EXCHANGES__KRAKEN__ENABLED": "false",
+        "PAPERTWAP_EXCHANGES__BYBIT__ENABLED": "false",
+        "PAPERTWAP_EXCHANGES__OKX__ENABLED": "false",
         "PAPERTWAP_LOG__FORMAT": "json",
         "PAPERTWAP_LOG__LEVEL": "info",
         **env,

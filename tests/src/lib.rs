@@ -85,6 +85,8 @@ pub fn test_settings(dir: &tempfile::TempDir) -> Settings {
     s.store.url = format!("sqlite://{}", dir.path().join("test.db").display());
     s.exchanges.binance.enabled = false;
     s.exchanges.kraken.enabled = false;
+    s.exchanges.bybit.enabled = false;
+    s.exchanges.okx.enabled = false;
     // Tests poll freely; the rate-limit tests set their own small budgets.
     for tier in [
         &mut s.limits.anonymous,

@@ -84,6 +84,8 @@ impl Application {
             (ExchangeId::Sim, ex.sim.fee_bps),
             (ExchangeId::Binance, ex.binance.fee_bps),
             (ExchangeId::Kraken, ex.kraken.fee_bps),
+            (ExchangeId::Bybit, ex.bybit.fee_bps),
+            (ExchangeId::Okx, ex.okx.fee_bps),
         ]
         .into();
         let (engine, engine_task) = engine::runner::start(
@@ -269,6 +271,8 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
         (ExchangeId::Sim, &ex.sim),
         (ExchangeId::Binance, &ex.binance),
         (ExchangeId::Kraken, &ex.kraken),
+        (ExchangeId::Okx, &ex.okx),
+        (ExchangeId::Bybit, &ex.bybit),
     ] {
         if !e.enabled {
             config.disabled.push(id);
@@ -311,6 +315,30 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
                     ..defaults
                 })
                 .context("building the Kraken adapter")?;
+                list.push(Arc::new(adapter));
+            }
+            ExchangeId::Bybit => {
+                let defaults = bybit::BybitConfig::default();
+                let adapter = bybit::BybitExchange::new(bybit::BybitConfig {
+                    ws_url: e.ws_url.clone().unwrap_or(defaults.ws_url.clone()),
+                    rest_url: e.rest_url.clone().unwrap_or(defaults.rest_url.clone()),
+                    depth: e.book_depth.unwrap_or(defaults.depth),
+                    dead_after: Duration::from_millis(s.market.dead_after_ms),
+                    ..defaults
+                })
+                .context("building the Bybit adapter")?;
+                list.push(Arc::new(adapter));
+            }
+            ExchangeId::Okx => {
+                let defaults = okx::OkxConfig::default();
+                let adapter = okx::OkxExchange::new(okx::OkxConfig {
+                    ws_url: e.ws_url.clone().unwrap_or(defaults.ws_url.clone()),
+                    rest_url: e.rest_url.clone().unwrap_or(defaults.rest_url.clone()),
+                    checksum: e.checksum.unwrap_or(defaults.checksum),
+                    dead_after: Duration::from_millis(s.market.dead_after_ms),
+                    ..defaults
+                })
+                .context("building the OKX adapter")?;
                 list.push(Arc::new(adapter));
             }
             other => {

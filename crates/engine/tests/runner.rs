@@ -389,10 +389,7 @@ async fn an_accepted_order_is_listed_at_once_even_while_the_writer_is_behind() {
         ..OrderQuery::default()
     };
     let (list, _) = h.orders(1, &q).await.unwrap();
-    let tokens: Vec<String> = list
-        .iter()
-        .map(|d| d.token_id().to_string())
-        .collect();
+    let tokens: Vec<String> = list.iter().map(|d| d.token_id().to_string()).collect();
     assert!(
         tokens.contains(&"next".to_owned()),
         "read your writes: {tokens:?}"

@@ -11,7 +11,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod binance;
+pub mod bybit;
 pub mod kraken;
+pub mod okx;
 
 /// One recorded state of a mock venue's book (after an update), for tests that check fills
 /// against what the venue really showed: top levels, best first.
@@ -163,4 +165,20 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// CRC-32 (IEEE), bit by bit: the mocks' own, independent of the adapters' `crc32fast`.
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for b in bytes {
+        c ^= u32::from(*b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
 }

@@ -14,6 +14,8 @@ async fn server_serves_the_venue_book_exactly_and_subscribes_lazily() {
         ("PAPERTWAP_EXCHANGES__BINANCE__REST_URL", &mock.rest_url),
         ("PAPERTWAP_EXCHANGES__BINANCE__SYMBOLS", "BTC-USDT"),
         ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false"),
     ])
     .await
     .unwrap();
@@ -109,6 +111,8 @@ async fn unreachable_venue_answers_503_and_sim_still_works() {
             "http://127.0.0.1:9",
         ),
         ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false"),
     ])
     .await
     .unwrap();

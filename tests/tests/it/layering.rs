@@ -121,6 +121,8 @@ fn crate_map_of_design_section_1_holds() {
         ("sim", &["model", "market"]),
         ("binance", &["model", "market"]),
         ("kraken", &["model", "market"]),
+        ("bybit", &["model", "market"]),
+        ("okx", &["model", "market"]),
         ("engine", &["model"]),
         ("store", &["model"]),
         ("papertwap-wire", &[]),

@@ -69,7 +69,7 @@ async fn root_health_and_exchanges() {
     assert_eq!(s, StatusCode::OK);
     let ex = ex.as_array().unwrap();
     let ids: Vec<&str> = ex.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["sim", "binance", "kraken"]);
+    assert_eq!(ids, ["sim", "binance", "kraken", "okx", "bybit"]);
     assert_eq!(ex[0]["status"], "connected");
     assert_eq!(ex[0]["symbols"], 4);
     assert_eq!(ex[1]["status"], "disabled");

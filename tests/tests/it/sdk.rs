@@ -148,6 +148,8 @@ async fn sdk_flow_on_a_binance_mock_book() {
         ("PAPERTWAP_EXCHANGES__BINANCE__REST_URL", &mock.rest_url),
         ("PAPERTWAP_EXCHANGES__BINANCE__SYMBOLS", "BTC-USDT"),
         ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false"),
     ])
     .await
     .unwrap();

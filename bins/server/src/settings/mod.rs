@@ -134,6 +134,10 @@ pub struct ExchangesSettings {
     pub binance: ExchangeSettings,
     /// `exchanges.kraken.*`
     pub kraken: ExchangeSettings,
+    /// `exchanges.bybit.*`
+    pub bybit: ExchangeSettings,
+    /// `exchanges.okx.*`
+    pub okx: ExchangeSettings,
     /// `exchanges.sim.*`
     pub sim: ExchangeSettings,
 }
@@ -155,6 +159,22 @@ impl Default for ExchangesSettings {
                 symbols: list(&["BTC-USD", "ETH-USD"]),
                 fee_bps: Decimal::from(40),
                 book_depth: Some(10),
+                checksum: Some(true),
+                ..ExchangeSettings::default()
+            },
+            bybit: ExchangeSettings {
+                ws_url: Some("wss://stream.bybit.com/v5/public/spot".to_owned()),
+                rest_url: Some("https://api.bybit.com".to_owned()),
+                symbols: list(&["BTC-USDT", "ETH-USDT"]),
+                fee_bps: Decimal::from(10),
+                book_depth: Some(200),
+                ..ExchangeSettings::default()
+            },
+            okx: ExchangeSettings {
+                ws_url: Some("wss://ws.okx.com:8443/ws/v5/public".to_owned()),
+                rest_url: Some("https://www.okx.com".to_owned()),
+                symbols: list(&["BTC-USDT", "ETH-USDT"]),
+                fee_bps: Decimal::from(10),
                 checksum: Some(true),
                 ..ExchangeSettings::default()
             },
@@ -184,9 +204,10 @@ pub struct ExchangeSettings {
     pub symbols: Vec<String>,
     /// Taker fee charged on paper fills, in basis points.
     pub fee_bps: Decimal,
-    /// Kraken only: book depth (10, 25, 100, 500, 1000).
+    /// Kraken and Bybit only: book depth (Kraken 10, 25, 100, 500, 1000; Bybit 1, 50, 200,
+    /// 1000).
     pub book_depth: Option<u32>,
-    /// Kraken only: verify book checksums.
+    /// Kraken and OKX only: verify book checksums (OKX: whenever a frame carries one).
     pub checksum: Option<bool>,
     /// Kraken only: symbols whose checksums are not verified (pairs with known venue-side
     /// mismatches); their books rely on crossed-book and staleness checks.
@@ -377,9 +398,11 @@ pub struct Overrides {
 }
 
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: [&str; 5] = [
+const LIST_KEYS: [&str; 7] = [
     "exchanges.binance.symbols",
     "exchanges.kraken.symbols",
+    "exchanges.bybit.symbols",
+    "exchanges.okx.symbols",
     "exchanges.kraken.checksum_skip",
     "limits.trusted_proxies",
     "exchanges.sim.symbols",

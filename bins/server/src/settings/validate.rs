@@ -32,6 +32,8 @@ impl Settings {
         for (id, ex) in [
             ("binance", &self.exchanges.binance),
             ("kraken", &self.exchanges.kraken),
+            ("bybit", &self.exchanges.bybit),
+            ("okx", &self.exchanges.okx),
             ("sim", &self.exchanges.sim),
         ] {
             ex.validate(id)?;
@@ -161,8 +163,15 @@ impl ExchangeSettings {
                 Ok(())
             }
         };
-        only("book_depth", self.book_depth.is_some(), "kraken")?;
-        only("checksum", self.checksum.is_some(), "kraken")?;
+        if self.book_depth.is_some() && !matches!(id, "kraken" | "bybit") {
+            return Err(invalid(
+                &key("book_depth"),
+                "applies to kraken and bybit only",
+            ));
+        }
+        if self.checksum.is_some() && !matches!(id, "kraken" | "okx") {
+            return Err(invalid(&key("checksum"), "applies to kraken and okx only"));
+        }
         only("checksum_skip", !self.checksum_skip.is_empty(), "kraken")?;
         only("seed", self.seed.is_some(), "sim")?;
         only(
@@ -171,13 +180,18 @@ impl ExchangeSettings {
             "sim",
         )?;
         only("history_minutes", self.history_minutes.is_some(), "sim")?;
-        if let Some(d) = self.book_depth
-            && ![10, 25, 100, 500, 1_000].contains(&d)
-        {
-            return Err(invalid(
-                &key("book_depth"),
-                "must be one of 10, 25, 100, 500, 1000",
-            ));
+        if let Some(d) = self.book_depth {
+            let (allowed, text): (&[u32], &str) = if id == "bybit" {
+                (&[1, 50, 200, 1_000], "must be one of 1, 50, 200, 1000")
+            } else {
+                (
+                    &[10, 25, 100, 500, 1_000],
+                    "must be one of 10, 25, 100, 500, 1000",
+                )
+            };
+            if !allowed.contains(&d) {
+                return Err(invalid(&key("book_depth"), text));
+            }
         }
         if let Some(ms) = self.update_interval_ms
             && !(10..=10_000).contains(&ms)

@@ -23,7 +23,9 @@ fn start(db: &str) -> Running {
     let mut cmd = server();
     cmd.env("PAPERTWAP_STORE__URL", db)
         .env("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false")
-        .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false");
+        .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false");
     let (child, addr) = spawn_logged(cmd);
     Running { child, addr }
 }

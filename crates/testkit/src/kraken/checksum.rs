@@ -25,21 +25,5 @@ pub fn text_checksum(
         push(num(*p, price_dp));
         push(num(*q, qty_dp));
     }
-    crc32(s.as_bytes())
-}
-
-/// Plain bitwise CRC-32 (IEEE), written here so the mock does not share the adapter's crate.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for b in bytes {
-        c ^= u32::from(*b);
-        for _ in 0..8 {
-            c = if c & 1 == 1 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
+    crate::crc32(s.as_bytes())
 }
