@@ -125,13 +125,27 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result
 }
 
 /// Start the server configured the way an operator would: `PAPERTWAP_…__…` variables
-/// (`env`) over the defaults, then port 0 and a temp database.
+/// (`env`) over the defaults, then port 0 and a temp database. A live venue the variables
+/// neither point at a mock (`…__WS_URL`) nor enable explicitly is disabled: tests talk to
+/// loopback only.
 pub async fn spawn_app_with_env(env: &[(&str, &str)]) -> anyhow::Result<TestApp> {
     let vars: std::collections::HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let from_env = Settings::load_from(&papertwap_server::Overrides::default(), &vars)?;
+    let mut from_env = Settings::load_from(&papertwap_server::Overrides::default(), &vars)?;
+    let ex = &mut from_env.exchanges;
+    for (name, venue) in [
+        ("BINANCE", &mut ex.binance),
+        ("KRAKEN", &mut ex.kraken),
+        ("OKX", &mut ex.okx),
+        ("BYBIT", &mut ex.bybit),
+    ] {
+        let named = |key: &str| vars.contains_key(&format!("PAPERTWAP_EXCHANGES__{name}__{key}"));
+        if !named("WS_URL") && !named("ENABLED") {
+            venue.enabled = false;
+        }
+    }
     spawn_app_with(move |s| {
         let (bind, store) = (s.server.bind.clone(), s.store.url.clone());
         *s = from_env;

@@ -205,7 +205,8 @@ pub async fn ws_connect(
         Ok(Ok((ws, _))) => Ok(ws),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(res))) => {
             let status = res.status().as_u16();
-            let headers = reqwest::header::HeaderMap::new();
+            // The upgrade's own headers: a 429 says when to come back (`Retry-After`).
+            let headers = res.headers().clone();
             let body = res
                 .body()
                 .as_ref()

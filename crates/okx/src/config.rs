@@ -13,6 +13,9 @@ pub struct OkxConfig {
     pub checksum: bool,
     /// Instruments per subscribe request.
     pub args_per_message: usize,
+    /// Subscribe/unsubscribe requests a connection may send per hour (OKX allows 480; the
+    /// default keeps a margin). Subscriptions wait while the budget is spent.
+    pub requests_per_hour: usize,
     /// Text messages sent per second per connection.
     pub control_per_second: usize,
     /// New connections allowed per second (OKX: 3 per IP).
@@ -43,6 +46,7 @@ impl Default for OkxConfig {
             depth_cap: 400,
             checksum: true,
             args_per_message: 20,
+            requests_per_hour: 460,
             control_per_second: 4,
             connections_per_second: 2,
             dead_after: Duration::from_secs(10),

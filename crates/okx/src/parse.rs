@@ -366,19 +366,24 @@ pub fn parse_candles(text: &str, interval: Interval) -> Result<Vec<Kline>, RestB
     Ok(out)
 }
 
-/// Append `m` at decimal `scale` as OKX prints numbers: no trailing zeros, no trailing point.
+/// Append `m` at decimal `scale` as OKX prints numbers: no trailing zeros, no trailing point
+/// (digits rendered on the stack: no allocation).
 fn text_of(m: u64, scale: u32, out: &mut Vec<u8>) {
-    let mut digits = m.to_string().into_bytes();
-    let scale = scale as usize;
-    if scale == 0 {
-        out.extend_from_slice(&digits);
-        return;
+    let mut buf = [b'0'; 40];
+    let mut i = buf.len();
+    let mut n = m;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
-    if digits.len() <= scale {
-        let mut padded = vec![b'0'; scale + 1 - digits.len()];
-        padded.extend_from_slice(&digits);
-        digits = padded;
-    }
+    let scale = (scale as usize).min(30);
+    // At least one digit before the point: the buffer is pre-filled with zeros.
+    let start = i.min(buf.len() - scale - 1);
+    let digits = &buf[start..];
     let (int, frac) = digits.split_at(digits.len() - scale);
     let frac_len = frac.iter().rposition(|d| *d != b'0').map_or(0, |i| i + 1);
     out.extend_from_slice(int);
@@ -392,9 +397,9 @@ fn text_of(m: u64, scale: u32, out: &mut Vec<u8>) {
 /// longer side alone), each level `price:size` as OKX prints it.
 pub fn checksum_input(book: &OrderBook) -> Vec<u8> {
     let (ps, qs) = book.scales();
-    let bids: Vec<(u64, u64)> = book.fixed_levels(BookSide::Bid).take(25).collect();
-    let asks: Vec<(u64, u64)> = book.fixed_levels(BookSide::Ask).take(25).collect();
-    let mut out = Vec::with_capacity(1_024);
+    let mut bids = book.fixed_levels(BookSide::Bid).take(25);
+    let mut asks = book.fixed_levels(BookSide::Ask).take(25);
+    let mut out = Vec::with_capacity(1_536);
     let level = |(p, q): (u64, u64), out: &mut Vec<u8>| {
         if !out.is_empty() {
             out.push(b':');
@@ -403,12 +408,16 @@ pub fn checksum_input(book: &OrderBook) -> Vec<u8> {
         out.push(b':');
         text_of(q, qs, out);
     };
-    for i in 0..bids.len().max(asks.len()) {
-        if let Some(b) = bids.get(i) {
-            level(*b, &mut out);
+    loop {
+        let (b, a) = (bids.next(), asks.next());
+        if b.is_none() && a.is_none() {
+            break;
         }
-        if let Some(a) = asks.get(i) {
-            level(*a, &mut out);
+        if let Some(b) = b {
+            level(b, &mut out);
+        }
+        if let Some(a) = a {
+            level(a, &mut out);
         }
     }
     out

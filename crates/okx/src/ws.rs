@@ -71,6 +71,8 @@ struct Feed {
     rest_tx: mpsc::UnboundedSender<Event>,
     rest_rx: mpsc::UnboundedReceiver<Event>,
     pending_unsub: Vec<(String, String)>,
+    /// When each (un)subscribe request of the current connection was sent (last hour).
+    ops: VecDeque<Instant>,
     malformed: u64,
     last_frame: Instant,
     last_ping: Instant,
@@ -92,6 +94,7 @@ pub(crate) async fn run(ex: Arc<OkxExchange>, ctx: FeedContext) {
         rest_tx,
         rest_rx,
         pending_unsub: Vec::new(),
+        ops: VecDeque::new(),
         malformed: 0,
         last_frame: Instant::now(),
         last_ping: Instant::now(),
@@ -127,6 +130,7 @@ impl VenueSession for Feed {
         self.conn = Some(conn);
         self.requests.clear();
         self.pending_unsub.clear();
+        self.ops.clear();
         self.last_frame = Instant::now();
         Ok(())
     }
@@ -233,6 +237,11 @@ impl Feed {
         let Some(conn) = self.conn.as_ref() else {
             return Vec::new();
         };
+        let now = Instant::now();
+        self.ops.extend(std::iter::repeat_n(
+            now,
+            args.len().div_ceil(self.ex.config.args_per_message.max(1)),
+        ));
         let mut sent = Vec::new();
         for chunk in args.chunks(self.ex.config.args_per_message.max(1)) {
             self.next_req += 1;
@@ -247,16 +256,36 @@ impl Feed {
         sent
     }
 
+    /// Requests this connection may still send within the venue's hourly budget.
+    fn budget(&mut self) -> usize {
+        let now = Instant::now();
+        while self
+            .ops
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(3_600))
+        {
+            self.ops.pop_front();
+        }
+        self.ex
+            .config
+            .requests_per_hour
+            .saturating_sub(self.ops.len())
+    }
+
     fn tick(&mut self) {
         if self.conn.is_none() {
             return;
         }
         let now = Instant::now();
+        // Subscriptions wait (Pending) while this connection's hourly request budget is
+        // spent; each one costs a request per 10 instruments (books and trades together).
+        let may_subscribe = self.budget() >= 2;
         let wait = self.ex.config.snapshot_wait;
         let mut subscribe = Vec::new();
         let mut fetch = Vec::new();
         for (key, sub) in self.subs.iter_mut() {
             match sub.state {
+                SubState::Pending | SubState::Waiting(_) if !may_subscribe => continue,
                 SubState::Pending => {}
                 SubState::Waiting(at) if at <= now => {}
                 SubState::Subscribing(since) if now.duration_since(since) >= wait => {
@@ -271,6 +300,9 @@ impl Feed {
             subscribe.push(key.clone());
         }
         subscribe.sort();
+        if !may_subscribe && self.subs.values().any(|s| s.state == SubState::Pending) {
+            debug!("this connection's hourly subscription budget is spent; subscriptions wait");
+        }
         if !self.pending_unsub.is_empty() {
             let unsub = std::mem::take(&mut self.pending_unsub);
             self.send("unsubscribe", &unsub);

@@ -74,6 +74,8 @@ struct Venue {
     faults: Faults,
     trade_id: u64,
     rng: u64,
+    /// Every book state since `start_tape`, when recording.
+    tape: Option<Vec<crate::TapeEntry>>,
 }
 
 fn lock(v: &Mutex<Venue>) -> MutexGuard<'_, Venue> {
@@ -439,6 +441,7 @@ impl MockBybit {
             .filter(|(_, sym)| *sym == symbol)
             .map(|(d, _)| d)
             .collect();
+        let recording = v.tape.is_some();
         let Some(book) = v.books.get_mut(symbol) else {
             return;
         };
@@ -455,6 +458,8 @@ impl MockBybit {
             }
         }
         let u = book.u;
+        let entry =
+            recording.then(|| crate::TapeEntry::now(symbol, Some(u), &book.bids, &book.asks));
         let frames: HashMap<usize, String> = before
             .into_iter()
             .map(|(depth, old)| {
@@ -469,6 +474,9 @@ impl MockBybit {
                 (depth, frame.to_string())
             })
             .collect();
+        if let (Some(tape), Some(e)) = (v.tape.as_mut(), entry) {
+            tape.push(e);
+        }
         if v.faults.drop_next > 0 {
             v.faults.drop_next -= 1;
             return;
@@ -527,6 +535,9 @@ impl MockBybit {
         };
         book.u = 1;
         let b = book.clone();
+        if let Some(tape) = v.tape.as_mut() {
+            tape.push(crate::TapeEntry::now(symbol, Some(1), &b.bids, &b.asks));
+        }
         for (c, topics) in v.clients.values() {
             for t in topics {
                 if let Some((depth, sym)) = depth_of(t)
@@ -575,6 +586,22 @@ impl MockBybit {
                 (norm(bids), norm(asks))
             })
             .unwrap_or_default()
+    }
+
+    /// Start recording every book state (for checking fills against the venue).
+    pub fn start_tape(&self) {
+        let mut v = self.venue();
+        let tape = v
+            .books
+            .iter()
+            .map(|(s, b)| crate::TapeEntry::now(s, Some(b.u), &b.bids, &b.asks))
+            .collect();
+        v.tape = Some(tape);
+    }
+
+    /// Every book state since [`Self::start_tape`], oldest first.
+    pub fn tape(&self) -> Vec<crate::TapeEntry> {
+        self.venue().tape.clone().unwrap_or_default()
     }
 
     /// The venue's current update id of `symbol` (the `u` of its last message).
@@ -635,6 +662,11 @@ impl MockBybit {
     /// Connections accepted so far.
     pub fn connections_total(&self) -> u64 {
         self.record.lock().map(|r| r.connections).unwrap_or(0)
+    }
+
+    /// WebSocket upgrades refused so far (by [`Self::refuse_ws`]).
+    pub fn refused_total(&self) -> u64 {
+        self.record.lock().map(|r| r.refused).unwrap_or(0)
     }
 
     /// Everything clients sent, with when.

@@ -53,6 +53,8 @@ struct Venue {
     checksums: bool,
     trade_id: u64,
     rng: u64,
+    /// Every book state since `start_tape`, when recording.
+    tape: Option<Vec<crate::TapeEntry>>,
 }
 
 fn lock(v: &Mutex<Venue>) -> MutexGuard<'_, Venue> {
@@ -366,6 +368,7 @@ impl MockOkx {
         if corrupt {
             v.faults.corrupt_next -= 1;
         }
+        let recording = v.tape.is_some();
         let Some(book) = v.books.get_mut(inst) else {
             return;
         };
@@ -387,6 +390,9 @@ impl MockOkx {
                 out.push((p, q));
             }
         }
+        let entry = recording.then(|| {
+            crate::TapeEntry::now(inst, u64::try_from(book.seq).ok(), &book.bids, &book.asks)
+        });
         let sum = if checksums {
             text_checksum(book) ^ i64::from(corrupt)
         } else {
@@ -398,6 +404,9 @@ impl MockOkx {
                       "checksum": sum, "prevSeqId": prev, "seqId": book.seq}]
         })
         .to_string();
+        if let (Some(tape), Some(e)) = (v.tape.as_mut(), entry) {
+            tape.push(e);
+        }
         if v.faults.drop_next > 0 {
             v.faults.drop_next -= 1;
             return;
@@ -469,6 +478,22 @@ impl MockOkx {
                 )
             })
             .unwrap_or_default()
+    }
+
+    /// Start recording every book state (for checking fills against the venue).
+    pub fn start_tape(&self) {
+        let mut v = self.venue();
+        let tape = v
+            .books
+            .iter()
+            .map(|(i, b)| crate::TapeEntry::now(i, u64::try_from(b.seq).ok(), &b.bids, &b.asks))
+            .collect();
+        v.tape = Some(tape);
+    }
+
+    /// Every book state since [`Self::start_tape`], oldest first.
+    pub fn tape(&self) -> Vec<crate::TapeEntry> {
+        self.venue().tape.clone().unwrap_or_default()
     }
 
     /// The venue's current `seqId` of `inst`.
@@ -549,6 +574,11 @@ impl MockOkx {
     /// Connections accepted so far.
     pub fn connections_total(&self) -> u64 {
         self.record.lock().map(|r| r.connections).unwrap_or(0)
+    }
+
+    /// WebSocket upgrades refused so far (by [`Self::refuse_ws`]).
+    pub fn refused_total(&self) -> u64 {
+        self.record.lock().map(|r| r.refused).unwrap_or(0)
     }
 
     /// Everything clients sent, with when.

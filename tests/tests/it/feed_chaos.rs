@@ -1,12 +1,14 @@
-//! Feed chaos (issue 8/8): the whole server against the Binance and Kraken mocks while faults
-//! are mixed at random — lost updates (gaps), bad checksums, garbage frames, silence,
-//! disconnects, Binance `serverShutdown`, slow, refused and lagging snapshots — and TWAPs
-//! execute on four books. Afterwards:
+//! Feed chaos (issue 8/8, extended to OKX and Bybit): the whole server against the Binance,
+//! Kraken, OKX and Bybit mocks while faults are mixed at random — lost updates (gaps), bad
+//! checksums, garbage frames, silence, disconnects, Binance `serverShutdown`, slow, refused
+//! and lagging snapshots, OKX's upgrade notice, Bybit's restart snapshot — and TWAPs execute
+//! on six books. Afterwards:
 //!
 //! - every filled slice took only liquidity the venue really showed: each fill's price was
 //!   on the right side of the venue's book, with at least the filled quantity, in a state
 //!   that was current no longer than the staleness bound before the slice (Binance: the exact
-//!   state of the update id the server's book was at; Kraken: a state within the window) —
+//!   state of the update id the server's book was at, likewise OKX's `seqId` and Bybit's `u`;
+//!   Kraken: a state within the window) —
 //!   so no fill came from a gapped, resyncing or stale book;
 //! - every fill respects the order's limit price;
 //! - the books end equal to the mocks' books;
@@ -26,7 +28,9 @@ use serde_json::{Value, json};
 use testkit::TapeEntry;
 use testkit::binance::Levels;
 use testkit::binance::MockBinance;
+use testkit::bybit::MockBybit;
 use testkit::kraken::MockKraken;
+use testkit::okx::MockOkx;
 
 /// `market.stale_after_ms` for this test: a book quiet this long is `stale`.
 const STALE_AFTER_MS: u64 = 2_000;
@@ -36,6 +40,9 @@ const STALE_SLACK_MS: u64 = 1_500;
 /// lost update can no longer be detected, so the chaos keeps checksum-breaking faults
 /// (lost update, corrupt checksum, silence) on Kraken to 3.
 const KRAKEN_CHECKSUM_FAULTS: u32 = 3;
+/// OKX's checksum breaker is the hub's too; a lost update there is still caught by the
+/// `seqId` chain, so only corrupted checksums are limited.
+const OKX_CHECKSUM_FAULTS: u32 = 3;
 
 fn dec(v: &Value) -> Decimal {
     v.as_str()
@@ -75,6 +82,8 @@ fn holds(e: &TapeEntry, side: &str, fills: &[(Decimal, Decimal)]) -> bool {
 struct Venues {
     binance: MockBinance,
     kraken: MockKraken,
+    okx: MockOkx,
+    bybit: MockBybit,
 }
 
 /// One book the chaos trades on.
@@ -84,7 +93,7 @@ struct Market {
     venue_symbol: &'static str,
 }
 
-const MARKETS: [Market; 4] = [
+const MARKETS: [Market; 6] = [
     Market {
         exchange: "binance",
         symbol: "BTC-USDT",
@@ -105,6 +114,16 @@ const MARKETS: [Market; 4] = [
         symbol: "ETH-USD",
         venue_symbol: "ETH/USD",
     },
+    Market {
+        exchange: "okx",
+        symbol: "BTC-USDT",
+        venue_symbol: "BTC-USDT",
+    },
+    Market {
+        exchange: "bybit",
+        symbol: "BTC-USDT",
+        venue_symbol: "BTCUSDT",
+    },
 ];
 
 impl Venues {
@@ -113,6 +132,8 @@ impl Venues {
             if testkit::xorshift(rng).is_multiple_of(2) {
                 match m.exchange {
                     "binance" => self.binance.random_update(m.venue_symbol),
+                    "okx" => self.okx.random_update(m.venue_symbol),
+                    "bybit" => self.bybit.random_update(m.venue_symbol),
                     _ => self.kraken.random_update(m.venue_symbol),
                 }
             }
@@ -122,6 +143,8 @@ impl Venues {
     fn top(&self, m: &Market, n: usize) -> (Levels, Levels) {
         match m.exchange {
             "binance" => self.binance.top(m.venue_symbol, n),
+            "okx" => self.okx.top(m.venue_symbol, n),
+            "bybit" => self.bybit.top(m.venue_symbol, n),
             _ => self.kraken.top(m.venue_symbol, n),
         }
     }
@@ -144,7 +167,10 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
     let venues = Venues {
         binance: MockBinance::start(&["BTCUSDT", "ETHUSDT"]).await.unwrap(),
         kraken: MockKraken::start(&["BTC/USD", "ETH/USD"]).await.unwrap(),
+        okx: MockOkx::start(&["BTC-USDT"]).await.unwrap(),
+        bybit: MockBybit::start(&["BTCUSDT"]).await.unwrap(),
     };
+    venues.okx.set_checksums(true);
     let stale = STALE_AFTER_MS.to_string();
     let app = spawn_app_with_env(&[
         (
@@ -162,6 +188,15 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
             &venues.kraken.rest_url,
         ),
         ("PAPERTWAP_EXCHANGES__KRAKEN__SYMBOLS", "BTC-USD,ETH-USD"),
+        ("PAPERTWAP_EXCHANGES__OKX__WS_URL", &venues.okx.ws_url),
+        ("PAPERTWAP_EXCHANGES__OKX__REST_URL", &venues.okx.rest_url),
+        ("PAPERTWAP_EXCHANGES__OKX__SYMBOLS", "BTC-USDT"),
+        ("PAPERTWAP_EXCHANGES__BYBIT__WS_URL", &venues.bybit.ws_url),
+        (
+            "PAPERTWAP_EXCHANGES__BYBIT__REST_URL",
+            &venues.bybit.rest_url,
+        ),
+        ("PAPERTWAP_EXCHANGES__BYBIT__SYMBOLS", "BTC-USDT"),
         ("PAPERTWAP_MARKET__STALE_AFTER_MS", &stale),
     ])
     .await
@@ -195,6 +230,8 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
     }
     venues.binance.start_tape();
     venues.kraken.start_tape();
+    venues.okx.start_tape();
+    venues.bybit.start_tape();
 
     // Six TWAPs over the whole chaos window, one slice a second; some with limits near the
     // touch so that limits bind.
@@ -207,6 +244,8 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
         (2, "buy", "2", None),
         (2, "sell", "1", Some(-2)),
         (3, "sell", "30", None),
+        (4, "buy", "3", Some(4)),
+        (5, "sell", "3", None),
     ];
     for (i, (mi, side, qty, limit_ticks)) in plans.iter().enumerate() {
         let m = &MARKETS[*mi];
@@ -217,11 +256,12 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
         });
         if let Some(t) = limit_ticks {
             let (bid, ask) = (dec(&book["bids"][0][0]), dec(&book["asks"][0][0]));
-            let tick = if m.exchange == "kraken" && m.symbol.starts_with("BTC") {
-                Decimal::new(1, 1)
-            } else {
-                Decimal::new(1, 2)
-            };
+            let tick =
+                if (m.exchange == "kraken" && m.symbol.starts_with("BTC")) || m.exchange == "okx" {
+                    Decimal::new(1, 1)
+                } else {
+                    Decimal::new(1, 2)
+                };
             let reference = if *side == "buy" { ask } else { bid };
             body["limit_price"] = json!((reference + tick * Decimal::from(*t)).to_string());
         }
@@ -239,7 +279,13 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
 
     // Chaos: the market moves every 50 ms; a fault every ~400 ms.
     let mut kraken_checksum_faults = 0u32;
-    let mut forced_reconnects = HashMap::from([("binance", 0u64), ("kraken", 0u64)]);
+    let mut okx_checksum_faults = 0u32;
+    let mut forced_reconnects = HashMap::from([
+        ("binance", 0u64),
+        ("kraken", 0u64),
+        ("okx", 0u64),
+        ("bybit", 0u64),
+    ]);
     let mut unsilence: Vec<(Instant, &'static str)> = Vec::new();
     let mut faults_done: HashMap<&'static str, u32> = HashMap::new();
     let start = Instant::now();
@@ -252,6 +298,8 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
             }
             match *venue {
                 "binance" => venues.binance.set_silent(false),
+                "okx" => venues.okx.set_silent(false),
+                "bybit" => venues.bybit.set_silent(false),
                 _ => venues.kraken.set_silent(false),
             }
             false
@@ -260,7 +308,69 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
             next_fault =
                 Instant::now() + Duration::from_millis(200 + testkit::xorshift(&mut rng) % 400);
             let r = testkit::xorshift(&mut rng);
-            let fault: &'static str = if r.is_multiple_of(2) {
+            let fault: &'static str = if r % 4 == 2 {
+                let silent = unsilence.iter().any(|(_, v)| *v == "okx");
+                match (r >> 8) % 6 {
+                    0 => {
+                        venues.okx.drop_next(1);
+                        "okx lost update"
+                    }
+                    1 if okx_checksum_faults < OKX_CHECKSUM_FAULTS => {
+                        okx_checksum_faults += 1;
+                        venues.okx.corrupt_next_checksums(1);
+                        "okx bad checksum"
+                    }
+                    2 if !silent => {
+                        venues.okx.set_silent(true);
+                        let ms = 500 + (r >> 16) % 3_500;
+                        unsilence.push((Instant::now() + Duration::from_millis(ms), "okx"));
+                        "okx silence"
+                    }
+                    3 => {
+                        venues.okx.disconnect_all();
+                        *forced_reconnects.entry("okx").or_default() += 1;
+                        "okx disconnect"
+                    }
+                    4 => {
+                        venues.okx.notice();
+                        *forced_reconnects.entry("okx").or_default() += 1;
+                        "okx notice"
+                    }
+                    _ => {
+                        venues.okx.send_raw("{\"arg\":{\"channel\":\"books\",\"instId\":\"BTC-USDT\"},\"action\":\"update\",\"data\":[{");
+                        "okx garbage"
+                    }
+                }
+            } else if r % 4 == 3 {
+                let silent = unsilence.iter().any(|(_, v)| *v == "bybit");
+                match (r >> 8) % 5 {
+                    0 => {
+                        venues.bybit.drop_next(1);
+                        "bybit lost update"
+                    }
+                    1 if !silent => {
+                        venues.bybit.set_silent(true);
+                        let ms = 500 + (r >> 16) % 3_500;
+                        unsilence.push((Instant::now() + Duration::from_millis(ms), "bybit"));
+                        "bybit silence"
+                    }
+                    2 => {
+                        venues.bybit.disconnect_all();
+                        *forced_reconnects.entry("bybit").or_default() += 1;
+                        "bybit disconnect"
+                    }
+                    3 => {
+                        venues.bybit.restart("BTCUSDT");
+                        "bybit restart"
+                    }
+                    _ => {
+                        venues.bybit.send_raw(
+                            "{\"topic\":\"orderbook.200.BTCUSDT\",\"type\":\"delta\",\"data\":{",
+                        );
+                        "bybit garbage"
+                    }
+                }
+            } else if r.is_multiple_of(2) {
                 match (r >> 8) % 9 {
                     0 | 1 => {
                         venues.binance.drop_next(1 + (r >> 16) as usize % 3);
@@ -347,6 +457,8 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
     // Calm: faults off, the market keeps moving; every book converges to the venue's.
     venues.binance.set_silent(false);
     venues.kraken.set_silent(false);
+    venues.okx.set_silent(false);
+    venues.bybit.set_silent(false);
     venues.binance.set_snapshot_delay(Duration::ZERO);
     venues.binance.set_snapshot_lag(0);
     let calm = Instant::now();
@@ -396,6 +508,8 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
     // Every fill against the venue's own record.
     let binance_tape = venues.binance.tape();
     let kraken_tape = venues.kraken.tape();
+    let okx_tape = venues.okx.tape();
+    let bybit_tape = venues.bybit.tape();
     let bound = Duration::from_millis(STALE_AFTER_MS + STALE_SLACK_MS);
     let (mut filled_slices, mut all_slices) = (0usize, 0usize);
     let mut skipped: HashMap<String, usize> = HashMap::new();
@@ -442,16 +556,14 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
                 o["token_id"],
                 s["index"]
             );
-            let states: Vec<&TapeEntry> = match *exchange {
-                "binance" => binance_tape
-                    .iter()
-                    .filter(|e| e.symbol == m.venue_symbol)
-                    .collect(),
-                _ => kraken_tape
-                    .iter()
-                    .filter(|e| e.symbol == m.venue_symbol)
-                    .collect(),
+            let tape = match *exchange {
+                "binance" => &binance_tape,
+                "okx" => &okx_tape,
+                "bybit" => &bybit_tape,
+                _ => &kraken_tape,
             };
+            let states: Vec<&TapeEntry> =
+                tape.iter().filter(|e| e.symbol == m.venue_symbol).collect();
             // A state is usable if it was still current within `bound` before the slice.
             let usable = |i: usize| -> bool {
                 let superseded = states.get(i + 1).map(|n| n.at);
@@ -459,14 +571,20 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
                     && superseded.is_none_or(|t| t + bound >= executed)
             };
             let ok = match *exchange {
-                "binance" => {
+                "binance" | "okx" | "bybit" => {
                     let seq = s["book_seq"]
                         .as_u64()
-                        .expect("Binance slices carry the update id");
+                        .expect("these venues' slices carry the update id");
+                    // The latest venue state with that id before the slice (Bybit's ids
+                    // restart at 1 after a restart).
                     let i = states
                         .iter()
-                        .position(|e| e.id == Some(seq))
-                        .unwrap_or_else(|| panic!("update id {seq} is not a venue state"));
+                        .rposition(|e| {
+                            e.id == Some(seq) && e.at <= executed + Duration::from_millis(50)
+                        })
+                        .unwrap_or_else(|| {
+                            panic!("{exchange} update id {seq} is not a venue state")
+                        });
                     assert!(
                         holds(states[i], side, &fills),
                         "{} slice {} fills {fills:?} are not in the venue's book at {seq}",
@@ -494,6 +612,8 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
     for (name, sent) in [
         ("binance", venues.binance.received()),
         ("kraken", venues.kraken.received()),
+        ("okx", venues.okx.received()),
+        ("bybit", venues.bybit.received()),
     ] {
         let mut per_client: HashMap<u64, Vec<Instant>> = HashMap::new();
         for (c, t, _) in sent {
@@ -532,5 +652,17 @@ async fn feed_chaos_never_fills_from_a_bad_book_and_ends_equal_to_the_venues() {
     // silence that outlived the read timeout (none here: silences are under 4 s).
     assert!(binance_conns <= 1 + forced_reconnects["binance"] + 1);
     assert!(kraken_conns <= 1 + forced_reconnects["kraken"] + 1);
+    // OKX and Bybit silences can outlive the pong deadline only with the 10 s default, and
+    // the chaos's are under 4 s.
+    let (okx_conns, bybit_conns) = (
+        venues.okx.connections_total(),
+        venues.bybit.connections_total(),
+    );
+    eprintln!(
+        "connections: okx {okx_conns} (forced {}), bybit {bybit_conns} (forced {})",
+        forced_reconnects["okx"], forced_reconnects["bybit"]
+    );
+    assert!(okx_conns <= 1 + forced_reconnects["okx"] + 1);
+    assert!(bybit_conns <= 1 + forced_reconnects["bybit"] + 1);
     app.stop().await.unwrap();
 }

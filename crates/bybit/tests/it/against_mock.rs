@@ -259,11 +259,14 @@ async fn pairs_klines_and_rest_rate_limits() {
 }
 
 /// 100 000 book events with a fault every few thousand (a lost delta, a malformed frame, a
-/// dropped connection, a venue restart): the served book ends exactly on the venue's.
+/// dropped connection, a venue restart) and a trade printed at every catch-up: the served
+/// book ends exactly on the venue's, and the tape holds every trade once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_events_with_faults_end_on_the_venues_book() {
     let r = rig(&["BTCUSDT"], |_, _| {}).await;
     let mut w = r.hub.watch(ExchangeId::Bybit, "BTCUSDT").unwrap();
+    let tape = r.hub.watch_trades(ExchangeId::Bybit, "BTCUSDT").unwrap();
+    let mut printed = Vec::new();
     until(&mut w, 10, |s| s.health.state == BookState::Live).await;
     let started = Instant::now();
     for i in 0..100_000u32 {
@@ -288,6 +291,18 @@ async fn a_hundred_thousand_events_with_faults_end_on_the_venues_book() {
                 s.health.state == BookState::Live && s.book.seq() == u
             })
             .await;
+            // A trade once the trade topic rides the current connection.
+            testkit::eventually("the trade topic", Duration::from_secs(10), || {
+                let subs = r.mock.subscriptions();
+                subs.len() == 1 && subs[0].contains("publicTrade.BTCUSDT")
+            })
+            .await;
+            let side = if i % 2_000 == 999 { "Buy" } else { "Sell" };
+            printed.push(
+                r.mock
+                    .trade("BTCUSDT", side, "67000.01", "0.001")
+                    .to_string(),
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(240),
@@ -296,4 +311,44 @@ async fn a_hundred_thousand_events_with_faults_end_on_the_venues_book() {
     }
     assert_equal_to_venue(&r, &mut w, "BTCUSDT", 200, 60).await;
     assert!(w.current().health.resyncs >= 1);
+    testkit::eventually("every trade on the tape", Duration::from_secs(10), || {
+        tape.since(0, 1_000).trades.len() >= printed.len()
+    })
+    .await;
+    let ids: Vec<String> = tape
+        .since(0, 1_000)
+        .trades
+        .iter()
+        .map(|t| t.trade_id.to_string())
+        .collect();
+    assert_eq!(ids, printed, "each trade once, in order, across reconnects");
+}
+
+#[tokio::test]
+async fn a_429_on_the_upgrade_is_waited_out_by_its_retry_after() {
+    let r = rig(&["BTCUSDT"], |_, _| {}).await;
+    let mut w = r.hub.watch(ExchangeId::Bybit, "BTCUSDT").unwrap();
+    until(&mut w, 10, |s| s.health.state == BookState::Live).await;
+    r.mock.refuse_ws(Some(429));
+    r.mock.disconnect_all();
+    testkit::eventually("down with the 429", Duration::from_secs(10), || {
+        let st = r.hub.exchanges();
+        st[0].connection == Some(market::ConnState::Down)
+            && st[0]
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("rate-limited this server; retry after 1s")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let refused = r.mock.refused_total();
+    assert!(
+        (1..=4).contains(&refused),
+        "Retry-After: 1 s honoured, {refused} attempts"
+    );
+    r.mock.refuse_ws(None);
+    until(&mut w, 15, |s| s.health.state == BookState::Live).await;
+    r.mock.random_update("BTCUSDT");
+    assert_equal_to_venue(&r, &mut w, "BTCUSDT", 200, 10).await;
 }

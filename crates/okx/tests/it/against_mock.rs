@@ -270,6 +270,8 @@ async fn a_hundred_thousand_events_with_faults_end_on_the_venues_book() {
     let r = rig(&["BTC-USDT"], |_, _| {}).await;
     r.mock.set_checksums(true);
     let mut w = r.hub.watch(ExchangeId::Okx, "BTC-USDT").unwrap();
+    let tape = r.hub.watch_trades(ExchangeId::Okx, "BTC-USDT").unwrap();
+    let mut printed = Vec::new();
     until(&mut w, 10, |s| s.health.state == BookState::Live).await;
     let started = Instant::now();
     for i in 0..100_000u32 {
@@ -290,6 +292,18 @@ async fn a_hundred_thousand_events_with_faults_end_on_the_venues_book() {
                 s.health.state == BookState::Live && s.book.seq() == seq
             })
             .await;
+            // A trade once the trades channel rides the current connection.
+            testkit::eventually("the trades channel", Duration::from_secs(10), || {
+                let subs = r.mock.subscriptions();
+                subs.len() == 1 && subs[0].contains(&("trades".to_owned(), "BTC-USDT".to_owned()))
+            })
+            .await;
+            let side = if i % 2_000 == 999 { "buy" } else { "sell" };
+            printed.push(
+                r.mock
+                    .trade("BTC-USDT", side, "67000.1", "0.001")
+                    .to_string(),
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(240),
@@ -298,4 +312,68 @@ async fn a_hundred_thousand_events_with_faults_end_on_the_venues_book() {
     }
     assert_equal_to_venue(&r, &mut w, "BTC-USDT", 400, 60).await;
     assert!(w.current().health.resyncs >= 2);
+    testkit::eventually("every trade on the tape", Duration::from_secs(10), || {
+        tape.since(0, 1_000).trades.len() >= printed.len()
+    })
+    .await;
+    let ids: Vec<String> = tape
+        .since(0, 1_000)
+        .trades
+        .iter()
+        .map(|t| t.trade_id.to_string())
+        .collect();
+    assert_eq!(ids, printed, "each trade once, in order, across reconnects");
+}
+
+#[tokio::test]
+async fn a_429_on_the_upgrade_is_waited_out_by_its_retry_after() {
+    let r = rig(&["BTC-USDT"], |_, _| {}).await;
+    let mut w = r.hub.watch(ExchangeId::Okx, "BTC-USDT").unwrap();
+    until(&mut w, 10, |s| s.health.state == BookState::Live).await;
+    r.mock.refuse_ws(Some(429));
+    r.mock.disconnect_all();
+    testkit::eventually("down with the 429", Duration::from_secs(10), || {
+        let st = r.hub.exchanges();
+        st[0].connection == Some(market::ConnState::Down)
+            && st[0]
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("rate-limited this server; retry after 1s")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let refused = r.mock.refused_total();
+    assert!(
+        (1..=4).contains(&refused),
+        "Retry-After: 1 s honoured, {refused} attempts"
+    );
+    r.mock.refuse_ws(None);
+    until(&mut w, 15, |s| s.health.state == BookState::Live).await;
+    r.mock.random_update("BTC-USDT");
+    assert_equal_to_venue(&r, &mut w, "BTC-USDT", 400, 10).await;
+}
+
+#[tokio::test]
+async fn subscriptions_wait_while_the_hourly_request_budget_is_spent() {
+    // A budget of 4 requests: the subscribe (1), a resync (2 more), a second resync's
+    // unsubscribe (the 4th); its subscribe must wait.
+    let r = rig(&["BTC-USDT"], |c, _| c.requests_per_hour = 4).await;
+    let mut w = r.hub.watch(ExchangeId::Okx, "BTC-USDT").unwrap();
+    until(&mut w, 10, |s| s.health.state == BookState::Live).await;
+    r.mock.drop_next(1);
+    r.mock.random_update("BTC-USDT");
+    r.mock.random_update("BTC-USDT");
+    until(&mut w, 10, |s| s.health.resyncs >= 1).await;
+    r.mock.drop_next(1);
+    r.mock.random_update("BTC-USDT");
+    r.mock.random_update("BTC-USDT");
+    until(&mut w, 10, |s| s.health.state == BookState::Resyncing).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        book_subscribes(&r, "BTC-USDT"),
+        2,
+        "the third subscribe waits for budget"
+    );
+    assert_eq!(w.current().health.state, BookState::Resyncing);
 }
