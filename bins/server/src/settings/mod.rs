@@ -249,7 +249,7 @@ pub struct MarketSettings {
     /// The pong deadline: a venue connection that shows no frame (data, heartbeat or pong to
     /// our pings) for this long is replaced.
     pub dead_after_ms: u64,
-    /// Public trades kept per book (the newest; memory is about 100 bytes a trade).
+    /// Public trades kept per book (the newest; 72 bytes a trade with a numeric id).
     pub trades_per_book: usize,
     /// Public trades older than this are dropped from a book's tape.
     pub trades_retention_secs: u64,
