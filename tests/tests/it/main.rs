@@ -12,4 +12,5 @@ mod metrics;
 mod orders_api;
 mod rate_limits;
 mod sdk;
+mod trades_all_venues;
 mod ws_feed;
