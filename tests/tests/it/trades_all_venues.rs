@@ -31,7 +31,7 @@ impl Mocks {
 
     /// One trade on each venue (the sim prints its own); returns exchange → (id, side).
     fn print(&self, n: u64) -> Vec<(&'static str, String, wire::Side)> {
-        let buy = n % 2 == 0;
+        let buy = n.is_multiple_of(2);
         let id_b = self.binance.trade("BTCUSDT", "67000.01", "0.01000", !buy);
         let id_k = self.kraken.trade(
             "BTC/USD",
