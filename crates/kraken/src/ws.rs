@@ -1,13 +1,13 @@
 //! The Kraken book feed: one WS v2 connection, per-symbol subscriptions.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use market::net::{WsConn, WsEvent, ws_connect};
 use market::{
-    Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, VenueSession,
-    run_session,
+    Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, ResyncBackoff,
+    VenueSession, group_trades, run_session,
 };
 use model::{BookEventKind, BookState, ExchangeId, Pair, Timestamp};
 use tokio::sync::mpsc;
@@ -23,8 +23,6 @@ const TRADE_REQ_BASE: u64 = 1 << 40;
 
 /// How long to wait for an unsubscribe answer before resubscribing anyway.
 const UNSUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
-/// The window over which a symbol's resyncs make its backoff grow.
-const RESYNC_WINDOW: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SubState {
@@ -49,8 +47,8 @@ enum SubState {
 struct Sub {
     pair: Pair,
     state: SubState,
-    /// Times of recent resyncs (within `RESYNC_WINDOW`), for the backoff.
-    resyncs: VecDeque<Instant>,
+    /// Recent resyncs, for the backoff.
+    resyncs: ResyncBackoff,
     /// The `trade` subscription was sent on the current connection.
     trades_sent: bool,
 }
@@ -224,7 +222,7 @@ impl Feed {
                                 Sub {
                                     pair: p.clone(),
                                     state: SubState::Pending,
-                                    resyncs: VecDeque::new(),
+                                    resyncs: ResyncBackoff::default(),
                                     trades_sent: false,
                                 },
                             );
@@ -268,20 +266,7 @@ impl Feed {
         ) {
             return;
         }
-        while sub
-            .resyncs
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > RESYNC_WINDOW)
-        {
-            sub.resyncs.pop_front();
-        }
-        sub.resyncs.push_back(now);
-        let n = sub.resyncs.len() as u32;
-        let delay = if n <= 1 {
-            Duration::ZERO
-        } else {
-            base.saturating_mul(1 << (n - 2).min(16)).min(cap)
-        };
+        let delay = sub.resyncs.next_delay(now, base, cap);
         let symbol = sub.pair.symbol.clone();
         if !connected || sub.state == SubState::Pending {
             sub.state = SubState::Waiting(now + delay);
@@ -399,19 +384,8 @@ impl Feed {
 
     /// Hand trades to the hub, one event per symbol, with our receive time.
     async fn on_trades(&mut self, trades: Vec<(String, model::Trade)>) {
-        let received = Timestamp::now();
-        let mut by_symbol: Vec<(model::Symbol, Vec<model::Trade>)> = Vec::new();
-        for (key, mut t) in trades {
-            let Some(sub) = self.subs.get(&key) else {
-                continue;
-            };
-            t.local_ts = received;
-            match by_symbol.iter_mut().find(|(s, _)| *s == sub.pair.symbol) {
-                Some((_, v)) => v.push(t),
-                None => by_symbol.push((sub.pair.symbol.clone(), vec![t])),
-            }
-        }
-        for (symbol, trades) in by_symbol {
+        let symbol_of = |k: &str| self.subs.get(k).map(|s| s.pair.symbol.clone());
+        for (symbol, trades) in group_trades(trades, symbol_of, Timestamp::now()) {
             self.emit(FeedEvent::Trades { symbol, trades }).await;
         }
     }

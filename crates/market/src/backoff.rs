@@ -1,4 +1,7 @@
+use std::collections::VecDeque;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time in
 /// `[0, min(cap, base·2ⁿ)]`, so many clients reconnecting at once spread out instead of
@@ -60,6 +63,37 @@ impl Backoff {
     }
 }
 
+/// Per-symbol resync pacing shared by the venue feeds: the first resync within five minutes
+/// is immediate, each further one waits twice as long as the one before (from `base`, capped
+/// at `cap`), so a symbol that keeps breaking backs off instead of hammering the venue.
+#[derive(Debug, Clone, Default)]
+pub struct ResyncBackoff {
+    recent: VecDeque<Instant>,
+}
+
+impl ResyncBackoff {
+    /// The window over which resyncs make the delay grow.
+    pub const WINDOW: Duration = Duration::from_secs(300);
+
+    /// Record a resync at `now` and return how long to wait before subscribing again.
+    pub fn next_delay(&mut self, now: Instant, base: Duration, cap: Duration) -> Duration {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Self::WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(now);
+        let n = self.recent.len() as u32;
+        if n <= 1 {
+            Duration::ZERO
+        } else {
+            base.saturating_mul(1 << (n - 2).min(16)).min(cap)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +113,22 @@ mod tests {
         assert_eq!(*ceilings.last().unwrap(), Duration::from_secs(30));
         b.reset();
         assert_eq!(b.current_ceiling(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn resyncs_back_off_within_the_window_and_reset_after_it() {
+        let t0 = Instant::now();
+        let (base, cap) = (Duration::from_millis(500), Duration::from_secs(60));
+        let mut r = ResyncBackoff::default();
+        let delays: Vec<Duration> = (0..10)
+            .map(|i| r.next_delay(t0 + Duration::from_secs(i), base, cap))
+            .collect();
+        assert_eq!(delays[0], Duration::ZERO, "the first is immediate");
+        assert_eq!(delays[1], base);
+        assert_eq!(delays[2], base * 2);
+        assert_eq!(delays[9], cap, "capped");
+        // Five quiet minutes later the count starts again.
+        let later = t0 + ResyncBackoff::WINDOW + Duration::from_secs(20);
+        assert_eq!(r.next_delay(later, base, cap), Duration::ZERO);
     }
 }

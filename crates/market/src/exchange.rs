@@ -128,6 +128,28 @@ pub enum FeedEvent {
     },
 }
 
+/// Group a venue's trades by our symbol for [`FeedEvent::Trades`], in arrival order: each
+/// trade's venue key (its native symbol) is looked up with `symbol_of` (trades of symbols not
+/// subscribed are dropped) and stamped with our receive time.
+pub fn group_trades(
+    trades: Vec<(String, Trade)>,
+    symbol_of: impl Fn(&str) -> Option<Symbol>,
+    received: Timestamp,
+) -> Vec<(Symbol, Vec<Trade>)> {
+    let mut out: Vec<(Symbol, Vec<Trade>)> = Vec::new();
+    for (key, mut t) in trades {
+        let Some(symbol) = symbol_of(&key) else {
+            continue;
+        };
+        t.local_ts = received;
+        match out.iter_mut().find(|(s, _)| *s == symbol) {
+            Some((_, v)) => v.push(t),
+            None => out.push((symbol, vec![t])),
+        }
+    }
+    out
+}
+
 /// The sending half a feed reports through. Also carries the connection's liveness stamp,
 /// which the feed refreshes on every inbound frame (data, heartbeat or pong) so that the hub
 /// can tell a quiet market on a live connection from a dead one.

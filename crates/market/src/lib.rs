@@ -23,12 +23,12 @@ pub mod net;
 mod parse;
 pub mod session;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, ResyncBackoff};
 pub use consolidated::{ConsolidatedBook, ConsolidatedLevel, ConsolidatedWatch, consolidate};
 pub use error::MarketError;
 pub use exchange::{
     ConnState, Exchange, FeedCommand, FeedContext, FeedEvent, FeedSender, KlineQuery, PairCache,
-    UnknownConnState,
+    UnknownConnState, group_trades,
 };
 pub use hub::{
     BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, TapeLimits, TradeTape, TradeWatch,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use market::net::{WsConn, WsEvent, ws_connect};
 use market::{
-    Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, VenueSession,
-    run_session,
+    Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, ResyncBackoff,
+    VenueSession, group_trades, run_session,
 };
 use model::{BookEvent, BookEventKind, BookState, ExchangeId, Pair, Timestamp, Trade};
 use tokio::sync::mpsc;
@@ -18,9 +18,6 @@ use tracing::{debug, info, warn};
 use crate::parse::{OkxBook, OkxInbound, OkxRestBook, parse_frame};
 use crate::rest::OkxExchange;
 use crate::sync::{SeqChain, Splice, Verdict};
-
-/// The window over which an instrument's resyncs make its backoff grow.
-const RESYNC_WINDOW: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SubState {
@@ -42,7 +39,7 @@ struct Sub {
     pair: Pair,
     state: SubState,
     chain: SeqChain,
-    resyncs: VecDeque<Instant>,
+    resyncs: ResyncBackoff,
     /// Bumped on every resubscribe, so that a late REST book is discarded.
     generation: u64,
 }
@@ -186,7 +183,7 @@ impl VenueSession for Feed {
                                     pair: p.clone(),
                                     state: SubState::Pending,
                                     chain: SeqChain::default(),
-                                    resyncs: VecDeque::new(),
+                                    resyncs: ResyncBackoff::default(),
                                     generation: 0,
                                 },
                             );
@@ -509,19 +506,8 @@ impl Feed {
     }
 
     async fn on_trades(&mut self, trades: Vec<(String, Trade)>) {
-        let received = Timestamp::now();
-        let mut by_symbol: Vec<(model::Symbol, Vec<Trade>)> = Vec::new();
-        for (key, mut t) in trades {
-            let Some(sub) = self.subs.get(&key) else {
-                continue;
-            };
-            t.local_ts = received;
-            match by_symbol.iter_mut().find(|(s, _)| *s == sub.pair.symbol) {
-                Some((_, v)) => v.push(t),
-                None => by_symbol.push((sub.pair.symbol.clone(), vec![t])),
-            }
-        }
-        for (symbol, trades) in by_symbol {
+        let symbol_of = |k: &str| self.subs.get(k).map(|s| s.pair.symbol.clone());
+        for (symbol, trades) in group_trades(trades, symbol_of, Timestamp::now()) {
             let _ = self.events.send(FeedEvent::Trades { symbol, trades }).await;
         }
     }
@@ -572,20 +558,7 @@ impl Feed {
         if matches!(sub.state, SubState::Refused | SubState::Waiting(_)) {
             return;
         }
-        while sub
-            .resyncs
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > RESYNC_WINDOW)
-        {
-            sub.resyncs.pop_front();
-        }
-        sub.resyncs.push_back(now);
-        let n = sub.resyncs.len() as u32;
-        let delay = if n <= 1 {
-            Duration::ZERO
-        } else {
-            base.saturating_mul(1 << (n - 2).min(16)).min(cap)
-        };
+        let delay = sub.resyncs.next_delay(now, base, cap);
         sub.chain.reset();
         sub.generation += 1;
         let was_subscribed = sub.state != SubState::Pending;
