@@ -11,7 +11,8 @@ pub struct HubBooks(pub Hub);
 
 impl Books for HubBooks {
     fn with_book(&self, exchange: ExchangeId, symbol: &Symbol, f: &mut dyn FnMut(BookRef<'_>)) {
-        match self.0.snapshot(exchange, symbol.as_str()) {
+        // Staleness judged at the moment of the fill, not at the hub's last sweep.
+        match self.0.snapshot_for_trading(exchange, symbol.as_str()) {
             Ok(s) => f(Some((&s.book, &s.health))),
             Err(_) => f(None),
         }

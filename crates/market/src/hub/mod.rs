@@ -492,6 +492,35 @@ impl Hub {
         Ok(snap)
     }
 
+    /// The latest snapshot for trading: as [`Hub::snapshot`], but a `live` book whose venue
+    /// has shown no sign of life and whose book has not changed for `stale_after` reads as
+    /// `stale` now — the ingest task's sweep that marks it runs once a second and may run
+    /// late under load; a reader about to fill must not wait for it.
+    pub fn snapshot_for_trading(
+        &self,
+        id: ExchangeId,
+        symbol: &str,
+    ) -> Result<Arc<BookSnapshot>, MarketError> {
+        let snap = self.snapshot(id, symbol)?;
+        if snap.health.state != BookState::Live {
+            return Ok(snap);
+        }
+        let v = self.venue(id)?;
+        let stale = u64::try_from(self.inner.config.stale_after.as_millis()).unwrap_or(u64::MAX);
+        let alive = v.alive.load(Ordering::Relaxed);
+        let conn_quiet = alive == 0 || mono_ms(self.inner.clock).saturating_sub(alive) > stale;
+        let book_quiet = snap.health.last_update.is_none_or(|t| {
+            Timestamp::now().millis_since(t) > i64::try_from(stale).unwrap_or(i64::MAX)
+        });
+        if !(conn_quiet && book_quiet) {
+            return Ok(snap);
+        }
+        let mut s = (*snap).clone();
+        s.health.state = BookState::Stale;
+        s.health.last_error = Some("venue went quiet".to_owned());
+        Ok(Arc::new(s))
+    }
+
     /// The latest snapshot, waiting up to `timeout` for the book to be live (a first request
     /// for a lazily subscribed book). Returns the latest snapshot either way.
     pub async fn snapshot_live_within(

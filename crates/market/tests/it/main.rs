@@ -325,3 +325,48 @@ async fn quiet_connection_makes_books_stale_and_liveness_restores_them() {
     r.shutdown.cancel();
     r.hub.wait().await;
 }
+
+#[tokio::test]
+async fn a_reader_about_to_trade_sees_staleness_before_the_sweep() {
+    // The sweep runs once a second; `snapshot_for_trading` judges at the moment of reading.
+    let mut r = rig(HubConfig {
+        stale_after: Duration::from_millis(300),
+        ..HubConfig::default()
+    })
+    .await;
+    let mut w = r.hub.watch(ExchangeId::Binance, "BTC-USDT").unwrap();
+    let _subscribe = r.next_command().await;
+    r.inject
+        .send(book(true, vec![lv("100", "1")], vec![lv("101", "1")], None))
+        .unwrap();
+    r.until(&mut w, |s| s.health.state == BookState::Live).await;
+    let fresh = r
+        .hub
+        .snapshot_for_trading(ExchangeId::Binance, "BTC-USDT")
+        .unwrap();
+    assert_eq!(fresh.health.state, BookState::Live);
+    // 400 ms of silence: whatever the sweep has published by now, a trader sees `stale`.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let quiet = r
+        .hub
+        .snapshot_for_trading(ExchangeId::Binance, "BTC-USDT")
+        .unwrap();
+    assert_eq!(quiet.health.state, BookState::Stale);
+    assert!(!quiet.health.is_tradeable());
+    // A sign of life makes it tradeable again at once.
+    r.inject
+        .send(book(false, vec![lv("100", "2")], vec![], None))
+        .unwrap();
+    r.until(&mut w, |s| {
+        s.health.state == BookState::Live
+            && s.book.top(1).bids()[0].qty.get() == rust_decimal::Decimal::TWO
+    })
+    .await;
+    let back = r
+        .hub
+        .snapshot_for_trading(ExchangeId::Binance, "BTC-USDT")
+        .unwrap();
+    assert_eq!(back.health.state, BookState::Live);
+    r.shutdown.cancel();
+    r.hub.wait().await;
+}
