@@ -26,6 +26,8 @@ start_release_server() {
     PAPERTWAP_EXCHANGES__KRAKEN__ENABLED=false \
     PAPERTWAP_EXCHANGES__BYBIT__ENABLED=false \
     PAPERTWAP_EXCHANGES__OKX__ENABLED=false \
+    PAPERTWAP_EXCHANGES__COINBASE__ENABLED=false \
+    PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED=false \
     PAPERTWAP_LOG__FORMAT=json \
     PAPERTWAP_LOG__LEVEL="${PAPERTWAP_LOG__LEVEL:-warn,papertwap_server=info}" \
     "$@" target/release/papertwap-server > "$work/server.log" 2>&1 &

@@ -69,7 +69,7 @@ measure() {
 # Our server, on the embedded defaults (sim + SQLite), pinned to CPU 0; limits raised so the
 # server's own cost is measured (the limiter still runs on every request).
 env PAPERTWAP_SERVER__BIND=127.0.0.1:0 PAPERTWAP_STORE__URL="sqlite://$work/load.db" \
-  PAPERTWAP_EXCHANGES__BINANCE__ENABLED=false PAPERTWAP_EXCHANGES__KRAKEN__ENABLED=false PAPERTWAP_EXCHANGES__BYBIT__ENABLED=false PAPERTWAP_EXCHANGES__OKX__ENABLED=false \
+  PAPERTWAP_EXCHANGES__BINANCE__ENABLED=false PAPERTWAP_EXCHANGES__KRAKEN__ENABLED=false PAPERTWAP_EXCHANGES__BYBIT__ENABLED=false PAPERTWAP_EXCHANGES__OKX__ENABLED=false PAPERTWAP_EXCHANGES__COINBASE__ENABLED=false PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED=false \
   PAPERTWAP_LOG__FORMAT=json PAPERTWAP_LOG__LEVEL=warn,papertwap_server=info \
   PAPERTWAP_LIMITS__PREMIUM__PER_MINUTE=100000000 PAPERTWAP_LIMITS__ANONYMOUS__PER_MINUTE=100000000 \
   taskset -c 0 target/release/papertwap-server > "$work/ours.log" 2>&1 &

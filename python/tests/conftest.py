@@ -84,6 +84,8 @@ def start_server(env: dict[str, str]) -> Server:
         "PAPERTWAP_EXCHANGES__KRAKEN__ENABLED": "false",
         "PAPERTWAP_EXCHANGES__BYBIT__ENABLED": "false",
         "PAPERTWAP_EXCHANGES__OKX__ENABLED": "false",
+        "PAPERTWAP_EXCHANGES__COINBASE__ENABLED": "false",
+        "PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED": "false",
         "PAPERTWAP_LOG__FORMAT": "json",
         "PAPERTWAP_LOG__LEVEL": "info",
         **env,

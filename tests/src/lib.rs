@@ -87,6 +87,8 @@ pub fn test_settings(dir: &tempfile::TempDir) -> Settings {
     s.exchanges.kraken.enabled = false;
     s.exchanges.bybit.enabled = false;
     s.exchanges.okx.enabled = false;
+    s.exchanges.coinbase.enabled = false;
+    s.exchanges.bitstamp.enabled = false;
     // Tests poll freely; the rate-limit tests set their own small budgets.
     for tier in [
         &mut s.limits.anonymous,
@@ -140,6 +142,8 @@ pub async fn spawn_app_with_env(env: &[(&str, &str)]) -> anyhow::Result<TestApp>
         ("KRAKEN", &mut ex.kraken),
         ("OKX", &mut ex.okx),
         ("BYBIT", &mut ex.bybit),
+        ("COINBASE", &mut ex.coinbase),
+        ("BITSTAMP", &mut ex.bitstamp),
     ] {
         let named = |key: &str| vars.contains_key(&format!("PAPERTWAP_EXCHANGES__{name}__{key}"));
         if !named("WS_URL") && !named("ENABLED") {

@@ -86,6 +86,8 @@ impl Application {
             (ExchangeId::Kraken, ex.kraken.fee_bps),
             (ExchangeId::Bybit, ex.bybit.fee_bps),
             (ExchangeId::Okx, ex.okx.fee_bps),
+            (ExchangeId::Coinbase, ex.coinbase.fee_bps),
+            (ExchangeId::Bitstamp, ex.bitstamp.fee_bps),
         ]
         .into();
         let (engine, engine_task) = engine::runner::start(
@@ -273,6 +275,8 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
         (ExchangeId::Kraken, &ex.kraken),
         (ExchangeId::Okx, &ex.okx),
         (ExchangeId::Bybit, &ex.bybit),
+        (ExchangeId::Coinbase, &ex.coinbase),
+        (ExchangeId::Bitstamp, &ex.bitstamp),
     ] {
         if !e.enabled {
             config.disabled.push(id);
@@ -341,11 +345,27 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
                 .context("building the OKX adapter")?;
                 list.push(Arc::new(adapter));
             }
-            other => {
-                config.unavailable.push((
-                    other,
-                    format!("the {other} adapter is not available in this build"),
-                ));
+            ExchangeId::Coinbase => {
+                let defaults = coinbase::CoinbaseConfig::default();
+                let adapter = coinbase::CoinbaseExchange::new(coinbase::CoinbaseConfig {
+                    ws_url: e.ws_url.clone().unwrap_or(defaults.ws_url.clone()),
+                    rest_url: e.rest_url.clone().unwrap_or(defaults.rest_url.clone()),
+                    dead_after: Duration::from_millis(s.market.dead_after_ms),
+                    ..defaults
+                })
+                .context("building the Coinbase adapter")?;
+                list.push(Arc::new(adapter));
+            }
+            ExchangeId::Bitstamp => {
+                let defaults = bitstamp::BitstampConfig::default();
+                let adapter = bitstamp::BitstampExchange::new(bitstamp::BitstampConfig {
+                    ws_url: e.ws_url.clone().unwrap_or(defaults.ws_url.clone()),
+                    rest_url: e.rest_url.clone().unwrap_or(defaults.rest_url.clone()),
+                    dead_after: Duration::from_millis(s.market.dead_after_ms),
+                    ..defaults
+                })
+                .context("building the Bitstamp adapter")?;
+                list.push(Arc::new(adapter));
             }
         }
     }

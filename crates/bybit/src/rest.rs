@@ -124,30 +124,9 @@ impl Exchange for BybitExchange {
             } else {
                 q.interval
             };
-            let mut rows = parse_klines(&body, source, Timestamp::now())
+            let rows = parse_klines(&body, source, Timestamp::now())
                 .map_err(|e| body_error(e, Some(&q.pair)))?;
-            if aggregate {
-                let first = rows.first().map(|k| k.open_time);
-                rows = Kline::aggregate(&rows, q.interval);
-                // The oldest bucket is partial when the window starts inside it.
-                if let (Some(f), Some(k)) = (first, rows.first())
-                    && k.open_time < f
-                {
-                    rows.remove(0);
-                }
-            }
-            rows.retain(|k| {
-                q.start.is_none_or(|s| k.open_time >= s) && q.end.is_none_or(|e| k.open_time <= e)
-            });
-            let limit = q.limit.max(1);
-            if rows.len() > limit {
-                if q.start.is_some() {
-                    rows.truncate(limit);
-                } else {
-                    rows.drain(..rows.len() - limit);
-                }
-            }
-            Ok(rows)
+            Ok(market::shape_klines(rows, &q, aggregate))
         }
         .boxed()
     }

@@ -385,6 +385,17 @@ pub fn parse_asset_pairs(text: &str) -> Result<Vec<KrakenPair>, RestBodyError> {
         let Ok(symbol) = Symbol::new(b, q) else {
             continue;
         };
+        // Rules the venue sent that are negative are not guessed around: the pair is
+        // skipped (a missing or zero `tick_size`, as in older answers, falls back to the
+        // price decimals).
+        let tick = dec(&p.tick_size).filter(|d| !d.is_zero());
+        let (min_qty, min_notional) = (dec(&p.ordermin), dec(&p.costmin));
+        if tick.is_some_and(|t| t <= Decimal::ZERO)
+            || min_qty.is_some_and(|m| m.is_sign_negative())
+            || min_notional.is_some_and(|m| m.is_sign_negative())
+        {
+            continue;
+        }
         let price_decimals = p.pair_decimals.unwrap_or(8).min(28);
         let qty_decimals = p.lot_decimals.unwrap_or(8).min(28);
         let ws_symbol = format!("{}/{}", canonical_asset(b), canonical_asset(q));
@@ -402,12 +413,10 @@ pub fn parse_asset_pairs(text: &str) -> Result<Vec<KrakenPair>, RestBodyError> {
                 ws_symbol,
                 aliases,
                 status: status(p.status.as_deref()),
-                price_tick: dec(&p.tick_size)
-                    .filter(|d| !d.is_zero())
-                    .unwrap_or_else(|| Decimal::new(1, price_decimals)),
+                price_tick: tick.unwrap_or_else(|| Decimal::new(1, price_decimals)),
                 qty_step: Decimal::new(1, qty_decimals),
-                min_qty: dec(&p.ordermin).unwrap_or_default(),
-                min_notional: dec(&p.costmin),
+                min_qty: min_qty.unwrap_or_default(),
+                min_notional,
             },
             price_decimals,
             qty_decimals,
@@ -484,6 +493,29 @@ pub fn parse_ohlc(text: &str, minutes: u32) -> Result<Vec<Kline>, RestBodyError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_with_negative_rules_are_skipped() {
+        // Found by the `kraken_rest` fuzz target: a negative tick was listed as is.
+        let body = |tick: &str, min: &str| {
+            format!(
+                r#"{{"error":[],"result":{{"XBTUSDT":{{"altname":"XBTUSDT","wsname":"XBT/USDT","pair_decimals":1,"lot_decimals":8,"tick_size":"{tick}","ordermin":"{min}","costmin":"0.5"}}}}}}"#
+            )
+        };
+        assert_eq!(parse_asset_pairs(&body("0.1", "0.0001")).unwrap().len(), 1);
+        let zero = parse_asset_pairs(&body("0", "0.0001")).unwrap();
+        assert_eq!(
+            zero[0].pair.price_tick,
+            Decimal::new(1, 1),
+            "from pair_decimals"
+        );
+        for (tick, min) in [("-.1", "0.0001"), ("0.1", "-1")] {
+            assert!(
+                parse_asset_pairs(&body(tick, min)).unwrap().is_empty(),
+                "{tick} {min}"
+            );
+        }
+    }
 
     #[test]
     fn control_frames() {

@@ -19,6 +19,7 @@ mod consolidated;
 mod error;
 mod exchange;
 mod hub;
+mod klines;
 pub mod net;
 mod parse;
 pub mod session;
@@ -34,5 +35,6 @@ pub use hub::{
     BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, TapeLimits, TradeTape, TradeWatch,
     TradesSince,
 };
+pub use klines::{MAX_KLINE_PAGES, kline_pages, shape_klines};
 pub use parse::{ParseError, parse_level};
 pub use session::{Retry, VenueSession, retry_policy, run_session};

@@ -1,5 +1,6 @@
 //! Dev-only helpers shared by the test suites: mock exchange servers that speak the real
-//! protocols on `127.0.0.1:0` with fault injection ([`binance`], [`kraken`]), fixture loading
+//! protocols on `127.0.0.1:0` with fault injection ([`binance`], [`kraken`], [`okx`],
+//! [`bybit`], [`coinbase`], [`bitstamp`]), fixture loading
 //! and opt-in test logging.
 //!
 //! # Invariants
@@ -11,7 +12,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod binance;
+pub mod bitstamp;
 pub mod bybit;
+pub mod coinbase;
 pub mod kraken;
 pub mod okx;
 

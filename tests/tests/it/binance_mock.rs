@@ -16,6 +16,8 @@ async fn server_serves_the_venue_book_exactly_and_subscribes_lazily() {
         ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
         ("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false"),
         ("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__COINBASE__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false"),
     ])
     .await
     .unwrap();
@@ -113,6 +115,8 @@ async fn unreachable_venue_answers_503_and_sim_still_works() {
         ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
         ("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false"),
         ("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__COINBASE__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false"),
     ])
     .await
     .unwrap();

@@ -123,6 +123,8 @@ fn crate_map_of_design_section_1_holds() {
         ("kraken", &["model", "market"]),
         ("bybit", &["model", "market"]),
         ("okx", &["model", "market"]),
+        ("coinbase", &["model", "market"]),
+        ("bitstamp", &["model", "market"]),
         ("engine", &["model"]),
         ("store", &["model"]),
         ("papertwap-wire", &[]),

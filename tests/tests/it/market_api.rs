@@ -69,7 +69,12 @@ async fn root_health_and_exchanges() {
     assert_eq!(s, StatusCode::OK);
     let ex = ex.as_array().unwrap();
     let ids: Vec<&str> = ex.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["sim", "binance", "kraken", "okx", "bybit"]);
+    assert_eq!(
+        ids,
+        [
+            "sim", "binance", "kraken", "okx", "bybit", "coinbase", "bitstamp"
+        ]
+    );
     assert_eq!(ex[0]["status"], "connected");
     assert_eq!(ex[0]["symbols"], 4);
     assert_eq!(ex[1]["status"], "disabled");
@@ -78,35 +83,60 @@ async fn root_health_and_exchanges() {
 
 #[tokio::test]
 async fn configured_live_exchanges_are_listed_but_not_pretended_connected() {
-    // A venue that cannot be reached (a closed loopback port): listed, honestly down.
+    // Every venue pointed at a closed loopback port: listed, honestly down, sim serving.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
+    let started = std::time::Instant::now();
     let app = spawn_app_with(|s| {
-        s.exchanges.kraken.enabled = true;
-        s.exchanges.kraken.ws_url = Some(format!("ws://127.0.0.1:{port}/v2"));
-        s.exchanges.kraken.rest_url = Some(format!("http://127.0.0.1:{port}"));
+        let ex = &mut s.exchanges;
+        for v in [
+            &mut ex.binance,
+            &mut ex.kraken,
+            &mut ex.okx,
+            &mut ex.bybit,
+            &mut ex.coinbase,
+            &mut ex.bitstamp,
+        ] {
+            v.enabled = true;
+            v.ws_url = Some(format!("ws://127.0.0.1:{port}/ws"));
+            v.rest_url = Some(format!("http://127.0.0.1:{port}"));
+        }
     })
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, _, ex) = get(&app, "/exchanges").await;
-    let kraken = ex
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == "kraken")
-        .unwrap()
-        .clone();
-    assert!(
-        ["down", "connecting"].contains(&kraken["status"].as_str().unwrap()),
-        "{kraken}"
-    );
-    assert!(
-        kraken["last_error"].as_str().unwrap().contains("connect"),
-        "{kraken}"
-    );
+    let (s, _, _) = get(&app, "/orderbook/sim/BTC-USDT").await;
+    assert_eq!(s, StatusCode::OK, "sim serves at once");
+    eprintln!("started and served sim in {:?}", started.elapsed());
+    let venues = ["binance", "kraken", "okx", "bybit", "coinbase", "bitstamp"];
+    for id in venues {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            let (_, _, ex) = get(&app, "/exchanges").await;
+            let v = ex
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["id"] == id)
+                .unwrap()
+                .clone();
+            if v["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("connect"))
+            {
+                break v;
+            }
+            assert!(std::time::Instant::now() < deadline, "{v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(
+            ["down", "connecting"].contains(&status["status"].as_str().unwrap()),
+            "{status}"
+        );
+    }
     let (s, h, body) = get(&app, "/orderbook/kraken/BTC-USD").await;
+    assert_problem(s, &h, &body, 503, "exchange_unavailable");
+    let (s, h, body) = get(&app, "/orderbook/coinbase/BTC-USD").await;
     assert_problem(s, &h, &body, 503, "exchange_unavailable");
     let (_, _, health) = get(&app, "/health").await;
     assert_eq!(

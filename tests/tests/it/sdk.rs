@@ -150,6 +150,8 @@ async fn sdk_flow_on_a_binance_mock_book() {
         ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
         ("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false"),
         ("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__COINBASE__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false"),
     ])
     .await
     .unwrap();

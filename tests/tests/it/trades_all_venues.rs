@@ -1,5 +1,5 @@
-//! Public trades on every venue, end to end: the server against the Binance, Kraken, OKX and
-//! Bybit mocks (and its own sim); each venue prints trades, and the SDK reads them back over
+//! Public trades on every venue, end to end: the server against the Binance, Kraken, OKX,
+//! Bybit, Coinbase and Bitstamp mocks (and its own sim); each venue prints trades, and the SDK reads them back over
 //! REST (`GET /trades/{exchange}/{symbol}`) and the WS `trades` channel, each once, with the
 //! taker's side.
 
@@ -10,7 +10,9 @@ use e2e::spawn_app_with_env;
 use papertwap_client::wire::{self, ServerMessage};
 use papertwap_client::{BookChannel, Client};
 use testkit::binance::MockBinance;
+use testkit::bitstamp::MockBitstamp;
 use testkit::bybit::MockBybit;
+use testkit::coinbase::MockCoinbase;
 use testkit::kraken::MockKraken;
 use testkit::okx::MockOkx;
 
@@ -19,6 +21,8 @@ struct Mocks {
     kraken: MockKraken,
     okx: MockOkx,
     bybit: MockBybit,
+    coinbase: MockCoinbase,
+    bitstamp: MockBitstamp,
 }
 
 impl Mocks {
@@ -27,6 +31,8 @@ impl Mocks {
         self.kraken.random_update("BTC/USD");
         self.okx.random_update("BTC-USDT");
         self.bybit.random_update("BTCUSDT");
+        self.coinbase.random_update("BTC-USD");
+        self.bitstamp.random_update("btcusd");
     }
 
     /// One trade on each venue (the sim prints its own); returns exchange → (id, side).
@@ -51,6 +57,16 @@ impl Mocks {
             "67000.01",
             "0.01",
         );
+        // Coinbase reports the maker's side; Bitstamp's `type` is the taker's (0 buy).
+        let id_c = self.coinbase.trade(
+            "BTC-USD",
+            if buy { "SELL" } else { "BUY" },
+            "67000.01",
+            "0.01",
+        );
+        let id_s = self
+            .bitstamp
+            .trade("btcusd", u8::from(!buy), "67000.01", "0.01000000");
         let side = if buy {
             wire::Side::Buy
         } else {
@@ -61,25 +77,31 @@ impl Mocks {
             ("kraken", id_k.to_string(), side),
             ("okx", id_o.to_string(), side),
             ("bybit", id_y.to_string(), side),
+            ("coinbase", id_c.to_string(), side),
+            ("bitstamp", id_s.to_string(), side),
         ]
     }
 }
 
-const SYMBOLS: [(&str, &str); 5] = [
+const SYMBOLS: [(&str, &str); 7] = [
     ("sim", "BTC-USDT"),
     ("binance", "BTC-USDT"),
     ("kraken", "BTC-USD"),
     ("okx", "BTC-USDT"),
     ("bybit", "BTC-USDT"),
+    ("coinbase", "BTC-USD"),
+    ("bitstamp", "BTC-USD"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trades_are_served_over_rest_and_ws_for_all_five_venues() {
+async fn trades_are_served_over_rest_and_ws_for_all_seven_venues() {
     let m = Mocks {
         binance: MockBinance::start(&["BTCUSDT"]).await.unwrap(),
         kraken: MockKraken::start(&["BTC/USD"]).await.unwrap(),
         okx: MockOkx::start(&["BTC-USDT"]).await.unwrap(),
         bybit: MockBybit::start(&["BTCUSDT"]).await.unwrap(),
+        coinbase: MockCoinbase::start(&["BTC-USD"]).await.unwrap(),
+        bitstamp: MockBitstamp::start(&["btcusd"]).await.unwrap(),
     };
     let app = spawn_app_with_env(&[
         ("PAPERTWAP_EXCHANGES__BINANCE__WS_URL", &m.binance.ws_url),
@@ -97,6 +119,18 @@ async fn trades_are_served_over_rest_and_ws_for_all_five_venues() {
         ("PAPERTWAP_EXCHANGES__BYBIT__WS_URL", &m.bybit.ws_url),
         ("PAPERTWAP_EXCHANGES__BYBIT__REST_URL", &m.bybit.rest_url),
         ("PAPERTWAP_EXCHANGES__BYBIT__SYMBOLS", "BTC-USDT"),
+        ("PAPERTWAP_EXCHANGES__COINBASE__WS_URL", &m.coinbase.ws_url),
+        (
+            "PAPERTWAP_EXCHANGES__COINBASE__REST_URL",
+            &m.coinbase.rest_url,
+        ),
+        ("PAPERTWAP_EXCHANGES__COINBASE__SYMBOLS", "BTC-USD"),
+        ("PAPERTWAP_EXCHANGES__BITSTAMP__WS_URL", &m.bitstamp.ws_url),
+        (
+            "PAPERTWAP_EXCHANGES__BITSTAMP__REST_URL",
+            &m.bitstamp.rest_url,
+        ),
+        ("PAPERTWAP_EXCHANGES__BITSTAMP__SYMBOLS", "BTC-USD"),
     ])
     .await
     .unwrap();
@@ -133,7 +167,7 @@ async fn trades_are_served_over_rest_and_ws_for_all_five_venues() {
     // WS: every venue's trades arrive, each once, with the taker's side; the sim's too.
     let mut seen: HashMap<&str, Vec<(String, wire::Side)>> = HashMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while ["binance", "kraken", "okx", "bybit"]
+    while ["binance", "kraken", "okx", "bybit", "coinbase", "bitstamp"]
         .iter()
         .any(|ex| seen.get(ex).map_or(0, Vec::len) < 3)
         || !seen.contains_key("sim")

@@ -138,6 +138,10 @@ pub struct ExchangesSettings {
     pub bybit: ExchangeSettings,
     /// `exchanges.okx.*`
     pub okx: ExchangeSettings,
+    /// `exchanges.coinbase.*`
+    pub coinbase: ExchangeSettings,
+    /// `exchanges.bitstamp.*`
+    pub bitstamp: ExchangeSettings,
     /// `exchanges.sim.*`
     pub sim: ExchangeSettings,
 }
@@ -176,6 +180,20 @@ impl Default for ExchangesSettings {
                 symbols: list(&["BTC-USDT", "ETH-USDT"]),
                 fee_bps: Decimal::from(10),
                 checksum: Some(true),
+                ..ExchangeSettings::default()
+            },
+            coinbase: ExchangeSettings {
+                ws_url: Some("wss://advanced-trade-ws.coinbase.com".to_owned()),
+                rest_url: Some("https://api.coinbase.com".to_owned()),
+                symbols: list(&["BTC-USD", "ETH-USD"]),
+                fee_bps: Decimal::from(60),
+                ..ExchangeSettings::default()
+            },
+            bitstamp: ExchangeSettings {
+                ws_url: Some("wss://ws.bitstamp.net".to_owned()),
+                rest_url: Some("https://www.bitstamp.net".to_owned()),
+                symbols: list(&["BTC-USD", "ETH-USD"]),
+                fee_bps: Decimal::from(40),
                 ..ExchangeSettings::default()
             },
             sim: ExchangeSettings {
@@ -398,11 +416,13 @@ pub struct Overrides {
 }
 
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: [&str; 7] = [
+const LIST_KEYS: [&str; 9] = [
     "exchanges.binance.symbols",
     "exchanges.kraken.symbols",
     "exchanges.bybit.symbols",
     "exchanges.okx.symbols",
+    "exchanges.coinbase.symbols",
+    "exchanges.bitstamp.symbols",
     "exchanges.kraken.checksum_skip",
     "limits.trusted_proxies",
     "exchanges.sim.symbols",

@@ -34,6 +34,8 @@ impl Settings {
             ("kraken", &self.exchanges.kraken),
             ("bybit", &self.exchanges.bybit),
             ("okx", &self.exchanges.okx),
+            ("coinbase", &self.exchanges.coinbase),
+            ("bitstamp", &self.exchanges.bitstamp),
             ("sim", &self.exchanges.sim),
         ] {
             ex.validate(id)?;

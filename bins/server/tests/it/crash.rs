@@ -25,7 +25,9 @@ fn start(db: &str) -> Running {
         .env("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false")
         .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false")
         .env("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false")
-        .env("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false");
+        .env("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__COINBASE__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false");
     let (child, addr) = spawn_logged(cmd);
     Running { child, addr }
 }

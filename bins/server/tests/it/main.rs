@@ -56,7 +56,9 @@ fn starts_on_port_zero_logs_the_address_serves_and_stops_on_sigterm() {
         .env("PAPERTWAP_EXCHANGES__BINANCE__ENABLED", "false")
         .env("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false")
         .env("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false")
-        .env("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false");
+        .env("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__COINBASE__ENABLED", "false")
+        .env("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false");
     let (mut child, addr) = spawn_logged(cmd);
     assert!(
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
