@@ -8,6 +8,8 @@ echo "== Binance parse + apply (criterion)"; cargo bench -p binance --bench pars
 echo "== Kraken parse + apply (criterion)";  cargo bench -p kraken --bench parse_apply
 echo "== OKX parse + apply (criterion)";     cargo bench -p okx --bench parse_apply
 echo "== Bybit parse + apply (criterion)";   cargo bench -p bybit --bench parse_apply
+echo "== Coinbase parse + apply (criterion)"; cargo bench -p coinbase --bench parse_apply
+echo "== Bitstamp parse + apply (criterion)"; cargo bench -p bitstamp --bench parse_apply
 echo "== engine scale";                       cargo run --release -q -p papertwap-tools --bin engine-load -- --orders 10000 --slices 30
 echo "== memory: 10 000 orders on 100 books"; cargo run --release -q -p papertwap-tools --bin engine-load -- --orders 10000 --slices 30 --books 100
 echo "== REST side by side (one core each)";  scripts/rest-compare.sh 10 16 3

@@ -76,7 +76,8 @@ fn trade(t: &BinanceTrade<'_>, frame: &str) -> Result<BinanceInbound, ParseError
     if level.qty.is_zero() {
         return Err(err("trade of zero quantity", frame));
     }
-    let at = Timestamp::from_millis(t.trade_time);
+    let at = Timestamp::venue_millis(t.trade_time)
+        .ok_or_else(|| err("trade time out of range", frame))?;
     Ok(BinanceInbound::Trade {
         symbol: t.symbol.to_owned(),
         trade: Trade {
@@ -256,9 +257,14 @@ pub fn parse_klines(text: &str, now: Timestamp) -> Result<Vec<Kline>, ParseError
                 .and_then(decimal_from_str)
                 .and_then(|d| Qty::try_from(d).ok())
                 .ok_or_else(|| err("kline without volume", text))?;
-            let close_time = Timestamp::from_millis(close_ms + 1);
+            let (Some(open_time), Some(close_time)) = (
+                Timestamp::venue_millis(open_ms),
+                Timestamp::venue_millis(close_ms.saturating_add(1)),
+            ) else {
+                return Err(err("kline time out of range", text));
+            };
             Ok(Kline {
-                open_time: Timestamp::from_millis(open_ms),
+                open_time,
                 close_time,
                 open: price(1).ok_or_else(|| err("bad open", text))?,
                 high: price(2).ok_or_else(|| err("bad high", text))?,

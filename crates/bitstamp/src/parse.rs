@@ -55,7 +55,7 @@ pub enum BtsInbound {
 fn micros(s: &str, raw: &str) -> Result<i64, ParseError> {
     s.parse::<i64>()
         .ok()
-        .filter(|m| *m > 0)
+        .filter(|m| *m > 0 && Timestamp::venue_micros(*m).is_some())
         .ok_or_else(|| err(format!("bad microtimestamp `{s}`"), raw))
 }
 
@@ -277,7 +277,8 @@ pub fn parse_ohlc(
             .volume
             .parse()
             .map_err(|e| err(format!("bad candle volume: {e}"), text))?;
-        let open_time = Timestamp::from_secs(secs);
+        let open_time =
+            Timestamp::venue_secs(secs).ok_or_else(|| err("candle time out of range", text))?;
         let close_time = interval.next_start(open_time);
         out.push(Kline {
             open_time,

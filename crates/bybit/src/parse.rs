@@ -76,7 +76,7 @@ fn book(push: &BybitPush<'_>, text: &str) -> Result<BybitInbound, ParseError> {
         }
     };
     event.seq = Some(d.update_id);
-    event.exchange_ts = push.ts.map(Timestamp::from_millis);
+    event.exchange_ts = push.ts.and_then(Timestamp::venue_millis);
     Ok(BybitInbound::Book(BybitBook {
         symbol: d.symbol.to_owned(),
         update_id: d.update_id,
@@ -101,7 +101,8 @@ fn trades(push: &BybitPush<'_>, text: &str) -> Result<BybitInbound, ParseError> 
         if t.id.is_empty() {
             return Err(err("trade without an id", text));
         }
-        let at = Timestamp::from_millis(t.time);
+        let at =
+            Timestamp::venue_millis(t.time).ok_or_else(|| err("trade time out of range", text))?;
         out.push((
             t.symbol.to_owned(),
             Trade {
@@ -290,7 +291,8 @@ pub fn parse_klines(
         let volume: Qty = field(5)?
             .parse()
             .map_err(|e| err(format!("bad kline volume: {e}"), text))?;
-        let open_time = Timestamp::from_millis(open_ms);
+        let open_time =
+            Timestamp::venue_millis(open_ms).ok_or_else(|| err("kline time out of range", text))?;
         let close_time = interval.next_start(open_time);
         out.push(Kline {
             open_time,

@@ -318,7 +318,8 @@ pub fn parse_candles(
             .volume
             .parse()
             .map_err(|e| err(format!("bad candle volume: {e}"), text))?;
-        let open_time = Timestamp::from_secs(secs);
+        let open_time =
+            Timestamp::venue_secs(secs).ok_or_else(|| err("candle time out of range", text))?;
         let close_time = interval.next_start(open_time);
         out.push(Kline {
             open_time,

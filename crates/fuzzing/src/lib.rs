@@ -1,5 +1,6 @@
 //! Fuzz harnesses for every decoder that reads bytes from outside: exchange frames and REST
-//! bodies (Binance, Kraken), the Binance sync state machine fed with arbitrary id sequences,
+//! bodies (Binance, Kraken; OKX, Bybit, Coinbase and Bitstamp in `venues.rs`), the Binance
+//! sync state machine and Bitstamp's splice rule fed with arbitrary sequences,
 //! and our own request decoding (TWAP bodies through to a validated plan, WebSocket client
 //! messages, bearer tokens, query times).
 //!
@@ -10,6 +11,12 @@
 //! Each harness accepts any bytes without panicking, and where a decoder accepts its input
 //! the properties named in the harness's doc hold — they are asserted, so a violation is a
 //! crash the fuzzer reports, exactly like a panic inside a decoder.
+
+mod venues;
+
+pub use venues::{
+    bitstamp_frame, bitstamp_splice, bybit_frame, coinbase_frame, okx_frame, venue_rest,
+};
 
 use model::{BookEvent, BookSide, ExchangeId, OrderBook, Pair, PairStatus, Symbol, Timestamp};
 use rust_decimal::Decimal;
@@ -22,18 +29,24 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("binance_frame", binance_frame),
     ("binance_rest", binance_rest),
     ("binance_sync", binance_sync),
+    ("bitstamp_frame", bitstamp_frame),
+    ("bitstamp_splice", bitstamp_splice),
+    ("bybit_frame", bybit_frame),
+    ("coinbase_frame", coinbase_frame),
     ("kraken_frame", kraken_frame),
     ("kraken_rest", kraken_rest),
+    ("okx_frame", okx_frame),
     ("twap_request", twap_request),
+    ("venue_rest", venue_rest),
     ("ws_message", ws_message),
 ];
 
 /// A fixed "now" (2026-11-21T12:00:00Z) so every run of an input does the same.
-const NOW_SECS: i64 = 1_795_262_400;
+pub(crate) const NOW_SECS: i64 = 1_795_262_400;
 
 /// The book's sides are sorted strictly (bids descending, asks ascending) and hold no zero
 /// quantity; a depth cap is respected.
-fn assert_book_sane(book: &OrderBook) {
+pub(crate) fn assert_book_sane(book: &OrderBook) {
     let bids: Vec<_> = book.levels(BookSide::Bid).collect();
     let asks: Vec<_> = book.levels(BookSide::Ask).collect();
     assert!(

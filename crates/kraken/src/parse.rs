@@ -475,7 +475,7 @@ pub fn parse_ohlc(text: &str, minutes: u32) -> Result<Vec<Kline>, RestBodyError>
             .and_then(decimal_from_str)
             .and_then(|d| Qty::try_from(d).ok())
             .ok_or_else(|| bad("volume"))?;
-        let open_time = Timestamp::from_secs(t);
+        let open_time = Timestamp::venue_secs(t).ok_or_else(|| bad("time"))?;
         out.push(Kline {
             open_time,
             close_time: open_time.plus_millis(i64::from(minutes) * 60_000),

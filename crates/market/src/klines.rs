@@ -41,7 +41,10 @@ pub fn kline_pages(
         }
         (None, e) => {
             let to = e.map_or(last, |e| e.min(last));
-            let from = q.interval.bucket_start(to.plus_millis(-(span - 1).max(0)));
+            let back = approx_millis(q.interval).saturating_mul(q.limit.max(1) as i64 - 1);
+            let from = q
+                .interval
+                .bucket_start(q.interval.bucket_start(to).plus_millis(-back));
             (from, to)
         }
     };
@@ -175,7 +178,11 @@ mod tests {
         // Aggregated: 3-minute candles from minutes start on a 3-minute boundary.
         let p = kline_pages(&query(Interval::M3, None, None, 10), Interval::M1, 300, now);
         assert_eq!(p[0].0.as_millis() % (3 * MIN), 0);
-        assert!(p[0].1.as_millis() - p[0].0.as_millis() >= 29 * MIN);
+        assert_eq!(
+            (p[0].0.as_millis(), p[0].1.as_millis()),
+            (972 * MIN, 1_000 * MIN),
+            "ten, the last in progress"
+        );
         // Bounded in requests.
         let p = kline_pages(
             &query(Interval::M1, None, None, 100_000),

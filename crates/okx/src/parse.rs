@@ -83,7 +83,7 @@ fn levels(raw: &[Vec<&str>], frame: &str) -> Result<Vec<Level>, ParseError> {
 
 fn millis(s: Option<&str>) -> Option<Timestamp> {
     s.and_then(|t| t.parse::<i64>().ok())
-        .map(Timestamp::from_millis)
+        .and_then(Timestamp::venue_millis)
 }
 
 /// The `u32` bits of OKX's signed checksum; `None` for 0, "not provided".
@@ -351,7 +351,8 @@ pub fn parse_candles(text: &str, interval: Interval) -> Result<Vec<Kline>, RestB
         let volume: Qty = field(5)?
             .parse()
             .map_err(|e| err(format!("bad candle volume: {e}"), text))?;
-        let open_time = Timestamp::from_millis(open_ms);
+        let open_time = Timestamp::venue_millis(open_ms)
+            .ok_or_else(|| err("candle time out of range", text))?;
         out.push(Kline {
             open_time,
             close_time: interval.next_start(open_time),

@@ -219,6 +219,21 @@ async fn trades_are_served_over_rest_and_ws_for_all_seven_venues() {
             "{ex}: oldest first"
         );
     }
+    // Pairs, candles and books of the two newest venues through the same SDK calls.
+    for (ex, sym) in [("coinbase", "BTC-USD"), ("bitstamp", "BTC-USD")] {
+        let pairs = client.pairs(ex, Some("USD")).await.unwrap();
+        assert!(pairs.iter().any(|p| p.symbol == sym), "{ex}: {pairs:?}");
+        let q = wire::KlinesQuery {
+            interval: Some("1h".into()),
+            limit: Some(400),
+            ..Default::default()
+        };
+        let k = client.klines(ex, sym, &q).await.unwrap();
+        assert_eq!(k.len(), 400, "{ex}: paged by the adapter");
+        assert!(k.windows(2).all(|w| w[0].open_time < w[1].open_time));
+        let b = client.order_book(ex, sym, 5).await.unwrap();
+        assert_eq!(b.bids.len(), 5, "{ex}");
+    }
     // The book subscription of the SDK stays possible alongside.
     stream
         .subscribe_book(BookChannel {
