@@ -541,8 +541,9 @@ impl Feed {
     }
 
     async fn refused(&mut self, channel: &str, message: String) {
-        let Some(pair) = channel_pair(channel).map(str::to_owned) else {
-            warn!(%message, "Bitstamp reported an error");
+        let Some(pair) = channel.strip_prefix("diff_order_book_").map(str::to_owned) else {
+            // Unplaced, or a trades channel: the books are unaffected.
+            warn!(%channel, %message, "Bitstamp reported an error");
             return;
         };
         let Some(sub) = self.subs.get_mut(&pair) else {
@@ -596,9 +597,9 @@ impl Feed {
     /// following the old one until the new stream overlaps it.
     async fn begin_handover(&mut self, ws: WsStream) {
         let Some(old) = self.conn.take() else {
-            // The old connection is already gone: this one is simply the next.
-            self.adopt(ws);
-            self.resume().await;
+            // The old connection is already gone and the session loop reconnects (and
+            // reports it); this one is not needed.
+            drop(ws);
             return;
         };
         self.adopt(ws);

@@ -17,6 +17,7 @@ pub mod bybit;
 pub mod coinbase;
 pub mod kraken;
 pub mod okx;
+pub mod watch;
 
 /// One recorded state of a mock venue's book (after an update), for tests that check fills
 /// against what the venue really showed: top levels, best first.
@@ -63,6 +64,47 @@ fn tape_side<'a>(
         .map(|(p, q)| (p.normalize(), q.normalize()))
         .collect()
 }
+/// One random, valid (never crossing) change near the touch, from one random draw: a size
+/// change or a new level within 8 ticks outside the best price of a side, or a deletion there
+/// while the side keeps over 100 levels (so a book neither drains nor grows without bound).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TouchChange {
+    /// On the bid side (else the ask side).
+    pub(crate) bid: bool,
+    /// The price, as text.
+    pub(crate) price: String,
+    /// The new size, as text (`0` deletes).
+    pub(crate) qty: String,
+}
+
+/// The change `r` draws for a book whose best prices are `best` and whose sides hold `len`
+/// levels, on a `tick` grid, sizes `1..=qty_max` units of `10^-qty_scale`.
+pub(crate) fn touch_change(
+    r: u64,
+    best: (rust_decimal::Decimal, rust_decimal::Decimal),
+    len: (usize, usize),
+    tick: rust_decimal::Decimal,
+    qty_scale: u32,
+    qty_max: u64,
+) -> TouchChange {
+    let off = rust_decimal::Decimal::from(r % 8) * tick;
+    let qty = rust_decimal::Decimal::new(1 + ((r >> 8) % qty_max) as i64, qty_scale).to_string();
+    let (bp, ap) = ((best.0 - off).to_string(), (best.1 + off).to_string());
+    let change = |bid: bool, price: &String, qty: &str| TouchChange {
+        bid,
+        price: price.clone(),
+        qty: qty.to_owned(),
+    };
+    match (r >> 20) % 4 {
+        0 => change(true, &bp, &qty),
+        1 => change(false, &ap, &qty),
+        2 if len.0 > 100 => change(true, &bp, "0"),
+        3 if len.1 > 100 => change(false, &ap, "0"),
+        2 => change(true, &bp, &qty),
+        _ => change(false, &ap, &qty),
+    }
+}
+
 mod wsserver;
 
 use std::path::PathBuf;

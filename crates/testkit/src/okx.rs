@@ -430,16 +430,11 @@ impl MockOkx {
                 r,
             )
         };
-        let off = Decimal::from(r % 8) * dec("0.1");
-        let qty = Decimal::new(1 + ((r >> 8) % 50_000) as i64, 5).to_string();
-        let (bp, ap) = ((bb - off).to_string(), (ba + off).to_string());
-        match (r >> 20) % 4 {
-            0 => self.update(inst, &[(&bp, &qty)], &[]),
-            1 => self.update(inst, &[], &[(&ap, &qty)]),
-            2 if nb > 100 => self.update(inst, &[(&bp, "0")], &[]),
-            3 if na > 100 => self.update(inst, &[], &[(&ap, "0")]),
-            2 => self.update(inst, &[(&bp, &qty)], &[]),
-            _ => self.update(inst, &[], &[(&ap, &qty)]),
+        let c = crate::touch_change(r, (bb, ba), (nb, na), dec("0.1"), 5, 50_000);
+        if c.bid {
+            self.update(inst, &[(&c.price, &c.qty)], &[]);
+        } else {
+            self.update(inst, &[], &[(&c.price, &c.qty)]);
         }
     }
 

@@ -2,12 +2,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitstamp::{BitstampConfig, BitstampExchange};
-use market::{BookSnapshot, BookWatch, Exchange, Hub, HubConfig, KlineQuery, MarketError};
+use market::{BookWatch, Exchange, Hub, HubConfig, KlineQuery, MarketError};
 use model::{BookState, ExchangeId, Interval, Side};
 use rust_decimal::Decimal;
 use testkit::bitstamp::MockBitstamp;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use testkit::watch::{assert_top_equals, until};
 
 struct Rig {
     mock: MockBitstamp,
@@ -54,12 +56,6 @@ async fn rig(pairs: &[&str], tweak: impl FnOnce(&mut BitstampConfig, &mut HubCon
     }
 }
 
-fn norm(l: &[model::Level]) -> Vec<(Decimal, Decimal)> {
-    l.iter()
-        .map(|l| (l.price.get().normalize(), l.qty.get().normalize()))
-        .collect()
-}
-
 /// Keep the market moving (a diff every 2 ms, at most 5 000) until `cond` holds: a book is
 /// placed on a flowing stream only.
 async fn moving_until(r: &Rig, pair: &str, what: &str, mut cond: impl FnMut() -> bool) {
@@ -83,33 +79,7 @@ async fn live(r: &Rig, w: &BookWatch, pair: &str) {
 /// Wait until the served book equals the venue's whole book and is live.
 async fn assert_equal_to_venue(r: &Rig, w: &mut BookWatch, pair: &str, secs: u64) {
     let n = 10_000;
-    let (vb, va) = r.mock.top(pair, n);
-    let s = w
-        .wait_for(Duration::from_secs(secs), |s| {
-            let t = s.book.top(n);
-            s.health.state == BookState::Live && norm(t.bids()) == vb && norm(t.asks()) == va
-        })
-        .await;
-    if let Err(last) = s {
-        let t = last.book.top(n);
-        assert_eq!(norm(t.bids()), vb, "bids differ: {:?}", last.health);
-        assert_eq!(norm(t.asks()), va, "asks differ: {:?}", last.health);
-        panic!("not live: {:?}", last.health);
-    }
-}
-
-async fn until(
-    w: &mut BookWatch,
-    secs: u64,
-    f: impl Fn(&BookSnapshot) -> bool,
-) -> Arc<BookSnapshot> {
-    match w.wait_for(Duration::from_secs(secs), f).await {
-        Ok(s) => s,
-        Err(last) => panic!(
-            "condition not reached within {secs}s; last: {:?}",
-            last.health
-        ),
-    }
+    assert_top_equals(w, r.mock.top(pair, n), n, secs).await;
 }
 
 #[tokio::test]

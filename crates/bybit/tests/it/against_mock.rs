@@ -2,12 +2,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bybit::{BybitConfig, BybitExchange};
-use market::{BookSnapshot, BookWatch, Exchange, Hub, HubConfig, KlineQuery, MarketError};
+use market::{BookWatch, Exchange, Hub, HubConfig, KlineQuery, MarketError};
 use model::{BookState, ExchangeId, Interval, Side};
 use rust_decimal::Decimal;
 use testkit::bybit::MockBybit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use testkit::watch::{assert_top_equals, until};
 
 struct Rig {
     mock: MockBybit,
@@ -51,41 +53,9 @@ async fn rig(symbols: &[&str], tweak: impl FnOnce(&mut BybitConfig, &mut HubConf
     }
 }
 
-async fn until(
-    w: &mut BookWatch,
-    secs: u64,
-    f: impl Fn(&BookSnapshot) -> bool,
-) -> Arc<BookSnapshot> {
-    match w.wait_for(Duration::from_secs(secs), f).await {
-        Ok(s) => s,
-        Err(last) => panic!(
-            "condition not reached within {secs}s; last: {:?}",
-            last.health
-        ),
-    }
-}
-
-fn norm(l: &[model::Level]) -> Vec<(Decimal, Decimal)> {
-    l.iter()
-        .map(|l| (l.price.get().normalize(), l.qty.get().normalize()))
-        .collect()
-}
-
 /// Wait until the served book equals the venue's top `n` and is live.
 async fn assert_equal_to_venue(r: &Rig, w: &mut BookWatch, symbol: &str, n: usize, secs: u64) {
-    let (vb, va) = r.mock.top(symbol, n);
-    let s = w
-        .wait_for(Duration::from_secs(secs), |s| {
-            let t = s.book.top(n);
-            s.health.state == BookState::Live && norm(t.bids()) == vb && norm(t.asks()) == va
-        })
-        .await;
-    if let Err(last) = s {
-        let t = last.book.top(n);
-        assert_eq!(norm(t.bids()), vb, "bids differ: {:?}", last.health);
-        assert_eq!(norm(t.asks()), va, "asks differ: {:?}", last.health);
-        panic!("not live: {:?}", last.health);
-    }
+    assert_top_equals(w, r.mock.top(symbol, n), n, secs).await;
 }
 
 fn book_subscribes(r: &Rig, topic: &str) -> usize {

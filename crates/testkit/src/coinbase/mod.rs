@@ -417,17 +417,11 @@ impl MockCoinbase {
             let ba = b.asks.keys().next().copied().unwrap_or(dec("67000.00"));
             (bb, ba, b.bids.len(), b.asks.len(), r)
         };
-        let tick = dec("0.01");
-        let off = Decimal::from(r % 8) * tick;
-        let qty = Decimal::new(1 + ((r >> 8) % 5_000) as i64, 4).to_string();
-        let (bp, ap) = ((bb - off).to_string(), (ba + off).to_string());
-        match (r >> 20) % 4 {
-            0 => self.update(product, &[(&bp, &qty)], &[]),
-            1 => self.update(product, &[], &[(&ap, &qty)]),
-            2 if nb > 100 => self.update(product, &[(&bp, "0")], &[]),
-            3 if na > 100 => self.update(product, &[], &[(&ap, "0")]),
-            2 => self.update(product, &[(&bp, &qty)], &[]),
-            _ => self.update(product, &[], &[(&ap, &qty)]),
+        let c = crate::touch_change(r, (bb, ba), (nb, na), dec("0.01"), 4, 5_000);
+        if c.bid {
+            self.update(product, &[(&c.price, &c.qty)], &[]);
+        } else {
+            self.update(product, &[], &[(&c.price, &c.qty)]);
         }
     }
 
