@@ -20,6 +20,10 @@ use crate::parse::{BtsBookDiff, BtsInbound, channel_pair, parse_frame};
 use crate::rest::BitstampExchange;
 use crate::sync::{DiffChain, Step};
 
+mod handover;
+
+use handover::Handover;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SubState {
     /// To be subscribed on the current connection at the next tick.
@@ -58,11 +62,6 @@ enum Event {
         result: Result<(i64, BookEvent), MarketError>,
     },
     Connected(Box<Result<WsStream, MarketError>>),
-}
-
-struct Handover {
-    old: WsConn,
-    until: Instant,
 }
 
 struct Feed {
@@ -375,24 +374,7 @@ impl Feed {
             Ok(BtsInbound::Trade(pair, t)) => self.on_trade(&pair, t).await,
             Ok(BtsInbound::Subscribed(ch)) => debug!(conn, channel = %ch, "subscribed"),
             Ok(BtsInbound::Unsubscribed(ch)) => debug!(conn, channel = %ch, "unsubscribed"),
-            Ok(BtsInbound::RequestReconnect) => {
-                if Some(conn) == self.current() && self.handover.is_none() && !self.connecting {
-                    info!(
-                        conn,
-                        "the venue asks for a reconnect; opening the next connection first"
-                    );
-                    self.connecting = true;
-                    let ex = self.ex.clone();
-                    let tx = self.side_tx.clone();
-                    tokio::spawn(async move {
-                        ex.connections.acquire().await;
-                        let cfg = &ex.config;
-                        let r = ws_connect(ExchangeId::Bitstamp, &cfg.ws_url, cfg.connect_timeout)
-                            .await;
-                        let _ = tx.send(Event::Connected(Box::new(r)));
-                    });
-                }
-            }
+            Ok(BtsInbound::RequestReconnect) => self.request_replacement(conn),
             Ok(BtsInbound::Error { channel, message }) => self.refused(&channel, message).await,
             Ok(BtsInbound::Other(kind)) => debug!(%kind, "ignored event"),
             Err(e) => {
@@ -445,18 +427,8 @@ impl Feed {
         } else {
             return;
         }
-        // Take over when the new stream reaches back to what the old one applied.
-        if sub.state == SubState::Live
-            && let (Some(last), Some(next)) = (sub.chain.last(), sub.next.as_mut())
-            && let Some(kept) = next.place(last)
-        {
-            if let Some(next) = sub.next.take() {
-                sub.chain = next;
-            }
-            sub.feed_conn = self.conn.as_ref().map_or(0, WsConn::id);
-            debug!(pair = %d.pair, follow = kept.len(), "the book moved to the new connection");
-            emit.extend(kept);
-        }
+        let new_conn = self.conn.as_ref().map_or(0, WsConn::id);
+        emit.extend(handover::take_over(sub, new_conn, &d.pair));
         let symbol = sub.pair.symbol.clone();
         for event in emit {
             self.emit(&symbol, event).await;
@@ -591,81 +563,5 @@ impl Feed {
             .state(&symbol, BookState::Resyncing, Some(reason))
             .await;
         self.maybe_finish_handover();
-    }
-
-    /// The replacement connection is open: subscribe everything on it; live books keep
-    /// following the old one until the new stream overlaps it.
-    async fn begin_handover(&mut self, ws: WsStream) {
-        let Some(old) = self.conn.take() else {
-            // The old connection is already gone and the session loop reconnects (and
-            // reports it); this one is not needed.
-            drop(ws);
-            return;
-        };
-        self.adopt(ws);
-        let current = self.current().unwrap_or(0);
-        let cap = self.ex.config.buffer_cap;
-        let mut keys = Vec::new();
-        for (key, sub) in self.subs.iter_mut() {
-            match sub.state {
-                SubState::Live => sub.next = Some(DiffChain::new(cap)),
-                SubState::Syncing => {
-                    // Not spliced yet: start over on the new stream.
-                    sub.chain = DiffChain::new(cap);
-                    sub.feed_conn = current;
-                    sub.generation += 1;
-                    sub.fetching = false;
-                    sub.fetch_at = None;
-                }
-                _ => continue,
-            }
-            keys.push(key.clone());
-        }
-        keys.sort();
-        for key in &keys {
-            self.send("bts:subscribe", &book_channel(key));
-            self.send("bts:subscribe", &trades_channel(key));
-        }
-        self.handover = Some(Handover {
-            old,
-            until: Instant::now() + self.ex.config.handover_within,
-        });
-        info!(books = keys.len(), "handover to the new connection begun");
-        self.maybe_finish_handover();
-    }
-
-    /// Close the old connection once no book follows it any more.
-    fn maybe_finish_handover(&mut self) {
-        let Some(h) = self.handover.as_ref() else {
-            return;
-        };
-        let old = h.old.id();
-        let still = self
-            .subs
-            .values()
-            .any(|s| s.state == SubState::Live && s.feed_conn == old);
-        if !still && let Some(h) = self.handover.take() {
-            info!(conn = old, "every book moved; closing the old connection");
-            h.old.close();
-        }
-    }
-
-    /// Books that did not move in time are spliced from REST on the new stream.
-    async fn end_handover(&mut self, why: &str) {
-        let Some(h) = self.handover.take() else {
-            return;
-        };
-        let old = h.old.id();
-        h.old.close();
-        let stuck: Vec<String> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| s.feed_conn == old && s.state == SubState::Live)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in stuck {
-            self.resync(&key, format!("handover to a new connection: {why}"))
-                .await;
-        }
     }
 }
