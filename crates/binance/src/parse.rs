@@ -173,9 +173,7 @@ fn status(s: &str) -> PairStatus {
 }
 
 fn dec(s: &Option<String>) -> Option<Decimal> {
-    s.as_deref()
-        .and_then(decimal_from_str)
-        .map(|d| d.normalize())
+    market::parse_decimal(s.as_deref())
 }
 
 /// Decode `GET /api/v3/exchangeInfo` into pairs. Symbols whose assets are not plain

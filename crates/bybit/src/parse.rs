@@ -3,7 +3,7 @@
 use market::parse_level;
 use model::{
     BookEvent, ExchangeId, Interval, Kline, Level, Pair, PairStatus, Price, Qty, Side, Symbol,
-    Timestamp, Trade, TradeId, decimal_from_str,
+    Timestamp, Trade, TradeId,
 };
 use rust_decimal::Decimal;
 
@@ -189,9 +189,7 @@ fn status(s: Option<&str>) -> PairStatus {
     }
 }
 
-fn dec(s: Option<&str>) -> Option<Decimal> {
-    s.and_then(decimal_from_str).map(|d| d.normalize())
-}
+use market::parse_decimal as dec;
 
 /// Decode `GET /v5/market/instruments-info?category=spot` into pairs (instruments whose
 /// rules are missing or negative are skipped, not guessed).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use market::parse_level;
 use model::{
     BookEvent, ExchangeId, Interval, Kline, Level, Pair, PairStatus, Price, Qty, Side, Symbol,
-    Timestamp, Trade, TradeId, decimal_from_str,
+    Timestamp, Trade, TradeId,
 };
 use rust_decimal::Decimal;
 
@@ -61,10 +61,9 @@ pub struct CbFrame {
     pub inbound: CbInbound,
 }
 
-/// Parse an RFC 3339 time (`2026-07-01T12:00:00.101000000Z`).
+/// Parse an RFC 3339 venue time (see [`market::parse_rfc3339`]).
 pub fn parse_time(s: &str) -> Option<Timestamp> {
-    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
-    t.timestamp_nanos_opt().map(Timestamp::from_nanos)
+    market::parse_rfc3339(s)
 }
 
 fn l2(
@@ -218,9 +217,7 @@ pub fn api_error(text: &str) -> Option<RestBodyError> {
     Some(RestBodyError::Api { code, msg })
 }
 
-fn dec(s: Option<&str>) -> Option<Decimal> {
-    s.and_then(decimal_from_str).map(|d| d.normalize())
-}
+use market::parse_decimal as dec;
 
 /// Decode `GET /api/v3/brokerage/market/products?product_type=SPOT` into pairs. Products that
 /// share another's book (`alias`, e.g. `BTC-USDC` → `BTC-USD`) are not listed separately, and

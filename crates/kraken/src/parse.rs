@@ -86,10 +86,9 @@ fn levels(raw: &[KrakenLevel<'_>], frame: &str) -> Result<Vec<Level>, ParseError
         .collect()
 }
 
-/// Parse an RFC 3339 time (`2026-07-01T12:00:00.101000Z`).
+/// Parse an RFC 3339 venue time (see [`market::parse_rfc3339`]).
 pub fn parse_time(s: &str) -> Option<Timestamp> {
-    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
-    t.timestamp_nanos_opt().map(Timestamp::from_nanos)
+    market::parse_rfc3339(s)
 }
 
 fn book_message(text: &str) -> Result<KrakenInbound, ParseError> {
@@ -326,9 +325,7 @@ fn status(s: Option<&str>) -> PairStatus {
 }
 
 fn dec(s: &Option<String>) -> Option<Decimal> {
-    s.as_deref()
-        .and_then(decimal_from_str)
-        .map(|d| d.normalize())
+    market::parse_decimal(s.as_deref())
 }
 
 /// A Kraken REST body whose `error` list was not empty.

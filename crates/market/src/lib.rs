@@ -36,5 +36,5 @@ pub use hub::{
     TradesSince,
 };
 pub use klines::{MAX_KLINE_PAGES, kline_pages, shape_klines};
-pub use parse::{ParseError, parse_level};
+pub use parse::{ParseError, parse_decimal, parse_level, parse_rfc3339};
 pub use session::{Retry, VenueSession, retry_policy, run_session};

@@ -3,7 +3,7 @@
 use market::parse_level;
 use model::{
     BookEvent, BookSide, ExchangeId, Interval, Kline, Level, OrderBook, Pair, PairStatus, Price,
-    Qty, Side, Symbol, Timestamp, Trade, TradeId, decimal_from_str,
+    Qty, Side, Symbol, Timestamp, Trade, TradeId,
 };
 use rust_decimal::Decimal;
 
@@ -261,9 +261,7 @@ pub fn parse_rest_book(text: &str) -> Result<OkxRestBook, RestBodyError> {
     })
 }
 
-fn dec(s: Option<&str>) -> Option<Decimal> {
-    s.and_then(decimal_from_str).map(|d| d.normalize())
-}
+use market::parse_decimal as dec;
 
 fn status(s: Option<&str>) -> PairStatus {
     match s {

@@ -105,6 +105,25 @@ pub(crate) fn touch_change(
     }
 }
 
+/// The REST failure fault shared by the mocks: `(status, retry_after_secs, remaining)`. While
+/// answers remain, the next one is `status` with `Retry-After` and the venue's own `body`.
+pub(crate) fn rest_failure(
+    fault: &mut Option<(u16, u64, usize)>,
+    body: &str,
+) -> Option<wiremock::ResponseTemplate> {
+    let (status, secs, left) = (*fault)?;
+    if left == 0 {
+        *fault = None;
+        return None;
+    }
+    *fault = Some((status, secs, left - 1));
+    Some(
+        wiremock::ResponseTemplate::new(status)
+            .insert_header("retry-after", secs.to_string().as_str())
+            .set_body_string(body.to_owned()),
+    )
+}
+
 mod wsserver;
 
 use std::path::PathBuf;

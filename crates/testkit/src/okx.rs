@@ -201,11 +201,11 @@ struct RestResponder(Arc<Mutex<Venue>>);
 impl Respond for RestResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut v = lock(&self.0);
-        if let Some((status, secs, left)) = v.faults.rest_failures {
-            v.faults.rest_failures = (left > 1).then_some((status, secs, left - 1));
-            return ResponseTemplate::new(status)
-                .insert_header("retry-after", secs.to_string().as_str())
-                .set_body_string(r#"{"code":"50011","msg":"Too Many Requests","data":[]}"#);
+        if let Some(r) = crate::rest_failure(
+            &mut v.faults.rest_failures,
+            r#"{"code":"50011","msg":"Too Many Requests","data":[]}"#,
+        ) {
+            return r;
         }
         let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
         let ok = |data: serde_json::Value| {

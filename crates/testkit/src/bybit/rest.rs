@@ -12,16 +12,9 @@ pub(super) struct InstrumentsResponder(pub(super) Arc<Mutex<Venue>>);
 
 impl InstrumentsResponder {
     fn failure(v: &mut Venue) -> Option<ResponseTemplate> {
-        let (status, secs, left) = v.faults.rest_failures?;
-        if left == 0 {
-            v.faults.rest_failures = None;
-            return None;
-        }
-        v.faults.rest_failures = Some((status, secs, left - 1));
-        Some(
-            ResponseTemplate::new(status)
-                .insert_header("retry-after", secs.to_string().as_str())
-                .set_body_string(r#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"retExtInfo":{},"time":1}"#),
+        crate::rest_failure(
+            &mut v.faults.rest_failures,
+            r#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"retExtInfo":{},"time":1}"#,
         )
     }
 }

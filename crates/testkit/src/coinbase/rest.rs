@@ -8,19 +8,11 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::{Venue, lock};
 
+/// The REST failure fault, with the venue's throttling body.
 fn failure(v: &mut Venue) -> Option<ResponseTemplate> {
-    let (status, secs, left) = v.faults.rest_failures?;
-    if left == 0 {
-        v.faults.rest_failures = None;
-        return None;
-    }
-    v.faults.rest_failures = Some((status, secs, left - 1));
-    Some(
-        ResponseTemplate::new(status)
-            .insert_header("retry-after", secs.to_string().as_str())
-            .set_body_string(
-                r#"{"error":"RESOURCE_EXHAUSTED","error_details":"Too many requests","message":"Too many requests"}"#,
-            ),
+    crate::rest_failure(
+        &mut v.faults.rest_failures,
+        r#"{"error":"RESOURCE_EXHAUSTED","error_details":"Too many requests","message":"Too many requests"}"#,
     )
 }
 
