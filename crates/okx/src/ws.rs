@@ -10,7 +10,7 @@ use market::{
     Backoff, FeedCommand, FeedContext, FeedEvent, FeedSender, MarketError, ResyncBackoff,
     VenueSession, group_trades, run_session,
 };
-use model::{BookEvent, BookEventKind, BookState, ExchangeId, Pair, Timestamp, Trade};
+use model::{BookEvent, BookEventKind, BookState, ExchangeId, Pair, Symbol, Timestamp, Trade};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -410,11 +410,11 @@ impl Feed {
         None
     }
 
-    async fn emit_book(&self, pair: &Pair, event: BookEvent) {
+    async fn emit_book(&self, symbol: Symbol, event: BookEvent) {
         let _ = self
             .events
             .send(FeedEvent::Book {
-                symbol: pair.symbol.clone(),
+                symbol,
                 event,
                 received: Timestamp::now(),
             })
@@ -433,14 +433,14 @@ impl Feed {
             sub.chain.snapshot(b.seq);
             sub.state = SubState::Live;
             sub.generation += 1;
-            let pair = sub.pair.clone();
-            self.emit_book(&pair, b.event).await;
+            let symbol = sub.pair.symbol.clone();
+            self.emit_book(symbol, b.event).await;
             return;
         }
         match sub.chain.update(b.prev_seq, b.seq, &b.event) {
             Verdict::Apply => {
-                let pair = sub.pair.clone();
-                self.emit_book(&pair, b.event).await;
+                let symbol = sub.pair.symbol.clone();
+                self.emit_book(symbol, b.event).await;
             }
             Verdict::Buffer => {}
             Verdict::Gap { last, prev } => {
@@ -478,10 +478,10 @@ impl Feed {
             Splice::Ready(snapshot, updates) => {
                 info!(%inst, buffered = updates.len(), "book spliced from REST");
                 sub.state = SubState::Live;
-                let pair = sub.pair.clone();
-                self.emit_book(&pair, snapshot).await;
+                let symbol = sub.pair.symbol.clone();
+                self.emit_book(symbol.clone(), snapshot).await;
                 for u in updates {
-                    self.emit_book(&pair, u).await;
+                    self.emit_book(symbol.clone(), u).await;
                 }
             }
             Splice::TooOld => {
