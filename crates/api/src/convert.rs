@@ -222,6 +222,30 @@ pub fn slice(s: &engine::SliceRecord) -> wire::Slice {
         book_age_ms: s.book_age_ms,
         skipped: s.skipped.map(skip_reason),
         short_reason: s.short.map(short_reason),
+        market_volume: s.market_volume.map(|d| d.normalize()),
+    }
+}
+
+/// A strategy's name.
+pub fn strategy_kind(k: engine::StrategyKind) -> wire::Strategy {
+    match k {
+        engine::StrategyKind::Twap => wire::Strategy::Twap,
+        engine::StrategyKind::Vwap => wire::Strategy::Vwap,
+        engine::StrategyKind::Pov => wire::Strategy::Pov,
+    }
+}
+
+/// A shortfall decomposition.
+pub fn shortfall(s: &engine::Shortfall) -> wire::ImplementationShortfall {
+    wire::ImplementationShortfall {
+        total: s.total.normalize(),
+        delay_cost: s.delay_cost.normalize(),
+        execution_cost: s.execution_cost.normalize(),
+        spread_cost: s.spread_cost.normalize(),
+        impact_cost: s.impact_cost.normalize(),
+        timing_cost: s.timing_cost.normalize(),
+        opportunity_cost: s.opportunity_cost.normalize(),
+        fees: s.fees.normalize(),
     }
 }
 
@@ -234,6 +258,32 @@ pub fn order(
     let p = o.plan();
     let t = o.totals();
     let secs = |ms: i64| u64::try_from(ms / 1_000).unwrap_or(0);
+    let (mut jitter, mut profile_days, mut participation, mut max_slice_qty) =
+        (None, None, None, None);
+    let mut profile = None;
+    match o.strategy() {
+        engine::Strategy::Twap { jitter: j } => {
+            jitter = j.map(|j| wire::Jitter {
+                seed: j.seed,
+                time_pct: j.time_pct,
+                size_pct: j.size_pct,
+            });
+        }
+        engine::Strategy::Vwap {
+            profile_days: d,
+            profile: shares,
+        } => {
+            profile_days = Some(*d);
+            profile = Some(shares.iter().map(|s| s.normalize()).collect());
+        }
+        engine::Strategy::Pov {
+            participation: p,
+            max_slice_qty: m,
+        } => {
+            participation = Some(p.normalize());
+            max_slice_qty = m.map(|m| m.normalize());
+        }
+    }
     wire::Order {
         token_id: o.token_id().to_string(),
         exchange: o.exchange().as_str().to_owned(),
@@ -242,6 +292,12 @@ pub fn order(
         quantity: p.quantity.normalize(),
         limit_price: o.limit_price().map(|d| d.normalize()),
         catch_up: catch_up(o.catch_up()),
+        strategy: strategy_kind(o.strategy().kind()),
+        jitter,
+        profile_days,
+        participation,
+        max_slice_qty,
+        latency_ms: o.latency_ms(),
         status: order_status(o.status()),
         created_at: time(o.created_at()),
         start_time: time(p.start),
@@ -269,7 +325,13 @@ pub fn order(
                 .iter()
                 .map(|(k, v)| (k.as_str().to_owned(), *v))
                 .collect(),
+            market_vwap: a.market_vwap,
+            slippage_vs_market_vwap_bps: a.slippage_vs_market_vwap_bps,
+            participation_rate: a.participation_rate,
+            implementation_shortfall: a.shortfall.as_ref().map(shortfall),
+            implementation_shortfall_bps: a.shortfall_bps.as_ref().map(shortfall),
         },
+        volume_profile: slices.and(profile),
         slices: slices.map(|s| s.iter().map(|s| slice(s)).collect()),
     }
 }

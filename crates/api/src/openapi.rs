@@ -95,17 +95,19 @@ impl Modify for Bearer {
         crate::routes::market::consolidated,
         crate::routes::auth::token,
         crate::routes::orders::submit,
+        crate::routes::orders::submit_order,
+        crate::routes::preview::preview,
         crate::routes::orders::list,
         crate::routes::orders::get,
         crate::routes::orders::cancel,
     ),
-    components(schemas(wire::Problem, wire::TwapRequest, wire::Order, wire::Slice, wire::Analytics, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook, wire::Trades)),
+    components(schemas(wire::Problem, wire::TwapRequest, wire::OrderRequest, wire::Preview, wire::PreviewSlice, wire::PreviewTotals, wire::Estimate, wire::EstimateMethod, wire::Strategy, wire::Jitter, wire::ImplementationShortfall, wire::Order, wire::Slice, wire::Analytics, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook, wire::Trades)),
     modifiers(&Bearer),
     tags(
         (name = "service", description = "What the server is and whether it is healthy"),
         (name = "market", description = "Exchanges, pairs, candles, public trades and live books"),
         (name = "auth", description = "Bearer tokens"),
-        (name = "orders", description = "TWAP paper orders"),
+        (name = "orders", description = "Paper orders (TWAP, VWAP, POV), their previews and analytics"),
     )
 )]
 pub struct ApiDoc;

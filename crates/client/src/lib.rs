@@ -20,6 +20,7 @@
 //! The layering test in `e2e` checks this transitively.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod requests;
 mod stream;
 
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use requests::{order, twap};
 pub use rust_decimal::Decimal;
 pub use stream::{BookChannel, Stream};
 pub use wire;
@@ -151,36 +153,6 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
-}
-
-/// A TWAP request with the common fields (`duration_secs` + `interval_secs`);
-/// [`Error::Invalid`] when `quantity` is not a decimal number.
-pub fn twap(
-    token_id: &str,
-    exchange: &str,
-    symbol: &str,
-    side: &str,
-    quantity: &str,
-    duration_secs: u64,
-    interval_secs: u64,
-) -> Result<wire::TwapRequest, Error> {
-    let quantity = quantity
-        .parse()
-        .map_err(|_| Error::Invalid(format!("quantity `{quantity}` is not a decimal number")))?;
-    Ok(wire::TwapRequest {
-        token_id: token_id.to_owned(),
-        exchange: exchange.to_owned(),
-        symbol: symbol.to_owned(),
-        side: Some(side.to_owned()),
-        quantity,
-        limit_price: None,
-        duration_secs: Some(duration_secs),
-        interval_secs: Some(interval_secs),
-        slices: None,
-        start_time: None,
-        end_time: None,
-        catch_up: None,
-    })
 }
 
 fn transport(e: reqwest::Error) -> Error {
@@ -449,6 +421,32 @@ impl Client {
     ) -> Result<Vec<wire::Order>, Error> {
         let url = self.url("/orders/twap");
         self.authed(|h, t| h.post(&url).bearer_auth(t).json(reqs))
+            .await
+    }
+
+    /// `POST /orders` (one order of any strategy; build it with [`order`]). A replay of the
+    /// same request answers the original.
+    pub async fn submit_order(&self, req: &wire::OrderRequest) -> Result<wire::Order, Error> {
+        let url = self.url("/orders");
+        self.authed(|h, t| h.post(&url).bearer_auth(t).json(req))
+            .await
+    }
+
+    /// `POST /orders` with an array: all validated before any is created.
+    pub async fn submit_orders(
+        &self,
+        reqs: &[wire::OrderRequest],
+    ) -> Result<Vec<wire::Order>, Error> {
+        let url = self.url("/orders");
+        self.authed(|h, t| h.post(&url).bearer_auth(t).json(reqs))
+            .await
+    }
+
+    /// `POST /orders/preview`: the schedule the order would run and its pre-trade
+    /// estimates; nothing is stored.
+    pub async fn preview(&self, req: &wire::OrderRequest) -> Result<wire::Preview, Error> {
+        let url = self.url("/orders/preview");
+        self.authed(|h, t| h.post(&url).bearer_auth(t).json(req))
             .await
     }
 

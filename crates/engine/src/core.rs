@@ -18,6 +18,19 @@ pub trait Books {
     /// Call `f` with the current book of (exchange, symbol) and its health, or `None` when
     /// there is no book.
     fn with_book(&self, exchange: ExchangeId, symbol: &Symbol, f: &mut dyn FnMut(BookRef<'_>));
+
+    /// The public trades of (exchange, symbol) received in `(after, upto]` (local receipt
+    /// time): (Σ qty, Σ price·qty). `None` when the trade tape is not available.
+    fn market_volume(
+        &self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        after: Timestamp,
+        upto: Timestamp,
+    ) -> Option<(Decimal, Decimal)> {
+        let _ = (exchange, symbol, after, upto);
+        None
+    }
 }
 
 /// What changed in an order: the order after the change, and the slice that caused it.
@@ -93,7 +106,11 @@ impl Engine {
             order.status = OrderStatus::Pending;
         } else {
             order.status = OrderStatus::Working;
-            order.totals.arrival_mid = live_mid(books, order.exchange, &order.symbol);
+        }
+        let mid = live_mid(books, order.exchange, &order.symbol);
+        order.totals.decision_mid = mid;
+        if order.status == OrderStatus::Working {
+            order.totals.arrival_mid = mid;
         }
     }
 
@@ -102,7 +119,7 @@ impl Engine {
         if !order.status.is_open() || order.next_index >= order.plan.slices {
             return;
         }
-        let due = order.plan.slice_time(order.next_index).as_nanos();
+        let due = order.due(order.next_index).as_nanos();
         self.timers.push(Reverse((due, order.id, order.next_index)));
         self.orders.insert(order.id, order);
     }
@@ -114,11 +131,11 @@ impl Engine {
         let mut out = Vec::new();
         while order.status.is_open()
             && order.next_index < order.plan.slices
-            && now.millis_since(order.plan.slice_time(order.next_index)) > RESTART_GRACE_MS
+            && now.millis_since(order.due(order.next_index)) > RESTART_GRACE_MS
         {
             let previous = order.status;
             let i = order.next_index;
-            let target = order.plan.ask(i, order.totals.filled, order.catch_up);
+            let target = order.target(i, None);
             let rec = SliceRecord::skipped(
                 i,
                 order.plan.slice_time(i),
@@ -172,7 +189,9 @@ impl Engine {
         let previous = order.status;
         let i = order.next_index;
         let scheduled = order.plan.slice_time(i);
-        let target = order.plan.ask(i, order.totals.filled, order.catch_up);
+        let (from, upto) = order.window(i);
+        let market = books.market_volume(order.exchange, &order.symbol, from, upto);
+        let target = order.target(i, market.map(|m| m.0));
         let (exchange, symbol, side, limit) = (
             order.exchange,
             order.symbol.clone(),
@@ -182,6 +201,8 @@ impl Engine {
         let fee_bps = order.fee_bps;
         let liquidity = &mut self.liquidity;
         let mut rec = SliceRecord::skipped(i, scheduled, now, target, SkipReason::NoBook);
+        rec.market_volume = market.map(|m| m.0);
+        rec.market_notional = market.map(|m| m.1);
         books.with_book(exchange, &symbol, &mut |b| {
             let Some((book, health)) = b else {
                 return;
@@ -225,7 +246,7 @@ impl Engine {
         finish_if_done(order, now);
         let snapshot = order.clone();
         if order.status.is_open() {
-            let due = order.plan.slice_time(order.next_index).as_nanos();
+            let due = order.due(order.next_index).as_nanos();
             self.timers.push(Reverse((due, id, order.next_index)));
         } else {
             self.close(id);
@@ -247,7 +268,7 @@ impl Engine {
         let previous = order.status;
         let i = order.next_index;
         let slice = (i < order.plan.slices && order.plan.slice_time(i) <= now).then(|| {
-            let target = order.plan.ask(i, order.totals.filled, order.catch_up);
+            let target = order.target(i, None);
             SliceRecord::skipped(
                 i,
                 order.plan.slice_time(i),

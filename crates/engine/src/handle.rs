@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::clock::Clock;
 use crate::core::{CancelError, Update};
 use crate::order::{Order, OrderStatus};
-use crate::plan::{Limits, Rejection, TwapRequest};
+use crate::plan::{Limits, OrderRequest, Rejection};
 use crate::ports::{OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure};
 use crate::runner::Command;
 use crate::token::TokenId;
@@ -34,7 +34,7 @@ pub struct Submission {
     /// The owner.
     pub user_id: i64,
     /// The decoded request.
-    pub request: TwapRequest,
+    pub request: OrderRequest,
     /// The pair, resolved by the caller.
     pub pair: Pair,
     /// The request as the client sent it.
@@ -146,6 +146,7 @@ pub struct EngineHandle {
     pub(crate) stats: Arc<EngineStats>,
     pub(crate) view: OpenOrders,
     pub(crate) store: Arc<dyn OrderStore>,
+    pub(crate) config: Arc<EngineConfig>,
 }
 
 impl std::fmt::Debug for EngineHandle {
@@ -265,6 +266,27 @@ impl EngineHandle {
     /// Every update, after it is stored (a receiver that falls behind gets `Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
         self.updates.subscribe()
+    }
+
+    /// The engine's fees and limits.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Build the order `s` would create, without storing or scheduling it (for a preview):
+    /// validated exactly as a submit is (`mid`: the book's mid now, if live), with the fee
+    /// it would pay.
+    pub fn draft(&self, s: &Submission, mid: Option<Decimal>) -> Result<Order, EngineError> {
+        let now = self.clock.now();
+        let plan = crate::plan::validate(&s.request, &s.pair, now, &self.config.limits, mid)
+            .map_err(EngineError::Rejected)?;
+        let fee = self
+            .config
+            .fees
+            .get(&s.request.exchange)
+            .copied()
+            .unwrap_or_default();
+        Ok(Order::draft(s, plan, fee, now, mid))
     }
 
     /// The engine's clock.

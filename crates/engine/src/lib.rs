@@ -1,4 +1,5 @@
-//! The TWAP engine: planner, paper-fill simulator, order state machine and analytics.
+//! The execution engine: planner and strategies (TWAP, VWAP, POV), paper-fill simulator,
+//! order state machine and analytics.
 //!
 //! # Invariants
 //! - A deterministic core ([`Engine`]) given (commands, books, time): no HTTP, no SQL, no
@@ -13,6 +14,7 @@
 //!   a final state (`filled`, `expired`, `cancelled`).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics;
 mod clock;
 mod core;
 pub mod fill;
@@ -21,12 +23,15 @@ pub mod memory;
 pub mod order;
 pub mod plan;
 pub mod ports;
+pub mod preview;
 pub mod runner;
+pub mod strategy;
 mod token;
 mod view;
 mod words;
 mod writer;
 
+pub use analytics::{Analytics, Shortfall};
 pub use clock::Clock;
 pub use core::{BookRef, Books, CancelError, Engine, RESTART_GRACE_MS, Update};
 pub use fill::{Fill, Liquidity, ShortReason};
@@ -34,16 +39,15 @@ pub use handle::{
     BatchError, EngineConfig, EngineError, EngineHandle, EngineStats, Submission, SubmitOutcome,
 };
 pub use memory::MemoryStore;
-pub use order::{
-    Analytics, Order, OrderId, OrderParts, OrderStatus, SkipReason, SliceRecord, Totals,
-};
+pub use order::{Order, OrderId, OrderParts, OrderStatus, SkipReason, SliceRecord, Totals};
 pub use plan::{
-    CatchUp, Limits, MAX_AMOUNT, MAX_SCALE, Plan, Rejection, Timing, TwapRequest, floor_to,
-    validate,
+    CatchUp, Limits, MAX_AMOUNT, MAX_LATENCY_MS, MAX_PARTICIPATION, MAX_PROFILE_DAYS, MAX_SCALE,
+    OrderRequest, Plan, Rejection, Timing, floor_to, validate,
 };
 pub use ports::{
     BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure,
     StoredOrder,
 };
+pub use strategy::{Jitter, Strategy, StrategyKind};
 pub use token::{InvalidTokenId, TokenId, valid_token_id};
 pub use words::UnknownWord;

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::fill::ShortReason;
 use crate::plan::{CatchUp, Plan};
+use crate::strategy::{Strategy, pov_ask};
 use crate::token::TokenId;
 
 /// Store-assigned order id.
@@ -93,6 +94,11 @@ pub struct SliceRecord {
     pub skipped: Option<SkipReason>,
     /// Why it filled less than its target.
     pub short: Option<ShortReason>,
+    /// Market volume printed in the slice's window (since the previous slice's time), from
+    /// the venue's public trades; `None` when the tape was not available.
+    pub market_volume: Option<Decimal>,
+    /// Σ price·qty of those trades.
+    pub market_notional: Option<Decimal>,
 }
 
 impl SliceRecord {
@@ -121,6 +127,8 @@ impl SliceRecord {
             book_age_ms: None,
             skipped: Some(why),
             short: None,
+            market_volume: None,
+            market_notional: None,
         }
     }
 }
@@ -145,6 +153,10 @@ pub struct Order {
     pub(crate) limit_price: Option<Decimal>,
     /// Catch-up policy.
     pub(crate) catch_up: CatchUp,
+    /// The algorithm.
+    pub(crate) strategy: Strategy,
+    /// Simulated latency, ms.
+    pub(crate) latency_ms: u32,
     /// The schedule (quantity included).
     pub(crate) plan: Plan,
     /// Fee in basis points.
@@ -181,6 +193,10 @@ pub struct OrderParts {
     pub limit_price: Option<Decimal>,
     /// Catch-up policy.
     pub catch_up: CatchUp,
+    /// The algorithm.
+    pub strategy: Strategy,
+    /// Simulated latency, ms.
+    pub latency_ms: u32,
     /// The schedule (quantity included).
     pub plan: Plan,
     /// Fee in basis points.
@@ -209,6 +225,8 @@ impl Order {
             side,
             limit_price,
             catch_up,
+            strategy,
+            latency_ms,
             plan,
             fee_bps,
             created_at,
@@ -226,6 +244,8 @@ impl Order {
             side,
             limit_price,
             catch_up,
+            strategy,
+            latency_ms,
             plan,
             fee_bps,
             created_at,
@@ -249,6 +269,8 @@ impl Order {
             side,
             limit_price,
             catch_up,
+            strategy,
+            latency_ms,
             plan,
             fee_bps,
             created_at,
@@ -266,6 +288,8 @@ impl Order {
             side,
             limit_price,
             catch_up,
+            strategy,
+            latency_ms,
             plan,
             fee_bps,
             created_at,
@@ -314,6 +338,16 @@ impl Order {
     /// Catch-up policy.
     pub fn catch_up(&self) -> CatchUp {
         self.catch_up
+    }
+
+    /// The algorithm.
+    pub fn strategy(&self) -> &Strategy {
+        &self.strategy
+    }
+
+    /// Simulated latency, ms.
+    pub fn latency_ms(&self) -> u32 {
+        self.latency_ms
     }
 
     /// The schedule (quantity included).
@@ -373,45 +407,58 @@ pub struct Totals {
     pub slices_done: u32,
     /// Slices skipped, by reason.
     pub skipped: BTreeMap<SkipReason, u32>,
-}
-
-/// Execution quality figures (definitions in `docs/ANALYTICS.md`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Analytics {
-    /// filled / quantity.
-    pub fill_ratio: Decimal,
-    /// notional / filled.
-    pub avg_price: Option<Decimal>,
-    /// Mid when the order started working.
-    pub arrival_mid: Option<Decimal>,
-    /// side·(avg_price − arrival_mid)/arrival_mid·10 000.
-    pub slippage_vs_arrival_bps: Option<Decimal>,
-    /// Mean of the mids sampled at slice times.
-    pub market_twap: Option<Decimal>,
-    /// side·(avg_price − market_twap)/market_twap·10 000.
-    pub slippage_vs_market_twap_bps: Option<Decimal>,
-    /// Σ side·(price − mid at the slice)·qty, quote currency.
-    pub spread_cost: Decimal,
-    /// Skipped slices by reason.
-    pub skipped_by_reason: BTreeMap<SkipReason, u32>,
-}
-
-fn bps(side: Side, price: Decimal, reference: Decimal) -> Option<Decimal> {
-    if reference.is_zero() {
-        return None;
-    }
-    let sign = match side {
-        Side::Buy => Decimal::ONE,
-        Side::Sell => Decimal::NEGATIVE_ONE,
-    };
-    Some(
-        (sign * (price - reference) / reference * Decimal::from(10_000))
-            .round_dp(4)
-            .normalize(),
-    )
+    /// Mid at acceptance (the decision price), or at the first slice that saw a live book
+    /// when there was none at acceptance.
+    pub decision_mid: Option<Decimal>,
+    /// Mid at the first slice that saw a live book.
+    pub start_mid: Option<Decimal>,
+    /// Mid at the latest slice that saw a live book.
+    pub last_mid: Option<Decimal>,
+    /// Σ mid at the slice · filled.
+    pub mid_notional: Decimal,
+    /// Σ touch at the slice (best ask for a buy, best bid for a sell) · filled.
+    pub touch_notional: Decimal,
+    /// Σ market volume over the slices' windows.
+    pub market_volume: Decimal,
+    /// Σ market price·qty over the slices' windows.
+    pub market_notional: Decimal,
 }
 
 impl Order {
+    /// A new order from a submission and its validated plan, not yet admitted or stored
+    /// (id 0, `pending`); `decision_mid` is the mid at acceptance, when known.
+    pub(crate) fn draft(
+        s: &crate::Submission,
+        plan: Plan,
+        fee_bps: Decimal,
+        now: Timestamp,
+        decision_mid: Option<Decimal>,
+    ) -> Order {
+        let r = &s.request;
+        Order {
+            id: 0,
+            user_id: s.user_id,
+            token_id: r.token_id.clone(),
+            exchange: r.exchange,
+            symbol: s.pair.symbol.clone(),
+            side: r.side,
+            limit_price: r.limit_price,
+            catch_up: r.catch_up,
+            strategy: r.strategy.clone(),
+            latency_ms: r.latency_ms,
+            plan,
+            fee_bps,
+            created_at: now,
+            status: OrderStatus::Pending,
+            closed_at: None,
+            next_index: 0,
+            totals: Totals {
+                decision_mid,
+                ..Totals::default()
+            },
+        }
+    }
+
     /// Total quantity.
     pub fn quantity(&self) -> Decimal {
         self.plan.quantity
@@ -422,33 +469,49 @@ impl Order {
         self.totals.skipped.values().sum()
     }
 
-    /// The figures of `docs/ANALYTICS.md`, from the running totals.
-    pub fn analytics(&self) -> Analytics {
-        let t = &self.totals;
-        let avg_price =
-            (!t.filled.is_zero()).then(|| (t.notional / t.filled).round_dp(12).normalize());
-        let market_twap = (t.mid_samples > 0).then(|| {
-            (t.mid_sum / Decimal::from(t.mid_samples))
-                .round_dp(12)
-                .normalize()
-        });
-        Analytics {
-            fill_ratio: if self.quantity().is_zero() {
-                Decimal::ZERO
-            } else {
-                (t.filled / self.quantity()).round_dp(8).normalize()
-            },
-            avg_price,
-            arrival_mid: t.arrival_mid,
-            slippage_vs_arrival_bps: avg_price
-                .zip(t.arrival_mid)
-                .and_then(|(p, m)| bps(self.side, p, m)),
-            market_twap,
-            slippage_vs_market_twap_bps: avg_price
-                .zip(market_twap)
-                .and_then(|(p, m)| bps(self.side, p, m)),
-            spread_cost: t.spread_cost.round_dp(12).normalize(),
-            skipped_by_reason: t.skipped.clone(),
+    /// When slice `i` executes: its scheduled time plus the order's latency.
+    pub fn due(&self, i: u32) -> Timestamp {
+        self.plan
+            .slice_time(i)
+            .plus_millis(i64::from(self.latency_ms))
+    }
+
+    /// The market window slice `i` accounts for: since the previous slice's time (the
+    /// order's start for the first), up to its own.
+    pub fn window(&self, i: u32) -> (Timestamp, Timestamp) {
+        let from = if i == 0 {
+            self.plan.start
+        } else {
+            self.plan.slice_time(i - 1)
+        };
+        (from, self.plan.slice_time(i))
+    }
+
+    /// What slice `i` asks for given the market volume printed in its window: the
+    /// strategy's target with the catch-up policy, on the lot grid, never above what
+    /// remains.
+    pub fn target(&self, i: u32, window_volume: Option<Decimal>) -> Decimal {
+        match &self.strategy {
+            Strategy::Pov {
+                participation,
+                max_slice_qty,
+            } => {
+                if i >= self.plan.slices {
+                    return Decimal::ZERO;
+                }
+                pov_ask(
+                    *participation,
+                    *max_slice_qty,
+                    self.plan.step,
+                    self.plan.quantity,
+                    self.totals.filled,
+                    self.totals.market_volume,
+                    window_volume.unwrap_or(Decimal::ZERO),
+                    self.plan.slices - i,
+                    self.catch_up,
+                )
+            }
+            _ => self.plan.ask(i, self.totals.filled, self.catch_up),
         }
     }
 
@@ -462,9 +525,14 @@ impl Order {
         t.filled += s.filled;
         t.notional += s.notional;
         t.fees += s.fee;
+        t.market_volume += s.market_volume.unwrap_or(Decimal::ZERO);
+        t.market_notional += s.market_notional.unwrap_or(Decimal::ZERO);
         if let Some(m) = s.mid {
             t.mid_sum += m;
             t.mid_samples += 1;
+            t.start_mid.get_or_insert(m);
+            t.decision_mid.get_or_insert(m);
+            t.last_mid = Some(m);
             let sign = match self.side {
                 Side::Buy => Decimal::ONE,
                 Side::Sell => Decimal::NEGATIVE_ONE,
@@ -472,6 +540,12 @@ impl Order {
             for (p, q) in &s.fills {
                 t.spread_cost += sign * (*p - m) * *q;
             }
+            t.mid_notional += m * s.filled;
+            let touch = match self.side {
+                Side::Buy => s.best_ask,
+                Side::Sell => s.best_bid,
+            };
+            t.touch_notional += touch.unwrap_or(m) * s.filled;
         }
         self.next_index = self.next_index.max(s.index + 1);
     }

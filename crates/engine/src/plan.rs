@@ -3,6 +3,8 @@
 use model::{ExchangeId, Pair, PairStatus, Side, Timestamp};
 use rust_decimal::Decimal;
 
+use crate::strategy::{MAX_JITTER_PCT, Shape, Strategy, shape};
+
 /// How a slice makes up for earlier slices that filled short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CatchUp {
@@ -35,9 +37,12 @@ pub enum Timing {
     },
 }
 
-/// A TWAP request, already decoded (the HTTP layer maps its JSON spellings onto this).
+/// Most milliseconds of simulated latency an order may ask for.
+pub const MAX_LATENCY_MS: u32 = 5_000;
+
+/// An order request, already decoded (the HTTP layer maps its JSON spellings onto this).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TwapRequest {
+pub struct OrderRequest {
     /// Client id, unique per user.
     pub token_id: crate::TokenId,
     /// Venue.
@@ -54,6 +59,11 @@ pub struct TwapRequest {
     pub start_time: Option<Timestamp>,
     /// Catch-up policy.
     pub catch_up: CatchUp,
+    /// The algorithm and its parameters (a VWAP's profile is computed by the caller, see
+    /// [`crate::strategy::volume_profile`]).
+    pub strategy: Strategy,
+    /// Simulated latency: a slice decided at t fills against the book at t + latency.
+    pub latency_ms: u32,
 }
 
 /// Engine limits (DESIGN §4).
@@ -101,7 +111,7 @@ fn reject(code: &'static str, detail: impl Into<String>) -> Rejection {
 }
 
 /// A validated schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// First slice time.
     pub start: Timestamp,
@@ -115,6 +125,11 @@ pub struct Plan {
     pub quantity: Decimal,
     /// Lot step every asked quantity stays on.
     pub step: Decimal,
+    /// Milliseconds from `start` to the first slice (POV trades at the end of its first
+    /// interval; the others at its start).
+    pub lead_ms: i64,
+    /// The strategy's fixed shape (jittered times, weighted sizes); default = even.
+    pub shape: Shape,
 }
 
 /// The largest quantity or price an order may carry: 15 digits before the point, as the
@@ -142,9 +157,53 @@ fn is_multiple(x: Decimal, step: Decimal) -> bool {
 }
 
 impl Plan {
+    /// An even schedule (a plain TWAP): `slices` slices `interval_ms` apart from `start`.
+    pub fn even(
+        start: Timestamp,
+        interval_ms: i64,
+        duration_ms: i64,
+        slices: u32,
+        quantity: Decimal,
+        step: Decimal,
+    ) -> Plan {
+        Plan {
+            start,
+            interval_ms,
+            duration_ms,
+            slices,
+            quantity,
+            step,
+            lead_ms: 0,
+            shape: Shape::default(),
+        }
+    }
+
+    /// This schedule shaped by `strategy` (its lead, jittered times, weighted sizes): how a
+    /// stored order's plan is rebuilt, exactly as it was accepted.
+    pub fn shaped(mut self, strategy: &Strategy) -> Plan {
+        self.lead_ms = strategy.lead_ms(self.interval_ms);
+        self.shape = shape(strategy, self.slices, self.interval_ms, self.duration_ms);
+        self
+    }
+
     /// When slice `i` is due.
     pub fn slice_time(&self, i: u32) -> Timestamp {
-        self.start.plus_millis(self.interval_ms * i64::from(i))
+        let offset = self
+            .shape
+            .offsets_ms
+            .as_ref()
+            .and_then(|o| o.get(i as usize).copied())
+            .unwrap_or(0);
+        self.start
+            .plus_millis(self.lead_ms + self.interval_ms * i64::from(i) + offset)
+    }
+
+    /// Fraction of the order targeted after slice `i` (even when unshaped).
+    fn cumulative_fraction(&self, i: u32) -> Option<Decimal> {
+        self.shape
+            .cumulative
+            .as_ref()
+            .and_then(|c| c.get(i as usize).copied())
     }
 
     /// The end of the order's window.
@@ -157,6 +216,9 @@ impl Plan {
     pub fn cumulative_target(&self, i: u32) -> Decimal {
         if i + 1 >= self.slices {
             return self.quantity;
+        }
+        if let Some(f) = self.cumulative_fraction(i) {
+            return floor_to(self.quantity * f, self.step).min(self.quantity);
         }
         floor_to(
             self.quantity * Decimal::from(i + 1) / Decimal::from(self.slices),
@@ -184,7 +246,29 @@ impl Plan {
         let last = i + 1 == self.slices;
         let want = match policy {
             CatchUp::Spread if last => remaining,
-            CatchUp::Spread => floor_to(remaining / Decimal::from(self.slices - i), self.step),
+            CatchUp::Spread => match self.cumulative_fraction(i) {
+                // Shaped: this slice's share, plus the shortfall so far in this slice's
+                // part of the weight still ahead.
+                Some(f) => {
+                    let (before, target_before) = if i == 0 {
+                        (Decimal::ZERO, Decimal::ZERO)
+                    } else {
+                        (
+                            self.cumulative_fraction(i - 1).unwrap_or(Decimal::ZERO),
+                            self.cumulative_target(i - 1),
+                        )
+                    };
+                    let deficit = (target_before - filled).max(Decimal::ZERO);
+                    let ahead = Decimal::ONE - before;
+                    let catch = if ahead <= Decimal::ZERO {
+                        Decimal::ZERO
+                    } else {
+                        floor_to(deficit * (f - before) / ahead, self.step)
+                    };
+                    self.share(i) + catch
+                }
+                None => floor_to(remaining / Decimal::from(self.slices - i), self.step),
+            },
             CatchUp::Next => self.cumulative_target(i) - filled,
             CatchUp::None => self.share(i),
         };
@@ -195,7 +279,7 @@ impl Plan {
 /// Validate a request against its pair and the limits. `reference_price` (the book's mid,
 /// if known) checks the minimum notional of a slice when no limit price is given.
 pub fn validate(
-    req: &TwapRequest,
+    req: &OrderRequest,
     pair: &Pair,
     now: Timestamp,
     limits: &Limits,
@@ -286,7 +370,10 @@ pub fn validate(
                     ),
                 ));
             }
-            let n = duration_secs.div_ceil(interval_secs);
+            let n = req.strategy.slice_count(
+                duration_secs.saturating_mul(1_000),
+                interval_secs.saturating_mul(1_000),
+            );
             (duration_secs, interval_secs.saturating_mul(1_000), n)
         }
         Timing::DurationSlices {
@@ -343,9 +430,12 @@ pub fn validate(
             ),
         ));
     }
+    check_strategy(req, pair, slices, interval_ms)?;
     let n = Decimal::from(slices);
     let slice_qty = floor_to(q / n, step);
-    if slice_qty < pair.min_qty.max(step) {
+    // A POV slice's size follows the market, not the schedule: only its cap is checked.
+    let sized = !matches!(req.strategy, Strategy::Pov { .. });
+    if sized && slice_qty < pair.min_qty.max(step) {
         // The most slices that keep each at the minimum, and the interval that gives.
         let max_n = (q / pair.min_qty.max(step)).floor();
         let smallest = if max_n.is_zero() {
@@ -364,11 +454,13 @@ pub fn validate(
             },
         ));
     }
-    if let (Some(min_notional), Some(price)) =
-        (pair.min_notional, req.limit_price.or(reference_price))
-        && slice_qty
-            .checked_mul(price)
-            .is_some_and(|notional| notional < min_notional)
+    if let (true, Some(min_notional), Some(price)) = (
+        sized,
+        pair.min_notional,
+        req.limit_price.or(reference_price),
+    ) && slice_qty
+        .checked_mul(price)
+        .is_some_and(|notional| notional < min_notional)
     {
         // Here q·price < min_notional·slices: small, no overflow.
         let max_n = (q * price / min_notional).floor();
@@ -391,12 +483,119 @@ pub fn validate(
         ));
     }
     let duration_ms = i64::try_from(duration_secs).unwrap_or(i64::MAX / 1_000) * 1_000;
-    Ok(Plan {
+    Ok(Plan::even(
         start,
-        interval_ms: i64::try_from(interval_ms).unwrap_or(i64::MAX),
+        i64::try_from(interval_ms).unwrap_or(i64::MAX),
         duration_ms,
-        slices: u32::try_from(slices).unwrap_or(u32::MAX),
-        quantity: q,
+        u32::try_from(slices).unwrap_or(u32::MAX),
+        q,
         step,
-    })
+    )
+    .shaped(&req.strategy))
 }
+
+/// The strategy's own parameters and the latency, against the pair and the schedule.
+fn check_strategy(
+    req: &OrderRequest,
+    pair: &Pair,
+    slices: u64,
+    interval_ms: u64,
+) -> Result<(), Rejection> {
+    if req.latency_ms > MAX_LATENCY_MS {
+        return Err(reject(
+            "invalid_latency",
+            format!(
+                "latency_ms must be between 0 and {MAX_LATENCY_MS}, not {}",
+                req.latency_ms
+            ),
+        ));
+    }
+    if u64::from(req.latency_ms) >= interval_ms {
+        return Err(reject(
+            "invalid_latency",
+            format!(
+                "latency_ms ({}) must be shorter than the interval ({interval_ms} ms): a slice fills before the next is decided",
+                req.latency_ms
+            ),
+        ));
+    }
+    match &req.strategy {
+        Strategy::Twap { jitter: Some(j) } => {
+            for (name, pct) in [("time_pct", j.time_pct), ("size_pct", j.size_pct)] {
+                if pct > MAX_JITTER_PCT {
+                    return Err(reject(
+                        "invalid_jitter",
+                        format!("jitter.{name} must be between 0 and {MAX_JITTER_PCT}, not {pct}"),
+                    ));
+                }
+            }
+        }
+        Strategy::Twap { jitter: None } => {}
+        Strategy::Vwap {
+            profile_days,
+            profile,
+        } => {
+            if !(1..=MAX_PROFILE_DAYS).contains(profile_days) {
+                return Err(reject(
+                    "invalid_profile_days",
+                    format!(
+                        "profile_days must be between 1 and {MAX_PROFILE_DAYS}, not {profile_days}"
+                    ),
+                ));
+            }
+            let total: Decimal = profile.iter().copied().sum();
+            if profile.len() as u64 != slices
+                || profile.iter().any(|s| *s < Decimal::ZERO)
+                || total <= Decimal::ZERO
+            {
+                return Err(reject(
+                    "no_volume_profile",
+                    format!(
+                        "no volume profile for {} {}: the venue's klines over the last {profile_days} days show no volume at this time of day",
+                        pair.exchange, pair.symbol
+                    ),
+                ));
+            }
+        }
+        Strategy::Pov {
+            participation,
+            max_slice_qty,
+        } => {
+            if *participation <= Decimal::ZERO || *participation > MAX_PARTICIPATION {
+                return Err(reject(
+                    "invalid_participation",
+                    format!(
+                        "participation must be above 0 and at most {MAX_PARTICIPATION}, not {participation}"
+                    ),
+                ));
+            }
+            if let Some(m) = max_slice_qty {
+                if *m < pair.min_qty.max(pair.qty_step) || *m > MAX_AMOUNT {
+                    return Err(reject(
+                        "invalid_max_slice_qty",
+                        format!(
+                            "max_slice_qty {m} is below the pair's minimum {}",
+                            pair.min_qty.max(pair.qty_step).normalize()
+                        ),
+                    ));
+                }
+                if !is_multiple(*m, pair.qty_step) {
+                    return Err(reject(
+                        "invalid_max_slice_qty",
+                        format!(
+                            "max_slice_qty {m} is not a multiple of the lot step {}",
+                            pair.qty_step.normalize()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Most days a VWAP profile may average.
+pub const MAX_PROFILE_DAYS: u32 = 30;
+
+/// Largest POV participation.
+pub const MAX_PARTICIPATION: Decimal = Decimal::from_parts(5, 0, 0, false, 1);

@@ -20,7 +20,7 @@ use crate::handle::{
     BatchError, CancelReply, EngineConfig, EngineError, EngineHandle, EngineStats, Submission,
     SubmitOutcome, SubmitReply,
 };
-use crate::order::{Order, OrderId, OrderStatus, Totals};
+use crate::order::{Order, OrderId};
 use crate::plan::validate;
 use crate::ports::{BookAccess, InsertOutcome, OrderDetail, OrderStore, StoreFailure, StoredOrder};
 use crate::token::TokenId;
@@ -66,6 +66,7 @@ pub async fn start(
     let (writes, write_rx) = mpsc::channel(WRITE_QUEUE);
     let view = OpenOrders::default();
     let stats = Arc::new(EngineStats::default());
+    let shared_config = Arc::new(config.clone());
     let mut actor = Actor {
         engine: Engine::new(),
         config,
@@ -105,6 +106,7 @@ pub async fn start(
             stats,
             view,
             store,
+            config: shared_config,
         },
         task,
     ))
@@ -265,30 +267,14 @@ impl Actor {
 
     /// Build a new order from a validated request.
     fn build(&self, s: &Submission, plan: crate::plan::Plan) -> Order {
-        let r = &s.request;
         let now = self.clock.now();
-        let mut order = Order {
-            id: 0,
-            user_id: s.user_id,
-            token_id: r.token_id.clone(),
-            exchange: r.exchange,
-            symbol: s.pair.symbol.clone(),
-            side: r.side,
-            limit_price: r.limit_price,
-            catch_up: r.catch_up,
-            plan,
-            fee_bps: self
-                .config
-                .fees
-                .get(&r.exchange)
-                .copied()
-                .unwrap_or_default(),
-            created_at: now,
-            status: OrderStatus::Pending,
-            closed_at: None,
-            next_index: 0,
-            totals: Totals::default(),
-        };
+        let fee = self
+            .config
+            .fees
+            .get(&s.request.exchange)
+            .copied()
+            .unwrap_or_default();
+        let mut order = Order::draft(s, plan, fee, now, None);
         self.engine.admit(&mut order, now, &*self.books);
         order
     }

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use engine::{
-    BookRef, Books, CancelError, CatchUp, Engine, Limits, Order, OrderParts, OrderStatus, Plan,
-    ShortReason, SkipReason, Timing, Totals, TwapRequest, validate,
+    BookRef, Books, CancelError, CatchUp, Engine, Limits, Order, OrderParts, OrderRequest,
+    OrderStatus, Plan, ShortReason, SkipReason, Strategy, Timing, Totals, validate,
 };
 use model::{
     BookEvent, BookHealth, BookState, ExchangeId, Level, OrderBook, Pair, PairStatus, Side, Symbol,
@@ -79,8 +79,8 @@ fn t(s: i64) -> Timestamp {
     Timestamp::from_secs(1_800_000_000 + s)
 }
 
-fn request(q: &str, duration: u64, interval: u64) -> TwapRequest {
-    TwapRequest {
+fn request(q: &str, duration: u64, interval: u64) -> OrderRequest {
+    OrderRequest {
         token_id: "t-1".parse().unwrap(),
         exchange: ExchangeId::Sim,
         side: Side::Buy,
@@ -92,6 +92,8 @@ fn request(q: &str, duration: u64, interval: u64) -> TwapRequest {
         },
         start_time: None,
         catch_up: CatchUp::Spread,
+        strategy: Strategy::default(),
+        latency_ms: 0,
     }
 }
 
@@ -105,6 +107,8 @@ fn order(id: i64, side: Side, q: &str, n: u32, limit: Option<&str>, catch_up: Ca
         side,
         limit_price: limit.map(d),
         catch_up,
+        strategy: Strategy::default(),
+        latency_ms: 0,
         plan: Plan {
             start: t(0),
             interval_ms: 1_000,
@@ -112,6 +116,8 @@ fn order(id: i64, side: Side, q: &str, n: u32, limit: Option<&str>, catch_up: Ca
             slices: n,
             quantity: d(q),
             step: d("0.001"),
+            lead_ms: 0,
+            shape: Default::default(),
         },
         fee_bps: d("10"),
         created_at: t(0),
@@ -135,7 +141,7 @@ fn validation_gives_one_clear_reason() {
         7,
         "ceil"
     );
-    let code = |r: TwapRequest| validate(&r, &p, t(0), &l, Some(d("100"))).unwrap_err().code;
+    let code = |r: OrderRequest| validate(&r, &p, t(0), &l, Some(d("100"))).unwrap_err().code;
     assert_eq!(code(request("0", 60, 10)), "invalid_quantity");
     assert_eq!(code(request("1.0005", 60, 10)), "invalid_quantity");
     // Found by the twap_request fuzz target: a 29-digit quantity overflowed a division.
@@ -194,6 +200,8 @@ fn schedule_targets_stay_on_the_grid_and_dust_goes_last() {
         slices: 3,
         quantity: d("1"),
         step: d("0.001"),
+        lead_ms: 0,
+        shape: Default::default(),
     };
     assert_eq!(p.cumulative_target(0), d("0.333"));
     assert_eq!(p.cumulative_target(1), d("0.666"));
@@ -209,7 +217,7 @@ fn schedule_targets_stay_on_the_grid_and_dust_goes_last() {
     assert_eq!(p.ask(2, d("1"), CatchUp::Next), d("0"));
 }
 
-fn policy() -> impl Strategy<Value = CatchUp> {
+fn policy() -> impl proptest::strategy::Strategy<Value = CatchUp> {
     prop_oneof![
         Just(CatchUp::Spread),
         Just(CatchUp::Next),
@@ -233,7 +241,7 @@ proptest! {
     ) {
         let step = d("0.001");
         let q = Decimal::from(lots) * step;
-        let p = Plan { start: t(0), interval_ms: 1_000, duration_ms: i64::from(n) * 1_000, slices: n, quantity: q, step };
+        let p = Plan { start: t(0), interval_ms: 1_000, duration_ms: i64::from(n) * 1_000, slices: n, quantity: q, step, lead_ms: 0, shape: Default::default() };
         let mut filled = Decimal::ZERO;
         let mut abandoned = Decimal::ZERO;
         for i in 0..n {

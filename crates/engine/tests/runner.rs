@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use engine::{
     BookAccess, BookRef, Books, CancelError, CatchUp, Clock, EngineConfig, EngineError,
-    EngineHandle, InsertOutcome, MemoryStore, Order, OrderParts, OrderQuery, OrderStatus,
-    OrderStore, Plan, StatusFilter, Submission, SubmitOutcome, Timing, TokenId, Totals,
-    TwapRequest,
+    EngineHandle, InsertOutcome, MemoryStore, Order, OrderParts, OrderQuery, OrderRequest,
+    OrderStatus, OrderStore, Plan, StatusFilter, Strategy, Submission, SubmitOutcome, Timing,
+    TokenId, Totals,
 };
 use model::{
     BookEvent, BookHealth, BookState, ExchangeId, Level, OrderBook, Pair, PairStatus, Side, Symbol,
@@ -61,6 +61,8 @@ fn order(token: &str, start: Timestamp, slices: u32) -> Order {
         side: Side::Buy,
         limit_price: None,
         catch_up: CatchUp::Spread,
+        strategy: Strategy::default(),
+        latency_ms: 0,
         plan: Plan {
             start,
             interval_ms: 1_000,
@@ -68,6 +70,8 @@ fn order(token: &str, start: Timestamp, slices: u32) -> Order {
             slices,
             quantity: d("3"),
             step: d("0.001"),
+            lead_ms: 0,
+            shape: Default::default(),
         },
         fee_bps: d("10"),
         created_at: start,
@@ -97,7 +101,7 @@ fn pair() -> Pair {
 fn submission(token: &str, start: Timestamp, slices: u64, request: &str) -> Submission {
     Submission {
         user_id: 1,
-        request: TwapRequest {
+        request: OrderRequest {
             token_id: token.parse().unwrap(),
             exchange: ExchangeId::Sim,
             side: Side::Buy,
@@ -109,6 +113,8 @@ fn submission(token: &str, start: Timestamp, slices: u64, request: &str) -> Subm
             },
             start_time: Some(start),
             catch_up: CatchUp::Spread,
+            strategy: Strategy::default(),
+            latency_ms: 0,
         },
         pair: pair(),
         fingerprint: request.to_owned(),

@@ -29,7 +29,7 @@ impl Default for SimConfig {
         SimConfig {
             seed: 42,
             update_interval: Duration::from_millis(50),
-            history_minutes: 1_440,
+            history_minutes: 10_080,
         }
     }
 }

@@ -65,6 +65,12 @@ pub struct OrderRow {
     pub slices_done: i64,
     /// Skipped slices by reason, JSON object.
     pub skipped: String,
+    /// The algorithm and its parameters, JSON object.
+    pub strategy: String,
+    /// Simulated latency, ms.
+    pub latency_ms: i64,
+    /// Transaction-cost running totals, JSON object of decimal strings.
+    pub tca: String,
 }
 
 /// One slice row.
@@ -104,6 +110,8 @@ pub struct SliceRow {
     pub skipped: Option<String>,
     /// Why short.
     pub short_reason: Option<String>,
+    /// Market volume and notional in the slice's window, JSON `["v","n"]`.
+    pub market: Option<String>,
 }
 
 /// Which orders a listing wants.
@@ -132,7 +140,8 @@ macro_rules! order_columns {
     () => {
         "id, user_id, token_id, exchange, symbol, side, quantity, limit_price, catch_up, \
     start_ns, interval_ms, duration_ms, slices_total, qty_step, fee_bps, status, created_ns, closed_ns, \
-    next_index, filled, notional, fees, arrival_mid, mid_sum, mid_samples, spread_cost, slices_done, skipped"
+    next_index, filled, notional, fees, arrival_mid, mid_sum, mid_samples, spread_cost, slices_done, skipped, \
+    strategy, latency_ms, tca"
     };
 }
 
@@ -141,7 +150,7 @@ macro_rules! slices_json {
     () => {
         "(SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
          notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
-         short_reason)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
+         short_reason, market)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
     };
 }
 
@@ -190,6 +199,9 @@ fn order_row(r: &SqliteRow) -> Result<OrderRow, sqlx::Error> {
         spread_cost: r.try_get("spread_cost")?,
         slices_done: r.try_get("slices_done")?,
         skipped: r.try_get("skipped")?,
+        strategy: r.try_get("strategy")?,
+        latency_ms: r.try_get("latency_ms")?,
+        tca: r.try_get("tca")?,
     })
 }
 
@@ -212,6 +224,7 @@ fn slice_row(r: &SqliteRow) -> Result<SliceRow, sqlx::Error> {
         book_age_ms: r.try_get("book_age_ms")?,
         skipped: r.try_get("skipped")?,
         short_reason: r.try_get("short_reason")?,
+        market: r.try_get("market")?,
     })
 }
 
@@ -223,8 +236,8 @@ impl Store {
             "INSERT INTO orders (user_id, token_id, request, exchange, symbol, side, quantity, limit_price, \
              catch_up, start_ns, interval_ms, duration_ms, slices_total, qty_step, fee_bps, status, created_ns, \
              closed_ns, next_index, filled, notional, fees, arrival_mid, mid_sum, mid_samples, spread_cost, \
-             slices_done, skipped) \
-             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) \
+             slices_done, skipped, strategy, latency_ms, tca) \
+             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) \
              ON CONFLICT (user_id, token_id) DO NOTHING RETURNING id",
         )
         .bind(o.user_id)
@@ -255,6 +268,9 @@ impl Store {
         .bind(&o.spread_cost)
         .bind(o.slices_done)
         .bind(&o.skipped)
+        .bind(&o.strategy)
+        .bind(o.latency_ms)
+        .bind(&o.tca)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(id) = id {
@@ -297,8 +313,9 @@ impl Store {
                     // An order whose user was removed is gone with its slices: its
                     // remaining updates are skipped instead of failing the batch.
                     "INSERT INTO slices (order_id, idx, scheduled_ns, executed_ns, target, filled, notional, \
-                     avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason) \
-                     SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)",
+                     avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason, \
+                     market) \
+                     SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)",
                 )
                 .bind(s.order_id)
                 .bind(s.idx)
@@ -317,6 +334,7 @@ impl Store {
                 .bind(s.book_age_ms)
                 .bind(&s.skipped)
                 .bind(&s.short_reason)
+                .bind(&s.market)
                 .bind(s.order_id)
                 .execute(&mut *tx)
                 .await?;
@@ -324,7 +342,7 @@ impl Store {
             sqlx::query(
                 "UPDATE orders SET status = ?, closed_ns = ?, next_index = ?, filled = ?, notional = ?, \
                  fees = ?, arrival_mid = ?, mid_sum = ?, mid_samples = ?, spread_cost = ?, slices_done = ?, \
-                 skipped = ? WHERE id = ?",
+                 skipped = ?, tca = ? WHERE id = ?",
             )
             .bind(&o.status)
             .bind(o.closed_ns)
@@ -338,6 +356,7 @@ impl Store {
             .bind(&o.spread_cost)
             .bind(o.slices_done)
             .bind(&o.skipped)
+            .bind(&o.tca)
             .bind(o.id)
             .execute(&mut *tx)
             .await?;
@@ -470,6 +489,7 @@ fn slices_from_json(order_id: i64, text: &str) -> Result<Vec<SliceRow>, String> 
                 book_age_ms: int(13),
                 skipped: txt(14),
                 short_reason: txt(15),
+                market: txt(16),
             })
         })
         .collect()

@@ -178,6 +178,28 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// An order's algorithm.
+    Strategy {
+        /// Time-weighted: even slices (optionally jittered).
+        Twap => "twap",
+        /// Volume-weighted: slices follow the venue's intraday volume profile.
+        Vwap => "vwap",
+        /// Percentage of volume: a share of what the market prints.
+        Pov => "pov",
+    }
+);
+
+wire_enum!(
+    /// How a pre-trade estimate was made.
+    EstimateMethod {
+        /// Each slice walked against the current book.
+        BookWalk => "book_walk",
+        /// The square-root law: cost = σ_daily · √(quantity / daily volume).
+        SquareRootLaw => "square_root_law",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +255,9 @@ mod tests {
             BookState,
             HealthStatus,
             ConnectionStatus,
-            Channel
+            Channel,
+            Strategy,
+            EstimateMethod
         );
     }
 }

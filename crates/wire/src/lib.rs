@@ -13,11 +13,12 @@ mod enums;
 mod market;
 mod orders;
 mod problem;
+mod strategies;
 mod ws;
 
 pub use enums::{
-    BookState, CatchUp, Channel, ConnectionStatus, HealthStatus, OrderStatus, ShortReason, Side,
-    SkipReason,
+    BookState, CatchUp, Channel, ConnectionStatus, EstimateMethod, HealthStatus, OrderStatus,
+    ShortReason, Side, SkipReason, Strategy,
 };
 pub use market::{
     BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
@@ -27,4 +28,7 @@ pub use orders::{
     Analytics, Order, OrdersQuery, Slice, Token, TokenRequest, TwapQuery, TwapRequest,
 };
 pub use problem::Problem;
+pub use strategies::{
+    Estimate, ImplementationShortfall, Jitter, OrderRequest, Preview, PreviewSlice, PreviewTotals,
+};
 pub use ws::{ClientMessage, ConsolidatedBook, ConsolidatedLevel, ServerMessage, Subscription};

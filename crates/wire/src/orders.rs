@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::enums::{CatchUp, OrderStatus, ShortReason, Side, SkipReason};
+use crate::enums::{CatchUp, OrderStatus, ShortReason, Side, SkipReason, Strategy};
+use crate::strategies::{ImplementationShortfall, Jitter};
 
 /// `POST /token` as JSON (the form-encoded OAuth2 password grant carries the same fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +140,21 @@ pub struct Analytics {
     pub spread_cost: Decimal,
     /// Skipped slices by reason.
     pub skipped_by_reason: BTreeMap<String, u32>,
+    /// VWAP of the market's public trades over the order's slices' windows.
+    #[serde(default)]
+    pub market_vwap: Option<Decimal>,
+    /// Slippage of the average price against the market VWAP, bps, positive = cost.
+    #[serde(default)]
+    pub slippage_vs_market_vwap_bps: Option<Decimal>,
+    /// Filled ÷ the market's volume over the slices' windows.
+    #[serde(default)]
+    pub participation_rate: Option<Decimal>,
+    /// The implementation shortfall against the decision price, quote currency.
+    #[serde(default)]
+    pub implementation_shortfall: Option<ImplementationShortfall>,
+    /// The same in basis points of the order's value at the decision price.
+    #[serde(default)]
+    pub implementation_shortfall_bps: Option<ImplementationShortfall>,
 }
 
 /// One slice of an order.
@@ -177,6 +193,10 @@ pub struct Slice {
     pub skipped: Option<SkipReason>,
     /// Why it filled short: `limit_price`, `depth`.
     pub short_reason: Option<ShortReason>,
+    /// The market's public-trade volume in the slice's window (since the previous slice);
+    /// `null` when the venue's trades were not available.
+    #[serde(default)]
+    pub market_volume: Option<Decimal>,
 }
 
 /// A TWAP order with its progress and analytics.
@@ -197,6 +217,24 @@ pub struct Order {
     pub limit_price: Option<Decimal>,
     /// Catch-up policy.
     pub catch_up: CatchUp,
+    /// `twap`, `vwap` or `pov` (orders from before strategies existed are `twap`).
+    #[serde(default = "twap")]
+    pub strategy: Strategy,
+    /// TWAP: the seeded jitter, if any.
+    #[serde(default)]
+    pub jitter: Option<Jitter>,
+    /// VWAP: days of klines the profile averages.
+    #[serde(default)]
+    pub profile_days: Option<u32>,
+    /// POV: share of the market's volume.
+    #[serde(default)]
+    pub participation: Option<Decimal>,
+    /// POV: most one slice may ask for.
+    #[serde(default)]
+    pub max_slice_qty: Option<Decimal>,
+    /// Simulated latency, ms (each slice fills this long after it is decided).
+    #[serde(default)]
+    pub latency_ms: u32,
     /// `pending`, `working`, `filled`, `expired`, `cancelled`.
     pub status: OrderStatus,
     /// Acceptance time.
@@ -231,9 +269,16 @@ pub struct Order {
     pub fees: Decimal,
     /// Execution analytics.
     pub analytics: Analytics,
+    /// VWAP: each slice's share of the order (only where `slices` are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_profile: Option<Vec<Decimal>>,
     /// The slices (only on `GET /orders/{token_id}` and `POST`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices: Option<Vec<Slice>>,
+}
+
+fn twap() -> Strategy {
+    Strategy::Twap
 }
 
 /// `GET /orders` query.

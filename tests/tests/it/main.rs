@@ -12,5 +12,6 @@ mod metrics;
 mod orders_api;
 mod rate_limits;
 mod sdk;
+mod strategies_api;
 mod trades_all_venues;
 mod ws_feed;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use engine::{CatchUp, Clock, SubmitOutcome, Timing, TwapRequest};
+use engine::{CatchUp, Clock, OrderRequest, Strategy, SubmitOutcome, Timing};
 use market::{Exchange, Hub, HubConfig};
 use model::{ExchangeId, Side, Timestamp};
 use papertwap_tools::{percentiles, rss_mb};
@@ -162,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(Decimal::ZERO)
             .max(Decimal::TWO);
         let qty = (lot * lots * Decimal::from(args.slices)).normalize();
-        let req = TwapRequest {
+        let req = OrderRequest {
             token_id: format!("load-{i}").parse()?,
             exchange: ExchangeId::Sim,
             side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
@@ -174,6 +174,8 @@ async fn main() -> anyhow::Result<()> {
             },
             start_time: Some(first.plus_millis(offset)),
             catch_up: CatchUp::Spread,
+            strategy: Strategy::default(),
+            latency_ms: 0,
         };
         let sub = engine::Submission {
             user_id: uid,

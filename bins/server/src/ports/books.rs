@@ -2,7 +2,8 @@
 
 use engine::{BookAccess, BookRef, Books};
 use market::Hub;
-use model::{ExchangeId, Symbol};
+use model::{ExchangeId, Symbol, Timestamp};
+use rust_decimal::Decimal;
 
 /// The hub as the engine's book source: the latest snapshot per book, and a watch as the
 /// lease that keeps a traded book subscribed.
@@ -16,6 +17,16 @@ impl Books for HubBooks {
             Ok(s) => f(Some((&s.book, &s.health))),
             Err(_) => f(None),
         }
+    }
+
+    fn market_volume(
+        &self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        after: Timestamp,
+        upto: Timestamp,
+    ) -> Option<(Decimal, Decimal)> {
+        self.0.trade_volume(exchange, symbol, after, upto)
     }
 }
 

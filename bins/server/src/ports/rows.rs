@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use engine::{
-    InsertOutcome, Order, OrderParts, OrderQuery, OrderStore, Plan, SkipReason, SliceRecord,
-    StoreFailure, StoredOrder, TokenId, Totals, Update,
+    InsertOutcome, Jitter, Order, OrderParts, OrderQuery, OrderStore, Plan, SkipReason,
+    SliceRecord, StoreFailure, StoredOrder, Strategy, TokenId, Totals, Update,
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use model::{ExchangeId, Side, Symbol, Timestamp};
 use rust_decimal::Decimal;
+use serde_json::{Value, json};
 use store::{FullOrder, Inserted, OrderFilter, OrderRow, SliceRow, Store};
 
 /// The store as the engine's order store.
@@ -176,7 +177,119 @@ fn order_row(o: &Order) -> OrderRow {
         spread_cost: txt(t.spread_cost),
         slices_done: i64::from(t.slices_done),
         skipped: serde_json::to_string(&skipped).unwrap_or_else(|_| "{}".to_owned()),
+        strategy: strategy_json(o.strategy()).to_string(),
+        latency_ms: i64::from(o.latency_ms()),
+        tca: tca_json(t).to_string(),
     }
+}
+
+/// An order's strategy as its stored JSON (decimals as exact strings).
+fn strategy_json(s: &Strategy) -> Value {
+    match s {
+        Strategy::Twap { jitter } => json!({
+            "kind": "twap",
+            "jitter": jitter.map(|j| json!({"seed": j.seed.to_string(), "time_pct": j.time_pct, "size_pct": j.size_pct})),
+        }),
+        Strategy::Vwap {
+            profile_days,
+            profile,
+        } => json!({
+            "kind": "vwap",
+            "profile_days": profile_days,
+            "profile": profile.iter().map(|x| txt(*x)).collect::<Vec<_>>(),
+        }),
+        Strategy::Pov {
+            participation,
+            max_slice_qty,
+        } => json!({
+            "kind": "pov",
+            "participation": txt(*participation),
+            "max_slice_qty": opt(*max_slice_qty),
+        }),
+    }
+}
+
+fn strategy_from_json(text: &str) -> Result<Strategy, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("stored strategy: {e}"))?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    let bad = || format!("stored strategy `{text}` is not valid");
+    let pct = |j: &Value, k: &str| {
+        j.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(bad)
+    };
+    match s("kind") {
+        Some("twap") => Ok(Strategy::Twap {
+            jitter: match v.get("jitter") {
+                None | Some(Value::Null) => None,
+                Some(j) => Some(Jitter {
+                    seed: j
+                        .get("seed")
+                        .and_then(Value::as_str)
+                        .and_then(|x| x.parse().ok())
+                        .ok_or_else(bad)?,
+                    time_pct: pct(j, "time_pct")?,
+                    size_pct: pct(j, "size_pct")?,
+                }),
+            },
+        }),
+        Some("vwap") => Ok(Strategy::Vwap {
+            profile_days: v
+                .get("profile_days")
+                .and_then(Value::as_u64)
+                .and_then(|d| u32::try_from(d).ok())
+                .ok_or_else(bad)?,
+            profile: v
+                .get("profile")
+                .and_then(Value::as_array)
+                .ok_or_else(bad)?
+                .iter()
+                .map(|x| dec("profile share", x.as_str().unwrap_or("")))
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+        }),
+        Some("pov") => Ok(Strategy::Pov {
+            participation: dec("participation", s("participation").unwrap_or(""))?,
+            max_slice_qty: s("max_slice_qty")
+                .map(|m| dec("max_slice_qty", m))
+                .transpose()?,
+        }),
+        _ => Err(bad()),
+    }
+}
+
+/// The transaction-cost totals as their stored JSON.
+fn tca_json(t: &Totals) -> Value {
+    json!({
+        "decision_mid": opt(t.decision_mid),
+        "start_mid": opt(t.start_mid),
+        "last_mid": opt(t.last_mid),
+        "mid_notional": txt(t.mid_notional),
+        "touch_notional": txt(t.touch_notional),
+        "market_volume": txt(t.market_volume),
+        "market_notional": txt(t.market_notional),
+    })
+}
+
+/// Fill `t`'s transaction-cost totals from their stored JSON (`{}` for orders stored before
+/// strategies existed: their shortfall stays unknown).
+fn tca_from_json(text: &str, t: &mut Totals) -> Result<(), String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("stored tca: {e}"))?;
+    let get = |k: &str| -> Result<Option<Decimal>, String> {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(|x| dec(k, x))
+            .transpose()
+    };
+    t.decision_mid = get("decision_mid")?;
+    t.start_mid = get("start_mid")?;
+    t.last_mid = get("last_mid")?;
+    t.mid_notional = get("mid_notional")?.unwrap_or_default();
+    t.touch_notional = get("touch_notional")?.unwrap_or_default();
+    t.market_volume = get("market_volume")?.unwrap_or_default();
+    t.market_notional = get("market_notional")?.unwrap_or_default();
+    Ok(())
 }
 
 fn dec(field: &str, s: &str) -> Result<Decimal, String> {
@@ -206,6 +319,20 @@ fn order_from_row(r: &OrderRow) -> Result<Order, String> {
     for (k, v) in skipped_map {
         skipped.insert(word::<SkipReason>(&k)?, v);
     }
+    let strategy = strategy_from_json(&r.strategy)?;
+    let mut totals = Totals {
+        filled: dec("filled", &r.filled)?,
+        notional: dec("notional", &r.notional)?,
+        fees: dec("fees", &r.fees)?,
+        arrival_mid: odec("arrival_mid", &r.arrival_mid)?,
+        mid_sum: dec("mid_sum", &r.mid_sum)?,
+        mid_samples: int("mid_samples", r.mid_samples)?,
+        spread_cost: dec("spread_cost", &r.spread_cost)?,
+        slices_done: int("slices_done", r.slices_done)?,
+        skipped,
+        ..Totals::default()
+    };
+    tca_from_json(&r.tca, &mut totals)?;
     Ok(Order::from_parts(OrderParts {
         id: r.id,
         user_id: r.user_id,
@@ -215,30 +342,23 @@ fn order_from_row(r: &OrderRow) -> Result<Order, String> {
         side: word::<Side>(&r.side)?,
         limit_price: odec("limit_price", &r.limit_price)?,
         catch_up: word(&r.catch_up)?,
-        plan: Plan {
-            start: Timestamp::from_nanos(r.start_ns),
-            interval_ms: r.interval_ms,
-            duration_ms: r.duration_ms,
-            slices: int("slices_total", r.slices_total)?,
-            quantity: dec("quantity", &r.quantity)?,
-            step: dec("qty_step", &r.qty_step)?,
-        },
+        plan: Plan::even(
+            Timestamp::from_nanos(r.start_ns),
+            r.interval_ms,
+            r.duration_ms,
+            int("slices_total", r.slices_total)?,
+            dec("quantity", &r.quantity)?,
+            dec("qty_step", &r.qty_step)?,
+        )
+        .shaped(&strategy),
+        strategy,
+        latency_ms: int("latency_ms", r.latency_ms)?,
         fee_bps: dec("fee_bps", &r.fee_bps)?,
         created_at: Timestamp::from_nanos(r.created_ns),
         status: word(&r.status)?,
         closed_at: r.closed_ns.map(Timestamp::from_nanos),
         next_index: int("next_index", r.next_index)?,
-        totals: Totals {
-            filled: dec("filled", &r.filled)?,
-            notional: dec("notional", &r.notional)?,
-            fees: dec("fees", &r.fees)?,
-            arrival_mid: odec("arrival_mid", &r.arrival_mid)?,
-            mid_sum: dec("mid_sum", &r.mid_sum)?,
-            mid_samples: int("mid_samples", r.mid_samples)?,
-            spread_cost: dec("spread_cost", &r.spread_cost)?,
-            slices_done: int("slices_done", r.slices_done)?,
-            skipped,
-        },
+        totals,
     }))
 }
 
@@ -263,6 +383,10 @@ fn slice_row(order_id: i64, s: &SliceRecord) -> SliceRow {
         book_age_ms: s.book_age_ms,
         skipped: s.skipped.map(|r| r.as_str().to_owned()),
         short_reason: s.short.map(|r| r.as_str().to_owned()),
+        market: s
+            .market_volume
+            .zip(s.market_notional)
+            .map(|(v, n)| json!([txt(v), txt(n)]).to_string()),
     }
 }
 
@@ -270,6 +394,14 @@ fn slice_row(order_id: i64, s: &SliceRecord) -> SliceRow {
 fn slice_from_row(s: &SliceRow) -> Result<SliceRecord, String> {
     let fills: Vec<(String, String)> =
         serde_json::from_str(&s.fills).map_err(|e| format!("stored fills: {e}"))?;
+    let market = match &s.market {
+        None => None,
+        Some(text) => {
+            let (v, n): (String, String) =
+                serde_json::from_str(text).map_err(|e| format!("stored market: {e}"))?;
+            Some((dec("market volume", &v)?, dec("market notional", &n)?))
+        }
+    };
     Ok(SliceRecord {
         index: int("idx", s.idx)?,
         scheduled_at: Timestamp::from_nanos(s.scheduled_ns),
@@ -290,6 +422,8 @@ fn slice_from_row(s: &SliceRow) -> Result<SliceRecord, String> {
         book_age_ms: s.book_age_ms,
         skipped: s.skipped.as_deref().map(word).transpose()?,
         short: s.short_reason.as_deref().map(word).transpose()?,
+        market_volume: market.map(|m| m.0),
+        market_notional: market.map(|m| m.1),
     })
 }
 
@@ -319,6 +453,8 @@ mod tests {
             book_age_ms: Some(35),
             skipped: None,
             short: Some(engine::ShortReason::Depth),
+            market_volume: Some(Decimal::from_str("12.5").unwrap()),
+            market_notional: Some(Decimal::from_str("837531.25").unwrap()),
         };
         assert_eq!(slice_from_row(&slice_row(9, &rec)).unwrap(), rec);
     }

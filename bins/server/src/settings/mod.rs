@@ -201,7 +201,7 @@ impl Default for ExchangesSettings {
                 fee_bps: Decimal::from(10),
                 seed: Some(42),
                 update_interval_ms: Some(50),
-                history_minutes: Some(1_440),
+                history_minutes: Some(10_080),
                 ..ExchangeSettings::default()
             },
         }

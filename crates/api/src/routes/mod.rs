@@ -3,9 +3,11 @@
 
 pub(crate) mod auth;
 pub(crate) mod market;
+mod order_body;
 pub mod orders;
+pub(crate) mod preview;
+mod profile;
 pub(crate) mod service;
-mod twap_body;
 
 use std::time::Duration;
 
@@ -43,6 +45,14 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 })),
         );
         cfg.service(
+            web::resource("/orders/preview")
+                .app_data(RoutePattern("/orders/preview"))
+                .route(web::post().to(preview::preview))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
+                })),
+        );
+        cfg.service(
             web::resource("/orders/{token_id}")
                 .app_data(RoutePattern("/orders/{token_id}"))
                 .route(web::get().to(orders::get))
@@ -53,7 +63,15 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     })
                 })),
         );
-        get(cfg, "/orders", orders::list);
+        cfg.service(
+            web::resource("/orders")
+                .app_data(RoutePattern("/orders"))
+                .route(web::get().to(orders::list))
+                .route(web::post().to(orders::submit_order))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET, POST" })
+                })),
+        );
         get(cfg, "/", service::root);
         get(cfg, "/health", service::health);
         get(cfg, "/metrics", crate::metrics::metrics);

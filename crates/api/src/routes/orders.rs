@@ -15,7 +15,7 @@ use model::ExchangeId;
 use serde_json::Value;
 
 use super::auth::AuthUser;
-pub use super::twap_body::decode_twap;
+pub use super::order_body::{decode_order, decode_twap};
 use crate::convert;
 use crate::error::ApiError;
 use crate::openapi::{BadRequest, NotFound, RateLimited, Unauthorized};
@@ -37,7 +37,7 @@ fn not_found(token_id: &str) -> ApiError {
 }
 
 /// An engine refusal as the API's answer; `place` prefixes a batch item's position.
-fn refused(e: EngineError, place: &dyn Fn(String) -> String) -> ApiError {
+pub(crate) fn refused(e: EngineError, place: &dyn Fn(String) -> String) -> ApiError {
     match e {
         EngineError::Rejected(r) => ApiError::BadRequest {
             code: r.code,
@@ -65,30 +65,59 @@ fn refused(e: EngineError, place: &dyn Fn(String) -> String) -> ApiError {
     }
 }
 
-/// One body item as the engine's submission (decoded, pair resolved, with the request
-/// fingerprint compared on a repeated `token_id`).
-fn submission(
+/// Which body an order route reads.
+#[derive(Clone, Copy)]
+pub(crate) enum BodyKind<'a> {
+    /// `POST /orders/twap`: the TWAP body with every spelling of the original design.
+    Twap(&'a wire::TwapQuery),
+    /// `POST /orders`: any strategy.
+    Order,
+}
+
+/// One body item as the engine's submission (decoded, pair resolved, a VWAP's profile
+/// computed, with the request fingerprint compared on a repeated `token_id`).
+async fn submission(
     state: &AppState,
     user: &AuthUser,
     raw: &Value,
-    query: &wire::TwapQuery,
+    kind: BodyKind<'_>,
     place: &dyn Fn(String) -> String,
 ) -> Result<Submission, ApiError> {
-    let req: wire::TwapRequest = serde_json::from_value(raw.clone())
-        .map_err(|e| bad("invalid_body", place(format!("invalid order: {e}"))))?;
+    let invalid = |e: serde_json::Error| bad("invalid_body", place(format!("invalid order: {e}")));
     let mut fp = serde_json::Map::new();
     fp.insert("body".into(), raw.clone());
-    if query.execution_time.is_some() || query.interval.is_some() {
-        fp.insert(
-            "query".into(),
-            serde_json::to_value(query).unwrap_or(Value::Null),
-        );
-    }
-    let request = decode_twap(&req, query, Utc::now(), place)?;
+    let (mut request, symbol) = match kind {
+        BodyKind::Twap(query) => {
+            let req: wire::TwapRequest = serde_json::from_value(raw.clone()).map_err(invalid)?;
+            if query.execution_time.is_some() || query.interval.is_some() {
+                fp.insert(
+                    "query".into(),
+                    serde_json::to_value(query).unwrap_or(Value::Null),
+                );
+            }
+            (decode_twap(&req, query, Utc::now(), place)?, req.symbol)
+        }
+        BodyKind::Order => {
+            let req: wire::OrderRequest = serde_json::from_value(raw.clone()).map_err(invalid)?;
+            fp.insert("route".into(), Value::from("orders"));
+            (decode_order(&req, true, Utc::now(), place)?, req.symbol)
+        }
+    };
     let pair = state
         .hub
-        .resolve(request.exchange, &req.symbol)
+        .resolve(request.exchange, &symbol)
         .map_err(ApiError::from)?;
+    // A repeat of a known order is answered by the engine without its profile.
+    let known = state
+        .trading
+        .engine
+        .order(user.id, &request.token_id)
+        .await
+        .map_err(|e| refused(e, place))?
+        .is_some();
+    if !known {
+        super::profile::fill(state, &mut request, &pair, place).await?;
+    }
     Ok(Submission {
         user_id: user.id,
         request,
@@ -97,7 +126,7 @@ fn submission(
     })
 }
 
-/// `POST /orders/twap`: one order (object) or a batch (array).
+/// `POST /orders/twap`: one TWAP order (object) or a batch (array).
 #[utoipa::path(post, path = "/orders/twap", tag = "orders", security(("bearer" = []), ("oauth2" = [])),
     params(wire::TwapQuery),
     request_body(content = wire::TwapRequest, description = "One order, or an array of up to 100 orders (a batch: all are validated before any is created). Accepted alternatives: `order_type` for `side`, `price` for `limit_price`, `interval` for `interval_secs`, `start_time` + `end_time` for `duration_secs`, and the query parameters `execution_time` / `interval`."),
@@ -115,6 +144,31 @@ pub(crate) async fn submit(
     query: web::Query<wire::TwapQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    submit_any(&state, &user, &req, BodyKind::Twap(&query), &body).await
+}
+
+/// `POST /orders`: one order of any strategy (object) or a batch (array).
+#[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = []), ("oauth2" = [])),
+    request_body(content = wire::OrderRequest, description = "One order (`strategy`: `twap`, `vwap` or `pov`, with that strategy's fields), or an array of up to 100 orders (a batch: all are validated before any is created). A VWAP's volume profile is computed from the venue's klines at submission and returned with the order."),
+    responses(
+        (status = 201, description = "Created (a batch answers an array of orders)", body = wire::Order, headers(("Location" = String, description = "/orders/{token_id}"))),
+        (status = 200, description = "The same token_id and request were submitted before: the original order", body = wire::Order),
+        BadRequest, Unauthorized, NotFound,
+        (status = 409, description = "The token_id is already used by a different order", body = wire::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not application/json", body = wire::Problem, content_type = "application/problem+json"),
+        RateLimited,
+        (status = 503, description = "A VWAP's klines could not be read from the venue; nothing was stored", body = wire::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn submit_order(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    submit_any(&state, &user, &req, BodyKind::Order, &body).await
+}
+
+/// Refuse anything but a JSON body.
+pub(crate) fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -125,8 +179,18 @@ pub(crate) async fn submit(
             detail: "send the order as application/json".to_owned(),
         });
     }
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| bad("invalid_body", format!("the body is not valid JSON: {e}")))?;
+    serde_json::from_slice(body)
+        .map_err(|e| bad("invalid_body", format!("the body is not valid JSON: {e}")))
+}
+
+async fn submit_any(
+    state: &AppState,
+    user: &AuthUser,
+    req: &HttpRequest,
+    kind: BodyKind<'_>,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let value = json_body(req, body)?;
     let engine = &state.trading.engine;
     match value {
         Value::Array(items) => {
@@ -140,7 +204,7 @@ pub(crate) async fn submit(
             let mut subs = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let place = |d: String| format!("order #{i}: {d}");
-                let s = submission(&state, &user, item, &query, &place)?;
+                let s = submission(state, user, item, kind, &place).await?;
                 if !seen.insert(s.request.token_id.clone()) {
                     return Err(bad(
                         "duplicate_token_id",
@@ -163,7 +227,7 @@ pub(crate) async fn submit(
             Ok(HttpResponse::Created().json(body))
         }
         Value::Object(_) => {
-            let s = submission(&state, &user, &value, &query, &|d| d)?;
+            let s = submission(state, user, &value, kind, &|d| d).await?;
             let outcome = engine.submit(s).await.map_err(|e| refused(e, &|d| d))?;
             let mut res = match outcome {
                 SubmitOutcome::Created(_) => HttpResponse::Created(),

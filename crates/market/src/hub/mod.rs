@@ -485,6 +485,20 @@ impl Hub {
         Ok((slot.pair.clone(), trades))
     }
 
+    /// The volume and notional of a book's public trades received in `(after, upto]`, or
+    /// `None` when the book is not followed or its tape no longer reaches back to `after`.
+    pub fn trade_volume(
+        &self,
+        id: ExchangeId,
+        symbol: &Symbol,
+        after: Timestamp,
+        upto: Timestamp,
+    ) -> Option<(rust_decimal::Decimal, rust_decimal::Decimal)> {
+        let slot = self.venue(id).ok()?.slot(symbol)?;
+        let (v, n, complete) = rd(&slot.trades).volume_between(after, upto);
+        complete.then_some((v, n))
+    }
+
     /// The latest snapshot of a book (subscribing on first use), whatever its state.
     pub fn snapshot(&self, id: ExchangeId, symbol: &str) -> Result<Arc<BookSnapshot>, MarketError> {
         let slot = self.slot(id, symbol, false)?;

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use model::{Timestamp, Trade, TradeId};
+use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use super::book_watch::{Lease, Slot};
@@ -155,6 +156,22 @@ impl TradeTape {
         }
         let from = hi.saturating_sub(limit).max(lo);
         self.trades.range(from..hi).cloned().collect()
+    }
+}
+
+impl TradeTape {
+    /// Σ qty and Σ price·qty of the trades **received** in `(after, upto]` (local time:
+    /// each trade counts in exactly one window of a series, whatever its venue time), and
+    /// whether the tape still reaches back to `after` (trades may have been evicted).
+    pub fn volume_between(&self, after: Timestamp, upto: Timestamp) -> (Decimal, Decimal, bool) {
+        let lo = self.trades.partition_point(|t| t.local_ts <= after);
+        let hi = self.trades.partition_point(|t| t.local_ts <= upto);
+        let (mut v, mut n) = (Decimal::ZERO, Decimal::ZERO);
+        for t in self.trades.range(lo..hi.max(lo)) {
+            v += t.qty.get();
+            n += t.qty.get() * t.price.get();
+        }
+        (v, n, self.first_seq == 0 || lo > 0)
     }
 }
 
