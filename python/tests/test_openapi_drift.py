@@ -16,11 +16,18 @@ import pytest
 from conftest import Server
 from pydantic import BaseModel
 
-from papertwap import models
+from papertwap import models, strategies
 
 # Schema name → the model that mirrors it.
 MODELS: dict[str, type[BaseModel]] = {
     "Analytics": models.Analytics,
+    "Estimate": strategies.Estimate,
+    "ImplementationShortfall": strategies.ImplementationShortfall,
+    "Jitter": strategies.Jitter,
+    "OrderRequest": strategies.OrderRequest,
+    "Preview": strategies.Preview,
+    "PreviewSlice": strategies.PreviewSlice,
+    "PreviewTotals": strategies.PreviewTotals,
     "BookHealth": models.BookHealth,
     "ConsolidatedBook": models.ConsolidatedBook,
     "Exchange": models.Exchange,
@@ -51,6 +58,8 @@ ENUMS: dict[str, type[Enum]] = {
     "ShortReason": models.ShortReason,
     "Side": models.Side,
     "SkipReason": models.SkipReason,
+    "EstimateMethod": strategies.EstimateMethod,
+    "Strategy": strategies.Strategy,
 }
 
 # Fields the SDK adds on its side (never on the wire).

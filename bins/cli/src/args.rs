@@ -105,11 +105,18 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// One order with its slices and analytics.
+    /// One order with its slices and analytics (`papertwap order TOKEN_ID`), or a new order
+    /// of any strategy (`papertwap order submit --strategy vwap …`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Order {
         /// The order's token id.
-        token_id: String,
+        token_id: Option<String>,
+        #[command(subcommand)]
+        action: Option<OrderAction>,
     },
+    /// What an order would do, without placing it: its schedule, what the current book would
+    /// give each slice, and a square-root-law estimate.
+    Preview(OrderSpec),
     /// Cancel an order.
     Cancel {
         /// The order's token id.
@@ -152,4 +159,72 @@ pub(crate) enum TwapAction {
         #[arg(long)]
         watch: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum OrderAction {
+    /// Submit an order: TWAP (optionally jittered), VWAP or POV.
+    Submit {
+        #[command(flatten)]
+        spec: OrderSpec,
+        /// Client order id (default: generated).
+        #[arg(long)]
+        token_id: Option<String>,
+        /// Follow it live until it ends (Ctrl-C offers to cancel).
+        #[arg(long)]
+        watch: bool,
+    },
+}
+
+/// An order of any strategy, as flags.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct OrderSpec {
+    /// twap, vwap or pov.
+    #[arg(long, default_value = "twap", value_parser = ["twap", "vwap", "pov"])]
+    pub(crate) strategy: String,
+    /// Exchange id.
+    #[arg(long, default_value = "sim")]
+    pub(crate) exchange: String,
+    /// Symbol.
+    #[arg(long)]
+    pub(crate) symbol: String,
+    /// buy or sell.
+    #[arg(long)]
+    pub(crate) side: String,
+    /// Base quantity.
+    #[arg(long)]
+    pub(crate) quantity: Decimal,
+    /// Total duration, seconds.
+    #[arg(long)]
+    pub(crate) duration: u64,
+    /// Seconds between slices.
+    #[arg(long)]
+    pub(crate) interval: u64,
+    /// Price cap.
+    #[arg(long)]
+    pub(crate) limit_price: Option<Decimal>,
+    /// spread, next or none.
+    #[arg(long)]
+    pub(crate) catch_up: Option<String>,
+    /// TWAP: seed of the jitter (turns jitter on).
+    #[arg(long)]
+    pub(crate) jitter_seed: Option<u64>,
+    /// TWAP: how far slice times move, % of the interval (0–50).
+    #[arg(long, default_value_t = 0, requires = "jitter_seed")]
+    pub(crate) jitter_time_pct: u32,
+    /// TWAP: how far slice sizes move, % (0–50).
+    #[arg(long, default_value_t = 0, requires = "jitter_seed")]
+    pub(crate) jitter_size_pct: u32,
+    /// VWAP: days of klines the volume profile averages (default 7).
+    #[arg(long)]
+    pub(crate) profile_days: Option<u32>,
+    /// POV: share of the market's volume, 0 < p ≤ 0.5.
+    #[arg(long)]
+    pub(crate) participation: Option<Decimal>,
+    /// POV: most one slice may ask for.
+    #[arg(long)]
+    pub(crate) max_slice_qty: Option<Decimal>,
+    /// Simulated latency, ms (each slice fills this long after it is decided).
+    #[arg(long)]
+    pub(crate) latency_ms: Option<u32>,
 }

@@ -29,10 +29,11 @@ macro_rules! outp {
     }};
 }
 mod args;
+mod orders;
 mod render;
 mod tokens;
 
-use args::{Cli, Command, TwapAction};
+use args::{Cli, Command, OrderAction, TwapAction};
 use render::{ladder, opt, order_line, print_json, trade_line, trades_header};
 use tokens::{load_token, save_token};
 
@@ -55,6 +56,18 @@ impl From<Error> for Fail {
             _ => Fail::Server(e.to_string()),
         }
     }
+}
+
+/// A client order id for an order submitted without one.
+fn generated_token_id() -> String {
+    format!(
+        "cli-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    )
 }
 
 async fn authed(cli: &Cli) -> Result<Client, Fail> {
@@ -393,16 +406,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 },
         } => {
             let client = authed(&cli).await?;
-            let token_id = token_id.clone().unwrap_or_else(|| {
-                format!(
-                    "cli-{}-{}",
-                    std::process::id(),
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0)
-                )
-            });
+            let token_id = token_id.clone().unwrap_or_else(generated_token_id);
             let req = wire::TwapRequest {
                 token_id: token_id.clone(),
                 exchange: exchange.clone(),
@@ -466,12 +470,61 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 }
             }
         }
-        Command::Order { token_id } => {
+        Command::Preview(spec) => {
+            let p = authed(&cli)
+                .await?
+                .preview(&orders::request(spec, None))
+                .await?;
+            if json {
+                print_json(&p);
+            } else {
+                orders::preview(&p);
+            }
+        }
+        Command::Order {
+            action:
+                Some(OrderAction::Submit {
+                    spec,
+                    token_id,
+                    watch,
+                }),
+            ..
+        } => {
+            let client = authed(&cli).await?;
+            let token_id = token_id.clone().unwrap_or_else(generated_token_id);
+            let o = client
+                .submit_order(&orders::request(spec, Some(token_id.clone())))
+                .await?;
+            let o = if *watch {
+                watch_order(&client, &token_id, json).await?
+            } else {
+                o
+            };
+            if json {
+                print_json(&o);
+            } else {
+                out!("{}", order_line(&o));
+                out!("{}", orders::analytics(&o));
+            }
+        }
+        Command::Order {
+            token_id: None,
+            action: None,
+        } => {
+            return Err(Fail::Usage(
+                "give an order's token id, or `submit` and its flags".to_owned(),
+            ));
+        }
+        Command::Order {
+            token_id: Some(token_id),
+            action: None,
+        } => {
             let o = authed(&cli).await?.order(token_id).await?;
             if json {
                 print_json(&o);
             } else {
                 out!("{}", order_line(&o));
+                out!("{}", orders::analytics(&o));
                 for s in o.slices.iter().flatten() {
                     out!(
                         "  #{:<4} {}  target {:>10}  filled {:>10}  at {:>14}  {}",

@@ -151,6 +151,65 @@ async fn login_market_data_and_a_watched_twap() {
     .await
     .unwrap();
     assert_eq!(code, 2, "usage error");
+    // Any strategy: a preview first, then the order, then its cost analysis.
+    let vwap = [
+        "--strategy",
+        "vwap",
+        "--symbol",
+        "ETH-USDT",
+        "--side",
+        "sell",
+        "--quantity",
+        "0.3",
+        "--duration",
+        "3",
+        "--interval",
+        "1",
+    ];
+    let (code, out, err) = run([&["preview"][..], &vwap[..]].concat()).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("vwap sim ETH-USDT"), "{out}");
+    assert!(
+        out.contains("share") && out.contains("square_root_law"),
+        "{out}"
+    );
+    let (code, out, err) = run([
+        &["order", "submit", "--token-id", "cli-v", "--watch"][..],
+        &vwap[..],
+    ]
+    .concat())
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cli-v") && out.contains("filled"), "{out}");
+    assert!(
+        out.contains("implementation shortfall") && out.contains("total"),
+        "{out}"
+    );
+    let (code, _, err) = run(vec![
+        "order",
+        "submit",
+        "--strategy",
+        "pov",
+        "--symbol",
+        "BTC-USDT",
+        "--side",
+        "buy",
+        "--quantity",
+        "1",
+        "--duration",
+        "60",
+        "--interval",
+        "10",
+        "--participation",
+        "0.7",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("invalid_participation"), "{err}");
+    let (code, _, _) = run(vec!["order"]).await.unwrap();
+    assert_eq!(code, 2, "neither a token id nor submit");
     let (code, _, _) = {
         let c = conf.path().to_owned();
         tokio::task::spawn_blocking(move || cli("http://127.0.0.1:9", &c, &["exchanges"]))

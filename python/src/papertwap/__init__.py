@@ -14,6 +14,7 @@ server's ``/openapi.json`` by the test suite, and every failure is a
 """
 
 from ._core import DEFAULT_URL, NO_RETRY, RetryEvent, RetryPolicy, twap
+from ._orders import order
 from ._version import __version__
 from .aio import AsyncClient
 from .client import Client
@@ -59,6 +60,17 @@ from .models import (
     UnknownFrame,
     Unsubscribed,
 )
+from .strategies import (
+    Estimate,
+    EstimateMethod,
+    ImplementationShortfall,
+    Jitter,
+    OrderRequest,
+    Preview,
+    PreviewSlice,
+    PreviewTotals,
+    Strategy,
+)
 from .stream import Message, Stream
 
 __all__ = [
@@ -79,20 +91,28 @@ __all__ = [
     "ConsolidatedFrame",
     "DecodeError",
     "ErrorFrame",
+    "Estimate",
+    "EstimateMethod",
     "Exchange",
     "ExchangeHealth",
     "Health",
     "HealthStatus",
+    "ImplementationShortfall",
+    "Jitter",
     "Kline",
     "Message",
     "NotLoggedIn",
     "Order",
     "OrderBook",
     "OrderFrame",
+    "OrderRequest",
     "OrderStatus",
     "Pair",
     "PapertwapError",
     "Pong",
+    "Preview",
+    "PreviewSlice",
+    "PreviewTotals",
     "Problem",
     "RetryEvent",
     "RetryPolicy",
@@ -102,6 +122,7 @@ __all__ = [
     "Side",
     "SkipReason",
     "Slice",
+    "Strategy",
     "Stream",
     "Subscribed",
     "Subscription",
@@ -115,6 +136,7 @@ __all__ = [
     "UnknownFrame",
     "Unsubscribed",
     "__version__",
+    "order",
     "to_frame",
     "twap",
 ]

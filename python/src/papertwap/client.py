@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional, TypeVar
 import httpx
 from typing_extensions import Unpack
 
-from . import _core
+from . import _core, _orders
 from ._base import USER_AGENT, ClientBase
 from ._core import (
     DEFAULT_RETRY,
@@ -22,6 +22,7 @@ from ._core import (
     TimeInput,
     TwapOptions,
 )
+from ._orders import StrategyOrderInput
 from .errors import Timeout, TransportError
 from .models import (
     ConsolidatedBook,
@@ -34,6 +35,7 @@ from .models import (
     ServiceInfo,
     Trade,
 )
+from .strategies import Preview
 
 if TYPE_CHECKING:
     from .stream import Stream
@@ -221,6 +223,21 @@ class Client(ClientBase):
     def submit_batch(self, orders: list[OrderInput]) -> list[Order]:
         """``POST /orders/twap`` with several orders: all accepted, or none."""
         return self._run(_core.submit_batch(orders))
+
+    def submit_order(self, order: StrategyOrderInput) -> Order:
+        """``POST /orders``: one order of any strategy (build it with
+        :func:`~papertwap.order`); the original order when the same ``token_id`` and body
+        were submitted before. A VWAP comes back with its ``volume_profile``."""
+        return self._run(_orders.submit_order(order))
+
+    def submit_orders(self, orders: list[StrategyOrderInput]) -> list[Order]:
+        """``POST /orders`` with several orders: all accepted, or none."""
+        return self._run(_orders.submit_orders(orders))
+
+    def preview(self, order: StrategyOrderInput) -> Preview:
+        """``POST /orders/preview``: the schedule the order would run and its pre-trade
+        estimates (book walk, square-root law); nothing is stored."""
+        return self._run(_orders.preview(order))
 
     def orders(
         self,

@@ -12,21 +12,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
-from enum import Enum
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer, field_validator
+from pydantic import ConfigDict, Field, TypeAdapter, field_serializer, field_validator
 
-
-class _WireEnum(str, Enum):
-    """A string enum whose unknown values decode to ``UNKNOWN`` (forward compatible)."""
-
-    @classmethod
-    def _missing_(cls, value: object) -> Any:
-        return cls.__members__.get("UNKNOWN")
-
-    def __str__(self) -> str:
-        return str(self.value)
+from ._wire import Model, _WireEnum
+from .strategies import ImplementationShortfall, Jitter, Strategy
 
 
 class OrderStatus(_WireEnum):
@@ -125,12 +116,6 @@ class Channel(_WireEnum):
     CONSOLIDATED = "consolidated"
     TRADES = "trades"
     UNKNOWN = "unknown"
-
-
-class Model(BaseModel):
-    """Base of every API body: immutable; unknown fields from a newer server are ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 Level = tuple[Decimal, Decimal]
@@ -296,6 +281,11 @@ class Analytics(Model):
     slippage_vs_market_twap_bps: Optional[Decimal] = None
     spread_cost: Decimal
     skipped_by_reason: dict[str, int]
+    market_vwap: Optional[Decimal] = None
+    slippage_vs_market_vwap_bps: Optional[Decimal] = None
+    participation_rate: Optional[Decimal] = None
+    implementation_shortfall: Optional[ImplementationShortfall] = None
+    implementation_shortfall_bps: Optional[ImplementationShortfall] = None
 
 
 class Slice(Model):
@@ -316,6 +306,7 @@ class Slice(Model):
     book_age_ms: Optional[int] = None
     skipped: Optional[SkipReason] = None
     short_reason: Optional[ShortReason] = None
+    market_volume: Optional[Decimal] = None
 
 
 class Order(Model):
@@ -328,6 +319,12 @@ class Order(Model):
     quantity: Decimal
     limit_price: Optional[Decimal] = None
     catch_up: CatchUp
+    strategy: Strategy = Strategy.TWAP
+    jitter: Optional[Jitter] = None
+    profile_days: Optional[int] = None
+    participation: Optional[Decimal] = None
+    max_slice_qty: Optional[Decimal] = None
+    latency_ms: int = 0
     status: OrderStatus
     created_at: datetime
     start_time: datetime
@@ -345,6 +342,7 @@ class Order(Model):
     notional: Decimal
     fees: Decimal
     analytics: Analytics
+    volume_profile: Optional[list[Decimal]] = None
     slices: Optional[list[Slice]] = None
 
 

@@ -113,8 +113,8 @@ pub(crate) async fn fill(
 }
 
 /// The market volume a POV slice can expect per interval: the volume of the venue's public
-/// trades over the last `max(10 intervals, 5 minutes)`, scaled to one interval (0 when the
-/// tape is empty).
+/// trades over the last `max(10 intervals, 5 minutes)` (or since the tape's first trade,
+/// when it is younger), scaled to one interval (0 when the tape is empty).
 pub(crate) fn recent_volume_per_interval(
     state: &AppState,
     pair: &Pair,
@@ -131,8 +131,15 @@ pub(crate) fn recent_volume_per_interval(
     ) else {
         return Decimal::ZERO;
     };
+    let Some(first) = trades.first() else {
+        return Decimal::ZERO;
+    };
+    let span = now
+        .millis_since(first.exchange_ts.max(now.plus_millis(-lookback)))
+        .max(interval_ms)
+        .max(1);
     let total: Decimal = trades.iter().map(|t| t.qty.get()).sum();
-    total * Decimal::from(interval_ms) / Decimal::from(lookback)
+    total * Decimal::from(interval_ms) / Decimal::from(span)
 }
 
 /// The last month of daily candles (for the square-root law), or nothing when the venue

@@ -1,0 +1,153 @@
+"""The bodies of ``POST /orders`` (every strategy) and ``POST /orders/preview``, and the
+transaction-cost figures of an order (``docs/ANALYTICS.md``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Optional
+
+from pydantic import field_serializer, field_validator
+
+from ._wire import Model, _WireEnum
+
+
+class Strategy(_WireEnum):
+    """An order's algorithm."""
+
+    TWAP = "twap"
+    VWAP = "vwap"
+    POV = "pov"
+    UNKNOWN = "unknown"
+
+
+class EstimateMethod(_WireEnum):
+    """How a pre-trade estimate was made."""
+
+    BOOK_WALK = "book_walk"
+    SQUARE_ROOT_LAW = "square_root_law"
+    UNKNOWN = "unknown"
+
+
+class Jitter(Model):
+    """Seeded randomization of a TWAP's slice times and sizes (same seed, same schedule)."""
+
+    seed: int
+    time_pct: int = 0
+    size_pct: int = 0
+
+
+class ImplementationShortfall(Model):
+    """The shortfall against the decision price, positive = cost; ``total`` is exactly the
+    sum of ``delay_cost``, ``spread_cost``, ``impact_cost``, ``timing_cost``,
+    ``opportunity_cost`` and ``fees``; ``execution_cost`` = spread + impact."""
+
+    total: Decimal
+    delay_cost: Decimal
+    execution_cost: Decimal
+    spread_cost: Decimal
+    impact_cost: Decimal
+    timing_cost: Decimal
+    opportunity_cost: Decimal
+    fees: Decimal
+
+    def parts(self) -> dict[str, Decimal]:
+        """The parts that add up to ``total``, in waterfall order."""
+        return {
+            "delay_cost": self.delay_cost,
+            "spread_cost": self.spread_cost,
+            "impact_cost": self.impact_cost,
+            "timing_cost": self.timing_cost,
+            "opportunity_cost": self.opportunity_cost,
+            "fees": self.fees,
+        }
+
+
+class OrderRequest(Model):
+    """The body of ``POST /orders`` (and of ``POST /orders/preview``, where ``token_id`` may
+    be left out). ``strategy`` is ``twap`` (default), ``vwap`` or ``pov``; each strategy
+    takes its own fields (``jitter``; ``profile_days``; ``participation`` and
+    ``max_slice_qty``) and refuses the others'."""
+
+    token_id: Optional[str] = None
+    strategy: Optional[Strategy] = None
+    exchange: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    limit_price: Optional[Decimal] = None
+    duration_secs: Optional[int] = None
+    interval_secs: Optional[int] = None
+    slices: Optional[int] = None
+    start_time: Optional[datetime] = None
+    end_time: Optional[datetime] = None
+    catch_up: Optional[str] = None
+    jitter: Optional[Jitter] = None
+    profile_days: Optional[int] = None
+    participation: Optional[Decimal] = None
+    max_slice_qty: Optional[Decimal] = None
+    latency_ms: Optional[int] = None
+
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _utc(cls, v: Optional[datetime]) -> Optional[datetime]:
+        # A naive time is taken as UTC (as the server does), never as the local zone.
+        if v is not None and v.tzinfo is None:
+            return v.replace(tzinfo=timezone.utc)
+        return v
+
+    @field_serializer("quantity", "limit_price", "participation", "max_slice_qty")
+    def _plain(self, v: Optional[Decimal]) -> Optional[str]:
+        # Positional notation always: the server takes `0.00001`, not `1E-5`.
+        return None if v is None else format(v, "f")
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body: decimals as exact strings, unset fields left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class PreviewSlice(Model):
+    """One slice of a preview: when it would run, its target, what the book would give."""
+
+    index: int
+    scheduled_at: datetime
+    target_quantity: Decimal
+    expected_vwap: Optional[Decimal] = None
+    expected_cost_bps: Optional[Decimal] = None
+    expected_fee: Decimal
+    fillable_ratio: Decimal
+
+
+class PreviewTotals(Model):
+    """A preview's totals over every slice."""
+
+    quantity: Decimal
+    expected_vwap: Optional[Decimal] = None
+    expected_cost_bps: Optional[Decimal] = None
+    expected_fees: Decimal
+    fillable_ratio: Decimal
+
+
+class Estimate(Model):
+    """One pre-trade estimate, labelled with how it was made."""
+
+    method: EstimateMethod
+    cost_bps: Optional[Decimal] = None
+    cost: Optional[Decimal] = None
+    sigma_daily: Optional[Decimal] = None
+    daily_volume: Optional[Decimal] = None
+    note: str
+
+
+class Preview(Model):
+    """``POST /orders/preview``: the schedule the order would run (the execution code's) and
+    its estimates; nothing is stored."""
+
+    strategy: Strategy
+    exchange: str
+    symbol: str
+    mid: Optional[Decimal] = None
+    volume_profile: Optional[list[Decimal]] = None
+    schedule: list[PreviewSlice]
+    totals: PreviewTotals
+    estimates: list[Estimate]
