@@ -3,7 +3,8 @@
 // Drives Debian's /usr/bin/chromium through playwright-core (no browser download) against a
 // server on the simulated exchange: sign in, pick BTC-USDT, see the ladder update, the time
 // and sales and the candles, get a server validation error in place, submit a TWAP and watch it reach a final
-// state, open its detail, cancel another one, and check the narrow layout. Screenshots go to
+// state, open its detail (with the shortfall waterfall), preview a VWAP, run a POV, cancel another one,
+// and check the narrow layout. Screenshots go to
 // $ARTIFACTS (default ../ci-artifacts/ui). Any console error, page error, failed request,
 // unexpected HTTP error or request to another origin fails the test.
 import { chromium } from "playwright-core";
@@ -115,10 +116,10 @@ try {
   await page.fill("#twap [name=quantity]", "0.000001"); // below the pair's lot step 0.00001
   await page.fill("#twap [name=duration_secs]", "6");
   await page.fill("#twap [name=interval_secs]", "1");
-  expectHttpError("POST /orders/twap");
+  expectHttpError("POST /orders");
   await page.click("#submit");
   await expectText(page, "#twap .field[data-field=quantity] .err", /.+/);
-  if (allowed.get("POST /orders/twap") !== 0) throw new Error("the bad ticket did not reach the server");
+  if (allowed.get("POST /orders") !== 0) throw new Error("the bad ticket did not reach the server");
   await page.screenshot({ path: join(out, "03-validation.png") });
 
   step("submit a TWAP: 0.05 BTC over 6 s, one slice a second");
@@ -151,9 +152,49 @@ try {
   await expectText(page, "#analytics", /Slippage vs arrival\s*-?\d/);
   await expectText(page, "#detail-summary", /Filled\s*0\.05/);
   await page.locator("#fills-chart canvas").waitFor();
+  await page.locator("#waterfall svg g[data-part=total]").waitFor();
   await page.screenshot({ path: join(out, "05-detail.png") });
   await page.click("#detail .detail-head button[value=close]");
   await page.locator("#detail").waitFor({ state: "hidden" });
+
+  step("strategy ticket: a VWAP preview over a day shows its profile before anything is sent");
+  await page.click("#twap .strategy label:has(input[value=vwap])");
+  await expectText(page, "#submit", /Submit VWAP/);
+  if (await page.isVisible("#twap [name=participation]")) throw new Error("POV fields shown for a VWAP");
+  await page.fill("#twap [name=quantity]", "2.4");
+  await page.fill("#twap [name=duration_secs]", "86400");
+  await page.fill("#twap [name=interval_secs]", "3600");
+  await page.click("#preview-btn");
+  await page.locator("#preview-box:not([hidden])").waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("#schedule-chart svg rect").length === 24);
+  await expectText(page, "#preview-summary", /^24 slices · 2\.4 BTC/);
+  await expectText(page, "#preview-estimates", /book walk .*square root law/);
+  await page.screenshot({ path: join(out, "05b-vwap-preview.png") });
+
+  step("a POV's bad participation is shown at its field; a good one runs, with its shortfall waterfall");
+  await page.click("#twap .strategy label:has(input[value=pov])");
+  await page.fill("#twap [name=quantity]", "0.5");
+  await page.fill("#twap [name=duration_secs]", "6");
+  await page.fill("#twap [name=interval_secs]", "1");
+  await page.fill("#twap [name=participation]", "0.9");
+  expectHttpError("POST /orders");
+  await page.click("#submit");
+  await expectText(page, "#twap .field[data-field=participation] .err", /participation/);
+  await page.fill("#twap [name=participation]", "0.3");
+  const povId = await page.inputValue("#twap [name=token_id]");
+  await page.click("#submit");
+  const povRow = page.locator(`#orders tr[data-token="${povId}"]`);
+  await povRow.waitFor();
+  await page.waitForFunction((id) => ["filled", "expired"].includes(document.querySelector(`#orders tr[data-token="${id}"]`)?.dataset.status), povId, { timeout: 30_000 });
+  await povRow.click();
+  await page.locator("#detail[open]").waitFor();
+  await expectText(page, "#detail-summary", /Strategy\s*POV · 30\.00% of volume/);
+  await expectText(page, "#analytics", /Participation\s*\d/);
+  await page.waitForFunction(() => document.querySelectorAll("#waterfall svg g[data-part]").length === 7);
+  await page.screenshot({ path: join(out, "05c-pov-detail.png") });
+  await page.click("#detail .detail-head button[value=close]");
+  await page.locator("#detail").waitFor({ state: "hidden" });
+  await page.click("#twap .strategy label:has(input[value=twap])");
 
   step("cancel a long order from the table (two clicks)");
   await page.fill("#twap [name=quantity]", "0.02");

@@ -513,14 +513,23 @@
     if (ev.key === "Enter") { ev.preventDefault(); ev.target.dispatchEvent(new Event("change")); }
   });
 
-  // ---------- TWAP ticket ----------
+  // ---------- order ticket (TWAP, VWAP, POV) ----------
   const form = $("#twap");
   const FIELD_OF = {
     invalid_token_id: "token_id", token_id_conflict: "token_id",
     invalid_quantity: "quantity", slice_too_small: "quantity",
     invalid_limit_price: "limit_price", invalid_side: "side", invalid_catch_up: "catch_up",
-    invalid_start_time: "duration_secs",
+    invalid_start_time: "duration_secs", invalid_jitter: "jitter_time_pct",
+    invalid_profile_days: "profile_days", invalid_participation: "participation",
+    invalid_max_slice_qty: "max_slice_qty", invalid_latency: "latency_ms",
   };
+  const STRATEGY_NAME = { twap: "TWAP", vwap: "VWAP", pov: "POV" };
+  function strategy() { return form.strategy.value; }
+  function showStrategy() {
+    for (const p of form.querySelectorAll(".params")) p.hidden = p.dataset.for !== strategy();
+    $("#submit").textContent = `Submit ${STRATEGY_NAME[strategy()]}`;
+    $("#preview-box").hidden = true;
+  }
   function newTokenId() {
     const d = new Date();
     const p = (n, w = 2) => String(n).padStart(w, "0");
@@ -528,12 +537,14 @@
     return `ui-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${rnd}`;
   }
   form.token_id.value = newTokenId();
+  showStrategy();
   function mode() { return form.mode.value; }
   form.addEventListener("change", (ev) => {
     if (ev.target.name === "mode") {
       $("#f-interval").hidden = mode() !== "interval";
       $("#f-slices").hidden = mode() !== "slices";
     }
+    if (ev.target.name === "strategy") showStrategy();
     updatePreview();
   });
   form.addEventListener("input", (ev) => {
@@ -576,8 +587,74 @@
       if (n.err) errs.push(["slices", n.err]); else body.slices = n.v;
     }
     if (!body.token_id) errs.push(["token_id", "give the order an id"]);
+    body.strategy = strategy();
+    if (body.strategy === "twap" && form.jitter_seed.value.trim()) {
+      const seed = form.jitter_seed.value.trim();
+      const t = intField("jitter_time_pct", 0, 50), z = intField("jitter_size_pct", 0, 50);
+      if (!/^\d{1,15}$/.test(seed)) errs.push(["jitter_seed", "a whole number, or empty for no jitter"]);
+      else if (t.err) errs.push(["jitter_time_pct", t.err]);
+      else if (z.err) errs.push(["jitter_size_pct", z.err]);
+      else body.jitter = { seed: Number(seed), time_pct: t.v, size_pct: z.v };
+    }
+    if (body.strategy === "vwap") {
+      const pd = intField("profile_days", 1, 30);
+      if (pd.err) errs.push(["profile_days", pd.err]); else body.profile_days = pd.v;
+    }
+    if (body.strategy === "pov") {
+      const p = form.participation.value.trim();
+      if (!decimalRe.test(p)) errs.push(["participation", "a share such as 0.1"]); else body.participation = p;
+      const m = form.max_slice_qty.value.trim();
+      if (m) { if (decimalRe.test(m)) body.max_slice_qty = m; else errs.push(["max_slice_qty", "a decimal quantity, or empty for no cap"]); }
+    }
+    const lat = intField("latency_ms", 0, 5000);
+    if (lat.err) errs.push(["latency_ms", lat.err]); else if (lat.v) body.latency_ms = lat.v;
     return { body, errs };
   }
+  /** A small SVG bar chart: one bar per value, `title`s for hovering. */
+  function svgBars(values, titles, color) {
+    const w = 300, h = 70, n = Math.max(1, values.length), max = Math.max(...values, 1e-18);
+    const bw = w / n;
+    const bars = values.map((v, i) => {
+      const bh = Math.max(1, (v / max) * (h - 4));
+      return `<rect x="${(i * bw + bw * 0.1).toFixed(2)}" y="${(h - bh).toFixed(2)}" width="${Math.max(0.5, bw * 0.8).toFixed(2)}" height="${bh.toFixed(2)}" fill="${color}"><title>${titles[i]}</title></rect>`;
+    }).join("");
+    return `<svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" height="${h}" role="img">${bars}</svg>`;
+  }
+  function showPreview(p) {
+    const t = p.totals;
+    $("#preview-summary").textContent = `${p.schedule.length} slices · ${t.quantity} ${S.pair ? S.pair.base : ""} · exp. VWAP ${t.expected_vwap || "—"} · ${t.expected_cost_bps ?? "—"} bps vs mid · fees ${t.expected_fees} · fillable ${(Number(t.fillable_ratio) * 100).toFixed(1)}%`;
+    const qs = p.schedule.map((s) => Number(s.target_quantity));
+    const titles = p.schedule.map((s) => `#${s.index} ${fmtTime(s.scheduled_at)}: ${s.target_quantity}${p.volume_profile ? ` (share ${p.volume_profile[s.index]})` : ""}`);
+    $("#schedule-chart").innerHTML = svgBars(qs, titles, css("--accent"));
+    $("#preview-estimates").replaceChildren(...p.estimates.map((e) => el("li", { title: e.note },
+      el("b", { text: e.method.replace(/_/g, " ") }), ` ${e.cost_bps ?? "—"} bps`, e.cost ? ` (${e.cost} ${S.pair ? S.pair.quote : ""})` : "",
+      e.sigma_daily ? ` · σ ${e.sigma_daily} · daily volume ${e.daily_volume}` : "")));
+    $("#preview-box").hidden = false;
+  }
+  function showTicketError(e) {
+    if (e.code === "invalid_schedule") {
+      fieldError(mode() === "interval" ? "interval_secs" : "slices", e.detail);
+      $(`.field[data-field="duration_secs"]`, form).classList.add("bad");
+    } else if (FIELD_OF[e.code]) {
+      fieldError(FIELD_OF[e.code], e.detail);
+    } else {
+      $("#form-err").textContent = e.status === 429 ? `Too many requests: ${e.detail}` : e.detail;
+    }
+  }
+  $("#preview-btn").addEventListener("click", async () => {
+    clearErrors();
+    if (!S.token) { signedOut("Sign in to preview orders."); return; }
+    const { body, errs } = ticket();
+    if (!S.pair) { $("#form-err").textContent = "Pick a trading pair first."; return; }
+    if (errs.length) { for (const [f, t] of errs) fieldError(f, t); return; }
+    const { token_id: _id, ...req } = body;
+    const btn = $("#preview-btn");
+    btn.disabled = true;
+    try {
+      const { data } = await api("POST", "/orders/preview", { json: req });
+      showPreview(data);
+    } catch (e) { showTicketError(e); } finally { btn.disabled = false; }
+  });
   function updatePreview() {
     const { body, errs } = ticket();
     const p = $("#preview");
@@ -586,7 +663,9 @@
     const every = body.interval_secs || Math.max(1, body.duration_secs / body.slices);
     const per = Number(body.quantity) / n;
     const step = Dec.parse(S.pair.qty_step);
-    let text = `${n} slice${n === 1 ? "" : "s"} of ≈ ${per.toFixed(step ? step.s : 8)} ${S.pair.base} every ${+every.toFixed(3)} s`;
+    let text = body.strategy === "pov"
+      ? `${n} slice${n === 1 ? "" : "s"}, each ${body.participation || "?"} of the volume printed in its ${+every.toFixed(3)} s`
+      : `${n} slice${n === 1 ? "" : "s"} of ≈ ${per.toFixed(step ? step.s : 8)} ${S.pair.base}${body.strategy === "vwap" ? " on average (by the volume profile)" : ""} every ${+every.toFixed(3)} s`;
     const side = body.side === "buy" ? S.lastBook && S.lastBook.asks[0] : S.lastBook && S.lastBook.bids[0];
     if (side) text += ` · ≈ ${(Number(body.quantity) * Number(side[0])).toLocaleString(undefined, { maximumFractionDigits: 2 })} ${S.pair.quote} at the touch`;
     p.textContent = text;
@@ -601,19 +680,12 @@
     const btn = $("#submit");
     btn.disabled = true;
     try {
-      const { status, data } = await api("POST", "/orders/twap", { json: body });
+      const { status, data } = await api("POST", "/orders", { json: body });
       upsertOrder(data);
       toast(status === 201 ? `Order ${data.token_id} accepted` : `Order ${data.token_id} was already submitted`, "good");
       form.token_id.value = newTokenId();
     } catch (e) {
-      if (e.code === "invalid_schedule") {
-        fieldError(mode() === "interval" ? "interval_secs" : "slices", e.detail);
-        $(`.field[data-field="duration_secs"]`, form).classList.add("bad");
-      } else if (FIELD_OF[e.code]) {
-        fieldError(FIELD_OF[e.code], e.detail);
-      } else {
-        $("#form-err").textContent = e.status === 429 ? `Too many requests: ${e.detail}` : e.detail;
-      }
+      showTicketError(e);
     } finally { btn.disabled = false; }
   });
 
@@ -723,6 +795,7 @@
       kv("Notional", o.notional),
       kv("Fees", o.fees),
       kv("Slices", `${o.slices_done} done · ${o.slices_skipped} skipped · ${o.slices_total} planned`),
+      kv("Strategy", strategyText(o)),
       kv("Every", `${o.interval_ms / 1000} s over ${o.duration_secs} s · catch-up ${o.catch_up}`),
       kv("Window", `${fmtDateTime(o.start_time)} → ${fmtTime(o.end_time)}`),
       kv("Closed", o.closed_at ? fmtDateTime(o.closed_at) : "—"),
@@ -736,11 +809,16 @@
       ["Slippage vs arrival", bps(a.slippage_vs_arrival_bps)],
       ["Market TWAP (mid)", a.market_twap || "—"],
       ["Slippage vs market TWAP", bps(a.slippage_vs_market_twap_bps)],
+      ["Market VWAP (trades)", a.market_vwap || "—"],
+      ["Slippage vs market VWAP", bps(a.slippage_vs_market_vwap_bps)],
+      ["Participation", a.participation_rate ? `${(Number(a.participation_rate) * 100).toFixed(2)}%` : "—"],
       ["Spread cost", a.spread_cost],
+      ["Shortfall", a.implementation_shortfall ? `${a.implementation_shortfall.total} (${bps(a.implementation_shortfall_bps?.total)})` : "—"],
       ["Fees", o.fees],
       ["Fill ratio", `${(Number(o.fill_ratio) * 100).toFixed(2)}%`],
       ["Skipped slices", skipped],
     ].map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v }))));
+    drawWaterfall(a.implementation_shortfall_bps, a.implementation_shortfall);
     const slices = o.slices || [];
     $("#slices tbody").replaceChildren(...slices.map((s) => el("tr", {},
       el("td", { text: String(s.index) }), el("td", { text: fmtTime(s.executed_at) }),
@@ -748,6 +826,37 @@
       el("td", { class: "num", text: s.avg_price || "—" }), el("td", { class: "num", text: s.mid || "—" }),
       el("td", { text: s.skipped ? `skipped: ${s.skipped}` : s.short_reason || (s.fills.length > 1 ? `${s.fills.length} levels` : "") }))));
     drawFills(o, slices);
+  }
+  function strategyText(o) {
+    if (o.strategy === "vwap") return `VWAP · profile of ${o.profile_days} days`;
+    if (o.strategy === "pov") return `POV · ${(Number(o.participation) * 100).toFixed(2)}% of volume${o.max_slice_qty ? ` · at most ${o.max_slice_qty} a slice` : ""}`;
+    const j = o.jitter ? ` · jitter seed ${o.jitter.seed} (time ±${o.jitter.time_pct}%, size ±${o.jitter.size_pct}%)` : "";
+    return `TWAP${j}${o.latency_ms ? ` · latency ${o.latency_ms} ms` : ""}`;
+  }
+  /** The shortfall's parts as a waterfall (bps): each bar starts where the last ended. */
+  function drawWaterfall(b, q) {
+    const node = $("#waterfall");
+    if (!b) { node.replaceChildren(el("p", { class: "preview", text: "No decision price yet: the shortfall needs a live book at acceptance or a first slice." })); return; }
+    const parts = [["delay", b.delay_cost, q.delay_cost], ["spread", b.spread_cost, q.spread_cost], ["impact", b.impact_cost, q.impact_cost],
+      ["timing", b.timing_cost, q.timing_cost], ["opportunity", b.opportunity_cost, q.opportunity_cost], ["fees", b.fees, q.fees]];
+    const steps = [];
+    let run = 0;
+    for (const [name, v, quote] of parts) { const x = Number(v); steps.push({ name, from: run, to: run + x, v, quote }); run += x; }
+    steps.push({ name: "total", from: 0, to: Number(b.total), v: b.total, quote: q.total, total: true });
+    const lo = Math.min(0, ...steps.map((s) => Math.min(s.from, s.to))), hi = Math.max(0, ...steps.map((s) => Math.max(s.from, s.to)));
+    const w = 560, h = 170, top = 14, bottom = 30, span = hi - lo || 1;
+    const y = (v) => top + (hi - v) / span * (h - top - bottom);
+    const bw = w / steps.length;
+    const bars = steps.map((s, i) => {
+      const y0 = y(Math.max(s.from, s.to)), y1 = y(Math.min(s.from, s.to));
+      const fill = s.total ? css("--accent") : (s.to >= s.from ? css("--ask") : css("--bid"));
+      const x = i * bw + bw * 0.15;
+      return `<g data-part="${s.name}"><rect x="${x.toFixed(1)}" y="${y0.toFixed(1)}" width="${(bw * 0.7).toFixed(1)}" height="${Math.max(1, y1 - y0).toFixed(1)}" fill="${fill}"><title>${s.name}: ${s.v} bps (${s.quote})</title></rect>` +
+        `<text x="${(x + bw * 0.35).toFixed(1)}" y="${(y0 - 3).toFixed(1)}" text-anchor="middle">${s.v}</text>` +
+        `<text x="${(x + bw * 0.35).toFixed(1)}" y="${h - 12}" text-anchor="middle">${s.name}</text></g>`;
+    }).join("");
+    const zero = `<line x1="0" x2="${w}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}" stroke="${css("--line")}" />`;
+    node.innerHTML = `<svg viewBox="0 0 ${w} ${h}" height="${h}" role="img">${zero}${bars}</svg>`;
   }
   function drawFills(o, slices) {
     const xs = [], mid = [], bid = [], ask = [], fill = [], lim = [];
