@@ -24,6 +24,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Estimate": strategies.Estimate,
     "ImplementationShortfall": strategies.ImplementationShortfall,
     "Jitter": strategies.Jitter,
+    "Markouts": strategies.Markouts,
     "OrderRequest": strategies.OrderRequest,
     "Preview": strategies.Preview,
     "PreviewSlice": strategies.PreviewSlice,
@@ -144,9 +145,14 @@ def _check_model(name: str, schema: dict[str, Any], model: type[BaseModel]) -> l
     problems = []
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
-    hints = typing.get_type_hints(model)
+    # By wire name (a field's alias, when it has one: `"1s"` is not a Python name).
+    hints = {
+        (f.alias or n): h
+        for n, f in model.model_fields.items()
+        for h in [typing.get_type_hints(model)[n]]
+    }
     fields = {
-        n: f
+        (f.alias or n): f
         for n, f in model.model_fields.items()
         if (name, n) not in CLIENT_ONLY
         # A frame's `type` tag is checked by test_frames_match_server_message.

@@ -56,6 +56,14 @@ pub(crate) fn analytics(o: &wire::Order) -> String {
         opt(&a.participation_rate),
         o.fees
     );
+    let m = &a.markouts_bps;
+    s.push_str(&format!(
+        "\nmarkouts (bps, + = good)  1s {}  5s {}  30s {}  60s {}",
+        opt(&m.s1),
+        opt(&m.s5),
+        opt(&m.s30),
+        opt(&m.s60)
+    ));
     if let (Some(q), Some(b)) = (&a.implementation_shortfall, &a.implementation_shortfall_bps) {
         s.push_str("\nimplementation shortfall (quote, bps):");
         for (name, v, bps) in [

@@ -223,6 +223,17 @@ pub fn slice(s: &engine::SliceRecord) -> wire::Slice {
         skipped: s.skipped.map(skip_reason),
         short_reason: s.short.map(short_reason),
         market_volume: s.market_volume.map(|d| d.normalize()),
+        markouts_bps: markouts(&s.markouts),
+    }
+}
+
+/// Markouts at the four horizons.
+pub fn markouts(m: &engine::markout::Markouts) -> wire::Markouts {
+    wire::Markouts {
+        s1: m[0],
+        s5: m[1],
+        s30: m[2],
+        s60: m[3],
     }
 }
 
@@ -330,6 +341,7 @@ pub fn order(
             participation_rate: a.participation_rate,
             implementation_shortfall: a.shortfall.as_ref().map(shortfall),
             implementation_shortfall_bps: a.shortfall_bps.as_ref().map(shortfall),
+            markouts_bps: markouts(&a.markouts_bps),
         },
         volume_profile: slices.and(profile),
         slices: slices.map(|s| s.iter().map(|s| slice(s)).collect()),

@@ -1,5 +1,5 @@
 //! Rendered order bodies by order and version: an order's JSON changes only when the order
-//! does (a slice recorded, a status change), so polling `GET /orders/{token_id}` of an
+//! does (a slice recorded, a status change, a markout taken), so polling `GET /orders/{token_id}` of an
 //! unchanged order reuses the bytes rendered for it instead of converting and serializing
 //! the order again.
 
@@ -15,7 +15,7 @@ use crate::convert;
 /// cheap, the cache only saves repeats).
 const MAX_ORDERS: usize = 4_096;
 
-type Version = (u32, u32, OrderStatus);
+type Version = (u32, u32, OrderStatus, u32);
 
 /// Order bodies by order id (unique across users: the engine has already checked that the
 /// caller owns the order) and version.

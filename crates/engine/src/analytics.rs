@@ -37,6 +37,8 @@ pub struct Analytics {
     pub shortfall: Option<Shortfall>,
     /// The same, in basis points of the order's value at the decision price.
     pub shortfall_bps: Option<Shortfall>,
+    /// Quantity-weighted markouts at 1/5/30/60 s, bps (`None` until one is sampled).
+    pub markouts_bps: crate::markout::Markouts,
 }
 
 /// The implementation-shortfall decomposition (Perold 1988) against the decision price (the
@@ -157,6 +159,13 @@ impl Order {
                 .then(|| (t.filled / t.market_volume).round_dp(8).normalize()),
             shortfall,
             shortfall_bps,
+            markouts_bps: std::array::from_fn(|h| {
+                (t.markout_qty[h] > Decimal::ZERO).then(|| {
+                    (t.markout_sum[h] / t.markout_qty[h])
+                        .round_dp(4)
+                        .normalize()
+                })
+            }),
         }
     }
 

@@ -8,6 +8,7 @@ use model::{BookHealth, BookState, ExchangeId, OrderBook, Symbol, Timestamp};
 use rust_decimal::Decimal;
 
 use crate::fill::Liquidity;
+use crate::markout::{Marks, markout_bps};
 use crate::order::{Order, OrderId, OrderStatus, SkipReason, SliceRecord};
 
 /// A book and its health, as handed to the engine.
@@ -42,6 +43,8 @@ pub struct Update {
     pub slice: Option<SliceRecord>,
     /// The status before the change.
     pub previous: OrderStatus,
+    /// A markout taken: the slice's index and its markouts so far.
+    pub markouts: Option<(u32, crate::markout::Markouts)>,
 }
 
 /// Why a cancel was refused.
@@ -66,6 +69,10 @@ pub struct Engine {
     /// order's next slice are discarded when popped.
     timers: BinaryHeap<Reverse<(i64, OrderId, u32)>>,
     liquidity: Liquidity,
+    /// Markouts still to take.
+    marks: Marks,
+    /// Orders that have ended but still have markouts to take.
+    settling: HashMap<OrderId, Order>,
 }
 
 fn mid_of(book: &OrderBook) -> (Option<Decimal>, Option<Decimal>, Option<Decimal>) {
@@ -152,17 +159,51 @@ impl Engine {
                 order: order.clone(),
                 slice: Some(rec),
                 previous,
+                markouts: None,
             });
         }
         self.schedule(order);
         out
     }
 
-    /// When the earliest slice is due.
+    /// When the earliest slice or markout is due.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.timers
-            .peek()
-            .map(|Reverse((t, _, _))| Timestamp::from_nanos(*t))
+        let slice = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        match (slice, self.marks.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(Timestamp::from_nanos)
+    }
+
+    /// Take every markout due at `now` from the live books.
+    fn run_marks(&mut self, now: Timestamp, books: &dyn Books, out: &mut Vec<Update>) {
+        while let Some(due) = self.marks.pop_due(now.as_nanos()) {
+            let Some(order) = self
+                .orders
+                .get_mut(&due.order)
+                .or_else(|| self.settling.get_mut(&due.order))
+            else {
+                continue;
+            };
+            let value = live_mid(books, order.exchange, &order.symbol)
+                .and_then(|m| markout_bps(order.side, due.price, m));
+            order.totals.markouts_taken += 1;
+            if let Some(v) = value {
+                order.totals.markout_qty[due.horizon] += due.qty;
+                order.totals.markout_sum[due.horizon] += due.qty * v;
+            }
+            let (values, done) = self.marks.settle(&due, value);
+            out.push(Update {
+                order: order.clone(),
+                slice: None,
+                previous: order.status,
+                markouts: Some((due.index, values)),
+            });
+            if done {
+                self.settling.remove(&due.order);
+            }
+        }
     }
 
     /// Run every slice due at `now`, in due order, against `books`.
@@ -181,6 +222,7 @@ impl Engine {
                 out.push(u);
             }
         }
+        self.run_marks(now, books, &mut out);
         out
     }
 
@@ -245,6 +287,7 @@ impl Engine {
         }
         finish_if_done(order, now);
         let snapshot = order.clone();
+        self.marks.add(id, &rec);
         if order.status.is_open() {
             let due = order.due(order.next_index).as_nanos();
             self.timers.push(Reverse((due, id, order.next_index)));
@@ -255,6 +298,7 @@ impl Engine {
             order: snapshot,
             slice: Some(rec),
             previous,
+            markouts: None,
         })
     }
 
@@ -288,6 +332,7 @@ impl Engine {
             order: snapshot,
             slice,
             previous,
+            markouts: None,
         })
     }
 
@@ -296,11 +341,16 @@ impl Engine {
     pub fn forget(&mut self, id: OrderId) -> Option<Order> {
         let o = self.orders.get(&id).cloned();
         self.close(id);
+        self.marks.forget(id);
+        self.settling.remove(&id);
         o
     }
 
     fn close(&mut self, id: OrderId) {
         if let Some(o) = self.orders.remove(&id) {
+            if self.marks.pending(id) {
+                self.settling.insert(id, o.clone());
+            }
             let used = self
                 .orders
                 .values()

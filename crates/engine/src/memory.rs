@@ -154,6 +154,14 @@ impl OrderStore for MemoryStore {
                     }
                     g.slices.push((id, s.clone()));
                 }
+                if let Some((index, values)) = u.markouts
+                    && let Some((_, s)) = g
+                        .slices
+                        .iter_mut()
+                        .find(|(o, x)| *o == id && x.index == index)
+                {
+                    s.markouts = values;
+                }
                 if let Some(e) = g.orders.get_mut(&id) {
                     e.0 = u.order.clone();
                 }

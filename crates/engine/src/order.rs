@@ -99,6 +99,8 @@ pub struct SliceRecord {
     pub market_volume: Option<Decimal>,
     /// Σ price·qty of those trades.
     pub market_notional: Option<Decimal>,
+    /// Markouts at 1/5/30/60 s, bps (see [`crate::markout`]).
+    pub markouts: crate::markout::Markouts,
 }
 
 impl SliceRecord {
@@ -129,6 +131,7 @@ impl SliceRecord {
             short: None,
             market_volume: None,
             market_notional: None,
+            markouts: [None; 4],
         }
     }
 }
@@ -422,6 +425,12 @@ pub struct Totals {
     pub market_volume: Decimal,
     /// Σ market price·qty over the slices' windows.
     pub market_notional: Decimal,
+    /// Per markout horizon: Σ filled of the slices sampled.
+    pub markout_qty: [Decimal; 4],
+    /// Per markout horizon: Σ filled·markout (bps) of the slices sampled.
+    pub markout_sum: [Decimal; 4],
+    /// Markouts taken so far (sampled or found without a live mid).
+    pub markouts_taken: u32,
 }
 
 impl Order {

@@ -40,11 +40,12 @@ pub struct OrderDetail {
 impl OrderDetail {
     /// A version of what a reader sees: it changes whenever the order does (a slice
     /// recorded, a status change), so an answer rendered for one version can be reused.
-    pub fn version(&self) -> (u32, u32, OrderStatus) {
+    pub fn version(&self) -> (u32, u32, OrderStatus, u32) {
         (
             self.order.next_index(),
             self.slices.len() as u32,
             self.order.status(),
+            self.order.totals().markouts_taken,
         )
     }
 }

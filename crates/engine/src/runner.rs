@@ -187,7 +187,7 @@ impl Actor {
                     let batch = self.engine.run_due(now, &*self.books);
                     if !batch.is_empty() {
                         for u in &batch {
-                            if !u.order.status().is_open() {
+                            if u.previous.is_open() && !u.order.status().is_open() {
                                 self.release(&(u.order.exchange(), u.order.symbol().clone()));
                             }
                         }

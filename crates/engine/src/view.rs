@@ -69,6 +69,15 @@ impl OpenOrders {
             v.push(Arc::new(s.clone()));
             e.slices = v.into();
         }
+        if let Some((index, values)) = u.markouts {
+            let mut v: Vec<Arc<crate::order::SliceRecord>> = e.slices.to_vec();
+            if let Some(slot) = v.iter_mut().find(|s| s.index == index) {
+                let mut s = (**slot).clone();
+                s.markouts = values;
+                *slot = Arc::new(s);
+            }
+            e.slices = v.into();
+        }
         if open {
             return None;
         }

@@ -92,6 +92,7 @@ impl Writer {
                     previous: order.status(),
                     order: *order,
                     slice: None,
+                    markouts: None,
                 };
                 let _ = self.updates.send(Arc::new(u));
             }

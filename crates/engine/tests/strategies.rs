@@ -421,3 +421,174 @@ fn the_volume_profile_averages_the_same_time_of_day() {
     assert_eq!(shares, vec![d("0.25"); 4]);
     assert!(volume_profile(&times, 30_000, &[vec![]]).is_none());
 }
+
+/// A book whose mid is set by the test.
+struct Mid(RefCell<i64>);
+
+impl Books for Mid {
+    fn with_book(&self, _e: ExchangeId, _s: &Symbol, f: &mut dyn FnMut(BookRef<'_>)) {
+        let px = *self.0.borrow();
+        let mut b = OrderBook::with_scales(2, 3);
+        let lv = |p: i64| {
+            Level::new(
+                Price::try_from(Decimal::from(p)).unwrap(),
+                Qty::try_from(d("100")).unwrap(),
+            )
+        };
+        b.apply(&BookEvent::snapshot(vec![lv(px - 1)], vec![lv(px + 1)]))
+            .unwrap();
+        let h = BookHealth {
+            state: BookState::Live,
+            last_update: Some(t(0)),
+            ..BookHealth::syncing()
+        };
+        f(Some((&b, &h)));
+    }
+}
+
+#[test]
+fn markouts_follow_the_mid_after_each_fill_even_after_the_order_ended() {
+    let req = request(d("2"), 2, Strategy::default(), CatchUp::Spread);
+    let plan = validate(&req, &pair(), t(0), &Limits::default(), None).unwrap();
+    let order = Order::from_parts(OrderParts {
+        id: 7,
+        user_id: 1,
+        token_id: req.token_id.clone(),
+        exchange: ExchangeId::Sim,
+        symbol: pair().symbol,
+        side: Side::Buy,
+        limit_price: None,
+        catch_up: CatchUp::Spread,
+        strategy: Strategy::default(),
+        latency_ms: 0,
+        plan,
+        fee_bps: d("10"),
+        created_at: t(0),
+        status: OrderStatus::Working,
+        closed_at: None,
+        next_index: 0,
+        totals: Totals::default(),
+    });
+    let mut e = Engine::new();
+    e.schedule(order);
+    let mid = Mid(RefCell::new(100));
+    // Slice 0 at t0 buys 1 at 101 (the ask); slice 1 at t10 s buys 1 at 121.
+    let mut all = e.run_due(t(0), &mid);
+    *mid.0.borrow_mut() = 102;
+    all.extend(e.run_due(t(1_000), &mid)); // slice 0 + 1 s: mid 102 vs 101 → +99.0099 bps
+    *mid.0.borrow_mut() = 100;
+    all.extend(e.run_due(t(5_000), &mid)); // + 5 s: 100 vs 101 → −99.0099 bps
+    *mid.0.borrow_mut() = 120;
+    all.extend(e.run_due(t(10_000), &mid)); // slice 1 fills at 121; the order ends
+    assert!(e.is_empty(), "the order has ended");
+    assert!(e.next_due().is_some(), "its markouts are still to take");
+    *mid.0.borrow_mut() = 121;
+    while let Some(due) = e.next_due() {
+        all.extend(e.run_due(due, &mid));
+    }
+    let last = all.last().unwrap();
+    let order = &last.order;
+    assert_eq!(order.status(), OrderStatus::Filled);
+    assert_eq!(order.totals().markouts_taken, 8);
+    let m = order.analytics().markouts_bps;
+    // 1 s: slice 0 +99.0099, slice 1 (mid 121 vs 121) 0 → mean 49.50495.
+    assert_eq!(m[0], Some(d("49.505")));
+    // 5 s: slice 0 −99.0099, slice 1 0.
+    assert_eq!(m[1], Some(d("-49.505")));
+    let per_slice: Vec<_> = all.iter().filter_map(|u| u.markouts).collect();
+    assert_eq!(per_slice.len(), 8);
+    let final_0 = per_slice.iter().rev().find(|(i, _)| *i == 0).unwrap().1;
+    assert_eq!(final_0[0], Some(d("99.0099")));
+    assert_eq!(final_0[1], Some(d("-99.0099")));
+    // 30 s and 60 s after slice 0 the mid was 121: (121 − 101)/101 = +1980.198 bps.
+    assert_eq!(final_0[2], Some(d("1980.198")));
+    assert!(
+        all.iter()
+            .filter(|u| u.markouts.is_some())
+            .all(|u| u.slice.is_none())
+    );
+}
+
+#[test]
+fn the_shortfall_worked_example_of_the_docs() {
+    // docs/ANALYTICS.md: a buy of 2, decision mid 100, two slices, 0.5 unfilled.
+    let req = request(d("2"), 2, Strategy::default(), CatchUp::Spread);
+    let plan = validate(&req, &pair(), t(0), &Limits::default(), None).unwrap();
+    let totals = Totals {
+        filled: d("1.5"),
+        notional: d("151.95"),
+        fees: d("0.15195"),
+        decision_mid: Some(d("100")),
+        start_mid: Some(d("100.50")),
+        last_mid: Some(d("101")),
+        mid_notional: d("100.50") + d("101") * d("0.5"),
+        touch_notional: d("101") + d("101.5") * d("0.5"),
+        ..Totals::default()
+    };
+    let order = Order::from_parts(OrderParts {
+        id: 1,
+        user_id: 1,
+        token_id: req.token_id.clone(),
+        exchange: ExchangeId::Sim,
+        symbol: pair().symbol,
+        side: Side::Buy,
+        limit_price: None,
+        catch_up: CatchUp::Spread,
+        strategy: Strategy::default(),
+        latency_ms: 0,
+        plan,
+        fee_bps: d("10"),
+        created_at: t(0),
+        status: OrderStatus::Expired,
+        closed_at: Some(t(10_000)),
+        next_index: 2,
+        totals,
+    });
+    let a = order.analytics();
+    let q = a.shortfall.unwrap();
+    assert_eq!(
+        [
+            q.delay_cost,
+            q.timing_cost,
+            q.spread_cost,
+            q.impact_cost,
+            q.opportunity_cost,
+            q.fees,
+            q.total
+        ],
+        [
+            d("0.75"),
+            d("0.25"),
+            d("0.75"),
+            d("0.2"),
+            d("0.5"),
+            d("0.15195"),
+            d("2.60195")
+        ]
+    );
+    let b = a.shortfall_bps.unwrap();
+    assert_eq!(
+        [
+            b.delay_cost,
+            b.timing_cost,
+            b.spread_cost,
+            b.impact_cost,
+            b.opportunity_cost,
+            b.fees,
+            b.total
+        ],
+        [
+            d("37.5"),
+            d("12.5"),
+            d("37.5"),
+            d("10"),
+            d("25"),
+            d("7.5975"),
+            d("130.0975")
+        ]
+    );
+    assert_eq!(
+        engine::markout::markout_bps(Side::Buy, d("101.20"), d("101.25")),
+        Some(d("4.9407"))
+    );
+}

@@ -8,8 +8,12 @@ ALTER TABLE orders ADD COLUMN strategy TEXT NOT NULL DEFAULT '{"kind":"twap"}';
 ALTER TABLE orders ADD COLUMN latency_ms INTEGER NOT NULL DEFAULT 0 CHECK (latency_ms >= 0);
 -- The running totals of the cost analysis as JSON of exact decimal strings:
 -- {"decision_mid", "start_mid", "last_mid", "mid_notional", "touch_notional",
---  "market_volume", "market_notional"}. Empty for orders from before this version (their
+--  "market_volume", "market_notional", "markout_qty": [4], "markout_sum": [4],
+--  "markouts_taken"}. Empty for orders from before this version (their
 -- shortfall is not known).
 ALTER TABLE orders ADD COLUMN tca TEXT NOT NULL DEFAULT '{}';
 -- The market's public trades in the slice's window: ["volume", "notional"], or NULL.
 ALTER TABLE slices ADD COLUMN market TEXT;
+-- Markouts at 1/5/30/60 s in bps: ["0.2", null, …] (null until taken, or without a live
+-- mid), or NULL for a slice that filled nothing.
+ALTER TABLE slices ADD COLUMN markouts TEXT;

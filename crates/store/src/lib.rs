@@ -11,7 +11,7 @@
 mod orders;
 mod users;
 
-pub use orders::{FullOrder, Inserted, OrderFilter, OrderRow, SliceRow};
+pub use orders::{FullOrder, Inserted, OrderFilter, OrderRow, RecordItem, SliceRow};
 pub use users::UserRow;
 
 use std::path::Path;

@@ -112,6 +112,20 @@ pub struct SliceRow {
     pub short_reason: Option<String>,
     /// Market volume and notional in the slice's window, JSON `["v","n"]`.
     pub market: Option<String>,
+    /// Markouts at 1/5/30/60 s, JSON `["bps"|null, …]`.
+    pub markouts: Option<String>,
+}
+
+/// One change to record: the order row, the slice it added (if any), and a slice's new
+/// markouts (its index and JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordItem {
+    /// The order row as it now is.
+    pub order: OrderRow,
+    /// A new slice.
+    pub slice: Option<SliceRow>,
+    /// An existing slice's markouts.
+    pub markouts: Option<(i64, String)>,
 }
 
 /// Which orders a listing wants.
@@ -150,7 +164,7 @@ macro_rules! slices_json {
     () => {
         "(SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
          notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
-         short_reason, market)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
+         short_reason, market, markouts)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
     };
 }
 
@@ -225,6 +239,7 @@ fn slice_row(r: &SqliteRow) -> Result<SliceRow, sqlx::Error> {
         skipped: r.try_get("skipped")?,
         short_reason: r.try_get("short_reason")?,
         market: r.try_get("market")?,
+        markouts: r.try_get("markouts")?,
     })
 }
 
@@ -305,17 +320,30 @@ impl Store {
 
     /// Write slices and the order rows that go with them, in one transaction: either all
     /// of it is stored or none.
-    pub async fn record(&self, items: &[(OrderRow, Option<SliceRow>)]) -> Result<(), StoreError> {
+    pub async fn record(&self, items: &[RecordItem]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for (o, s) in items {
+        for RecordItem {
+            order: o,
+            slice: s,
+            markouts,
+        } in items
+        {
+            if let Some((idx, json)) = markouts {
+                sqlx::query("UPDATE slices SET markouts = ? WHERE order_id = ? AND idx = ?")
+                    .bind(json)
+                    .bind(o.id)
+                    .bind(idx)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Some(s) = s {
                 sqlx::query(
                     // An order whose user was removed is gone with its slices: its
                     // remaining updates are skipped instead of failing the batch.
                     "INSERT INTO slices (order_id, idx, scheduled_ns, executed_ns, target, filled, notional, \
                      avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason, \
-                     market) \
-                     SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)",
+                     market, markouts) \
+                     SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)",
                 )
                 .bind(s.order_id)
                 .bind(s.idx)
@@ -335,6 +363,7 @@ impl Store {
                 .bind(&s.skipped)
                 .bind(&s.short_reason)
                 .bind(&s.market)
+                .bind(&s.markouts)
                 .bind(s.order_id)
                 .execute(&mut *tx)
                 .await?;
@@ -490,6 +519,7 @@ fn slices_from_json(order_id: i64, text: &str) -> Result<Vec<SliceRow>, String> 
                 skipped: txt(14),
                 short_reason: txt(15),
                 market: txt(16),
+                markouts: txt(17),
             })
         })
         .collect()

@@ -29,6 +29,7 @@ pub use orders::{
 };
 pub use problem::Problem;
 pub use strategies::{
-    Estimate, ImplementationShortfall, Jitter, OrderRequest, Preview, PreviewSlice, PreviewTotals,
+    Estimate, ImplementationShortfall, Jitter, Markouts, OrderRequest, Preview, PreviewSlice,
+    PreviewTotals,
 };
 pub use ws::{ClientMessage, ConsolidatedBook, ConsolidatedLevel, ServerMessage, Subscription};

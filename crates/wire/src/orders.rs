@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::enums::{CatchUp, OrderStatus, ShortReason, Side, SkipReason, Strategy};
-use crate::strategies::{ImplementationShortfall, Jitter};
+use crate::strategies::{ImplementationShortfall, Jitter, Markouts};
 
 /// `POST /token` as JSON (the form-encoded OAuth2 password grant carries the same fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +155,9 @@ pub struct Analytics {
     /// The same in basis points of the order's value at the decision price.
     #[serde(default)]
     pub implementation_shortfall_bps: Option<ImplementationShortfall>,
+    /// Markouts of the order's fills, weighted by quantity.
+    #[serde(default)]
+    pub markouts_bps: Markouts,
 }
 
 /// One slice of an order.
@@ -197,6 +200,9 @@ pub struct Slice {
     /// `null` when the venue's trades were not available.
     #[serde(default)]
     pub market_volume: Option<Decimal>,
+    /// The slice's markouts (all `null` for a slice that filled nothing).
+    #[serde(default)]
+    pub markouts_bps: Markouts,
 }
 
 /// A TWAP order with its progress and analytics.

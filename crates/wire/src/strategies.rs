@@ -223,3 +223,23 @@ pub struct Preview {
     /// The estimates, each labelled with its method.
     pub estimates: Vec<Estimate>,
 }
+
+/// Markouts: the mid 1 s, 5 s, 30 s and 60 s after a fill against its price, bps, signed
+/// so that positive = the fill looks good afterwards (adverse selection shows negative);
+/// `null` until taken, or when no live mid was there. An order's are weighted by quantity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Markouts {
+    /// 1 s after.
+    #[serde(rename = "1s")]
+    pub s1: Option<Decimal>,
+    /// 5 s after.
+    #[serde(rename = "5s")]
+    pub s5: Option<Decimal>,
+    /// 30 s after.
+    #[serde(rename = "30s")]
+    pub s30: Option<Decimal>,
+    /// 60 s after.
+    #[serde(rename = "60s")]
+    pub s60: Option<Decimal>,
+}

@@ -103,6 +103,6 @@ pub enum ServerMessage {
         /// The order, without slices.
         order: Box<Order>,
         /// The slice just recorded, if any.
-        slice: Option<Slice>,
+        slice: Option<Box<Slice>>,
     },
 }

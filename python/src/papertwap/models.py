@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import ConfigDict, Field, TypeAdapter, field_serializer, field_validator
 
 from ._wire import Model, _WireEnum
-from .strategies import ImplementationShortfall, Jitter, Strategy
+from .strategies import ImplementationShortfall, Jitter, Markouts, Strategy
 
 
 class OrderStatus(_WireEnum):
@@ -286,6 +286,7 @@ class Analytics(Model):
     participation_rate: Optional[Decimal] = None
     implementation_shortfall: Optional[ImplementationShortfall] = None
     implementation_shortfall_bps: Optional[ImplementationShortfall] = None
+    markouts_bps: Markouts = Markouts()
 
 
 class Slice(Model):
@@ -307,6 +308,7 @@ class Slice(Model):
     skipped: Optional[SkipReason] = None
     short_reason: Optional[ShortReason] = None
     market_volume: Optional[Decimal] = None
+    markouts_bps: Markouts = Markouts()
 
 
 class Order(Model):

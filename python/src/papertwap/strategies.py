@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Optional
 
-from pydantic import field_serializer, field_validator
+from pydantic import ConfigDict, Field, field_serializer, field_validator
 
 from ._wire import Model, _WireEnum
 
@@ -61,6 +61,23 @@ class ImplementationShortfall(Model):
             "opportunity_cost": self.opportunity_cost,
             "fees": self.fees,
         }
+
+
+class Markouts(Model):
+    """The mid 1 s, 5 s, 30 s and 60 s after a fill against its price, bps, positive = the
+    fill looks good afterwards; ``None`` until taken. An order's are weighted by quantity.
+    On the wire the keys are ``"1s"``, ``"5s"``, ``"30s"``, ``"60s"``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    s1: Optional[Decimal] = Field(default=None, alias="1s")
+    s5: Optional[Decimal] = Field(default=None, alias="5s")
+    s30: Optional[Decimal] = Field(default=None, alias="30s")
+    s60: Optional[Decimal] = Field(default=None, alias="60s")
+
+    def by_horizon(self) -> dict[str, Optional[Decimal]]:
+        """``{"1s": …, "5s": …, "30s": …, "60s": …}``."""
+        return {"1s": self.s1, "5s": self.s5, "30s": self.s30, "60s": self.s60}
 
 
 class OrderRequest(Model):

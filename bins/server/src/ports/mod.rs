@@ -4,6 +4,7 @@
 mod accounts;
 mod books;
 mod rows;
+mod rows_json;
 
 pub use accounts::{REFRESH_EVERY, StoreAccounts, keep_accounts_fresh};
 pub use books::HubBooks;

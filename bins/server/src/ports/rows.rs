@@ -5,15 +5,19 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use engine::{
-    InsertOutcome, Jitter, Order, OrderParts, OrderQuery, OrderStore, Plan, SkipReason,
-    SliceRecord, StoreFailure, StoredOrder, Strategy, TokenId, Totals, Update,
+    InsertOutcome, Order, OrderParts, OrderQuery, OrderStore, Plan, SkipReason, SliceRecord,
+    StoreFailure, StoredOrder, TokenId, Totals, Update,
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use model::{ExchangeId, Side, Symbol, Timestamp};
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
-use store::{FullOrder, Inserted, OrderFilter, OrderRow, SliceRow, Store};
+use serde_json::json;
+
+use super::rows_json::{
+    markouts_from_json, markouts_json, strategy_from_json, strategy_json, tca_from_json, tca_json,
+};
+use store::{FullOrder, Inserted, OrderFilter, OrderRow, RecordItem, SliceRow, Store};
 
 /// The store as the engine's order store.
 #[derive(Debug, Clone)]
@@ -54,13 +58,14 @@ impl OrderStore for StoreOrders {
 
     fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>> {
         async move {
-            let items: Vec<(OrderRow, Option<SliceRow>)> = updates
+            let items: Vec<RecordItem> = updates
                 .iter()
-                .map(|u| {
-                    (
-                        order_row(&u.order),
-                        u.slice.as_ref().map(|s| slice_row(u.order.id(), s)),
-                    )
+                .map(|u| RecordItem {
+                    order: order_row(&u.order),
+                    slice: u.slice.as_ref().map(|s| slice_row(u.order.id(), s)),
+                    markouts: u
+                        .markouts
+                        .map(|(i, m)| (i64::from(i), markouts_json(&m).to_string())),
                 })
                 .collect();
             self.0.record(&items).await.map_err(fail)
@@ -135,11 +140,11 @@ fn stored((row, slices, request): FullOrder) -> Result<StoredOrder, StoreFailure
     })
 }
 
-fn opt(d: Option<Decimal>) -> Option<String> {
+pub(super) fn opt(d: Option<Decimal>) -> Option<String> {
     d.map(|d| d.normalize().to_string())
 }
 
-fn txt(d: Decimal) -> String {
+pub(super) fn txt(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
@@ -183,116 +188,7 @@ fn order_row(o: &Order) -> OrderRow {
     }
 }
 
-/// An order's strategy as its stored JSON (decimals as exact strings).
-fn strategy_json(s: &Strategy) -> Value {
-    match s {
-        Strategy::Twap { jitter } => json!({
-            "kind": "twap",
-            "jitter": jitter.map(|j| json!({"seed": j.seed.to_string(), "time_pct": j.time_pct, "size_pct": j.size_pct})),
-        }),
-        Strategy::Vwap {
-            profile_days,
-            profile,
-        } => json!({
-            "kind": "vwap",
-            "profile_days": profile_days,
-            "profile": profile.iter().map(|x| txt(*x)).collect::<Vec<_>>(),
-        }),
-        Strategy::Pov {
-            participation,
-            max_slice_qty,
-        } => json!({
-            "kind": "pov",
-            "participation": txt(*participation),
-            "max_slice_qty": opt(*max_slice_qty),
-        }),
-    }
-}
-
-fn strategy_from_json(text: &str) -> Result<Strategy, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("stored strategy: {e}"))?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str);
-    let bad = || format!("stored strategy `{text}` is not valid");
-    let pct = |j: &Value, k: &str| {
-        j.get(k)
-            .and_then(Value::as_u64)
-            .and_then(|p| u32::try_from(p).ok())
-            .ok_or_else(bad)
-    };
-    match s("kind") {
-        Some("twap") => Ok(Strategy::Twap {
-            jitter: match v.get("jitter") {
-                None | Some(Value::Null) => None,
-                Some(j) => Some(Jitter {
-                    seed: j
-                        .get("seed")
-                        .and_then(Value::as_str)
-                        .and_then(|x| x.parse().ok())
-                        .ok_or_else(bad)?,
-                    time_pct: pct(j, "time_pct")?,
-                    size_pct: pct(j, "size_pct")?,
-                }),
-            },
-        }),
-        Some("vwap") => Ok(Strategy::Vwap {
-            profile_days: v
-                .get("profile_days")
-                .and_then(Value::as_u64)
-                .and_then(|d| u32::try_from(d).ok())
-                .ok_or_else(bad)?,
-            profile: v
-                .get("profile")
-                .and_then(Value::as_array)
-                .ok_or_else(bad)?
-                .iter()
-                .map(|x| dec("profile share", x.as_str().unwrap_or("")))
-                .collect::<Result<Vec<_>, _>>()?
-                .into(),
-        }),
-        Some("pov") => Ok(Strategy::Pov {
-            participation: dec("participation", s("participation").unwrap_or(""))?,
-            max_slice_qty: s("max_slice_qty")
-                .map(|m| dec("max_slice_qty", m))
-                .transpose()?,
-        }),
-        _ => Err(bad()),
-    }
-}
-
-/// The transaction-cost totals as their stored JSON.
-fn tca_json(t: &Totals) -> Value {
-    json!({
-        "decision_mid": opt(t.decision_mid),
-        "start_mid": opt(t.start_mid),
-        "last_mid": opt(t.last_mid),
-        "mid_notional": txt(t.mid_notional),
-        "touch_notional": txt(t.touch_notional),
-        "market_volume": txt(t.market_volume),
-        "market_notional": txt(t.market_notional),
-    })
-}
-
-/// Fill `t`'s transaction-cost totals from their stored JSON (`{}` for orders stored before
-/// strategies existed: their shortfall stays unknown).
-fn tca_from_json(text: &str, t: &mut Totals) -> Result<(), String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("stored tca: {e}"))?;
-    let get = |k: &str| -> Result<Option<Decimal>, String> {
-        v.get(k)
-            .and_then(Value::as_str)
-            .map(|x| dec(k, x))
-            .transpose()
-    };
-    t.decision_mid = get("decision_mid")?;
-    t.start_mid = get("start_mid")?;
-    t.last_mid = get("last_mid")?;
-    t.mid_notional = get("mid_notional")?.unwrap_or_default();
-    t.touch_notional = get("touch_notional")?.unwrap_or_default();
-    t.market_volume = get("market_volume")?.unwrap_or_default();
-    t.market_notional = get("market_notional")?.unwrap_or_default();
-    Ok(())
-}
-
-fn dec(field: &str, s: &str) -> Result<Decimal, String> {
+pub(super) fn dec(field: &str, s: &str) -> Result<Decimal, String> {
     Decimal::from_str(s).map_err(|e| format!("stored {field} `{s}` is not a decimal: {e}"))
 }
 
@@ -387,6 +283,11 @@ fn slice_row(order_id: i64, s: &SliceRecord) -> SliceRow {
             .market_volume
             .zip(s.market_notional)
             .map(|(v, n)| json!([txt(v), txt(n)]).to_string()),
+        markouts: s
+            .markouts
+            .iter()
+            .any(Option::is_some)
+            .then(|| markouts_json(&s.markouts).to_string()),
     }
 }
 
@@ -424,6 +325,12 @@ fn slice_from_row(s: &SliceRow) -> Result<SliceRecord, String> {
         short: s.short_reason.as_deref().map(word).transpose()?,
         market_volume: market.map(|m| m.0),
         market_notional: market.map(|m| m.1),
+        markouts: s
+            .markouts
+            .as_deref()
+            .map(markouts_from_json)
+            .transpose()?
+            .unwrap_or([None; 4]),
     })
 }
 
@@ -455,6 +362,12 @@ mod tests {
             short: Some(engine::ShortReason::Depth),
             market_volume: Some(Decimal::from_str("12.5").unwrap()),
             market_notional: Some(Decimal::from_str("837531.25").unwrap()),
+            markouts: [
+                Some(Decimal::from_str("0.25").unwrap()),
+                None,
+                Some(Decimal::from_str("-1.5").unwrap()),
+                None,
+            ],
         };
         assert_eq!(slice_from_row(&slice_row(9, &rec)).unwrap(), rec);
     }

@@ -814,6 +814,7 @@
       ["Participation", a.participation_rate ? `${(Number(a.participation_rate) * 100).toFixed(2)}%` : "—"],
       ["Spread cost", a.spread_cost],
       ["Shortfall", a.implementation_shortfall ? `${a.implementation_shortfall.total} (${bps(a.implementation_shortfall_bps?.total)})` : "—"],
+      ["Markouts 1s · 5s · 30s · 60s", ["1s", "5s", "30s", "60s"].map((h) => a.markouts_bps?.[h] ?? "—").join(" · ") + " bps"],
       ["Fees", o.fees],
       ["Fill ratio", `${(Number(o.fill_ratio) * 100).toFixed(2)}%`],
       ["Skipped slices", skipped],

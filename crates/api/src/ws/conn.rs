@@ -550,7 +550,7 @@ impl Conn {
             Ok(u) if Some(u.order.user_id()) == uid => {
                 self.reply(&ServerMessage::Order {
                     order: Box::new(convert::order(&u.order, None)),
-                    slice: u.slice.as_ref().map(convert::slice),
+                    slice: u.slice.as_ref().map(|s| Box::new(convert::slice(s))),
                 })
                 .await
             }
