@@ -196,6 +196,24 @@ try {
   await page.locator("#detail").waitFor({ state: "hidden" });
   await page.click("#twap .strategy label:has(input[value=twap])");
 
+  step("route a TWAP across every live venue (best): the order says so, its detail lists the venues");
+  await page.check("#twap [name=best]");
+  await page.fill("#twap [name=quantity]", "0.01");
+  await page.fill("#twap [name=duration_secs]", "2");
+  await page.fill("#twap [name=interval_secs]", "1");
+  const bestId = await page.inputValue("#twap [name=token_id]");
+  await page.click("#submit");
+  const bestRow = page.locator(`#orders tr[data-token="${bestId}"]`);
+  await bestRow.waitFor();
+  await expectText(page, `#orders tr[data-token="${bestId}"] .ex`, /best/);
+  await page.waitForFunction((id) => document.querySelector(`#orders tr[data-token="${id}"]`)?.dataset.status === "filled", bestId, { timeout: 30_000 });
+  await bestRow.click();
+  await page.locator("#detail[open]").waitFor();
+  await expectText(page, "#detail-summary", /Venues\s*sim/);
+  await page.click("#detail .detail-head button[value=close]");
+  await page.locator("#detail").waitFor({ state: "hidden" });
+  await page.uncheck("#twap [name=best]");
+
   step("cancel a long order from the table (two clicks)");
   await page.fill("#twap [name=quantity]", "0.02");
   await page.fill("#twap [name=duration_secs]", "600");

@@ -25,6 +25,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ImplementationShortfall": strategies.ImplementationShortfall,
     "Jitter": strategies.Jitter,
     "Markouts": strategies.Markouts,
+    "VenueFills": strategies.VenueFills,
     "OrderRequest": strategies.OrderRequest,
     "Preview": strategies.Preview,
     "PreviewSlice": strategies.PreviewSlice,

@@ -56,6 +56,16 @@ pub(crate) fn analytics(o: &wire::Order) -> String {
         opt(&a.participation_rate),
         o.fees
     );
+    if let Some(by) = &a.by_venue {
+        for (venue, v) in by {
+            s.push_str(&format!(
+                "\n  {venue:<10} filled {:>14}  avg {:>16}  fees {}",
+                v.filled_quantity,
+                opt(&v.avg_price),
+                v.fees
+            ));
+        }
+    }
     let m = &a.markouts_bps;
     s.push_str(&format!(
         "\nmarkouts (bps, + = good)  1s {}  5s {}  30s {}  60s {}",

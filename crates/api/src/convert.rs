@@ -224,6 +224,12 @@ pub fn slice(s: &engine::SliceRecord) -> wire::Slice {
         short_reason: s.short.map(short_reason),
         market_volume: s.market_volume.map(|d| d.normalize()),
         markouts_bps: markouts(&s.markouts),
+        fill_venues: (!s.fill_venues.is_empty()).then(|| {
+            s.fill_venues
+                .iter()
+                .map(|e| e.as_str().to_owned())
+                .collect()
+        }),
     }
 }
 
@@ -297,7 +303,11 @@ pub fn order(
     }
     wire::Order {
         token_id: o.token_id().to_string(),
-        exchange: o.exchange().as_str().to_owned(),
+        exchange: if o.route().is_some() {
+            "best".to_owned()
+        } else {
+            o.exchange().as_str().to_owned()
+        },
         symbol: o.symbol().to_string(),
         side: side(o.side()),
         quantity: p.quantity.normalize(),
@@ -309,6 +319,9 @@ pub fn order(
         participation,
         max_slice_qty,
         latency_ms: o.latency_ms(),
+        venues: o
+            .route()
+            .map(|r| r.iter().map(|v| v.exchange.as_str().to_owned()).collect()),
         status: order_status(o.status()),
         created_at: time(o.created_at()),
         start_time: time(p.start),
@@ -342,6 +355,23 @@ pub fn order(
             implementation_shortfall: a.shortfall.as_ref().map(shortfall),
             implementation_shortfall_bps: a.shortfall_bps.as_ref().map(shortfall),
             markouts_bps: markouts(&a.markouts_bps),
+            by_venue: o.route().map(|_| {
+                t.by_venue
+                    .iter()
+                    .map(|(e, v)| {
+                        (
+                            e.as_str().to_owned(),
+                            wire::VenueFills {
+                                filled_quantity: v.filled.normalize(),
+                                notional: v.notional.normalize(),
+                                avg_price: (!v.filled.is_zero())
+                                    .then(|| (v.notional / v.filled).round_dp(12).normalize()),
+                                fees: v.fees.normalize(),
+                            },
+                        )
+                    })
+                    .collect()
+            }),
         },
         volume_profile: slices.and(profile),
         slices: slices.map(|s| s.iter().map(|s| slice(s)).collect()),

@@ -101,7 +101,7 @@ impl Modify for Bearer {
         crate::routes::orders::get,
         crate::routes::orders::cancel,
     ),
-    components(schemas(wire::Problem, wire::TwapRequest, wire::OrderRequest, wire::Preview, wire::PreviewSlice, wire::PreviewTotals, wire::Estimate, wire::EstimateMethod, wire::Strategy, wire::Jitter, wire::ImplementationShortfall, wire::Markouts, wire::Order, wire::Slice, wire::Analytics, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook, wire::Trades)),
+    components(schemas(wire::Problem, wire::TwapRequest, wire::OrderRequest, wire::Preview, wire::PreviewSlice, wire::PreviewTotals, wire::Estimate, wire::EstimateMethod, wire::Strategy, wire::Jitter, wire::ImplementationShortfall, wire::Markouts, wire::VenueFills, wire::Order, wire::Slice, wire::Analytics, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook, wire::Trades)),
     modifiers(&Bearer),
     tags(
         (name = "service", description = "What the server is and whether it is healthy"),

@@ -114,7 +114,7 @@ impl Engine {
         } else {
             order.status = OrderStatus::Working;
         }
-        let mid = live_mid(books, order.exchange, &order.symbol);
+        let mid = order_mid(books, order);
         order.totals.decision_mid = mid;
         if order.status == OrderStatus::Working {
             order.totals.arrival_mid = mid;
@@ -186,8 +186,7 @@ impl Engine {
             else {
                 continue;
             };
-            let value = live_mid(books, order.exchange, &order.symbol)
-                .and_then(|m| markout_bps(order.side, due.price, m));
+            let value = order_mid(books, order).and_then(|m| markout_bps(order.side, due.price, m));
             order.totals.markouts_taken += 1;
             if let Some(v) = value {
                 order.totals.markout_qty[due.horizon] += due.qty;
@@ -232,7 +231,7 @@ impl Engine {
         let i = order.next_index;
         let scheduled = order.plan.slice_time(i);
         let (from, upto) = order.window(i);
-        let market = books.market_volume(order.exchange, &order.symbol, from, upto);
+        let market = order_volume(books, order, from, upto);
         let target = order.target(i, market.map(|m| m.0));
         let (exchange, symbol, side, limit) = (
             order.exchange,
@@ -245,39 +244,34 @@ impl Engine {
         let mut rec = SliceRecord::skipped(i, scheduled, now, target, SkipReason::NoBook);
         rec.market_volume = market.map(|m| m.0);
         rec.market_notional = market.map(|m| m.1);
-        books.with_book(exchange, &symbol, &mut |b| {
-            let Some((book, health)) = b else {
-                return;
-            };
-            let (bid, ask, mid) = mid_of(book);
-            rec.book_seq = health.seq;
-            rec.book_age_ms = health.age_ms(now);
-            rec.best_bid = bid;
-            rec.best_ask = ask;
-            if health.crossed || book.is_crossed() {
-                rec.skipped = Some(SkipReason::CrossedBook);
-                return;
+        if let Some(route) = order.route.clone() {
+            let w = crate::route::walk(liquidity, books, &route, &symbol, side, target, limit, now);
+            rec.best_bid = w.best_bid;
+            rec.best_ask = w.best_ask;
+            rec.book_age_ms = w.age_ms;
+            rec.skipped = w.skipped;
+            if w.skipped.is_none() {
+                rec.mid = w
+                    .best_bid
+                    .zip(w.best_ask)
+                    .map(|(b, a)| ((b + a) / Decimal::TWO).normalize());
+                rec.avg_price = w.fill.vwap().map(|p| p.round_dp(12).normalize());
+                rec.fee = w.fee;
+                rec.filled = w.fill.qty;
+                rec.notional = w.fill.notional;
+                rec.short = if w.fill.qty < target {
+                    w.fill.short
+                } else {
+                    None
+                };
+                rec.fills = w.fill.levels;
+                rec.fill_venues = w.venues;
             }
-            match health.state {
-                BookState::Live => {}
-                BookState::Syncing if health.last_update.is_none() => return,
-                _ => {
-                    rec.skipped = Some(SkipReason::StaleBook);
-                    return;
-                }
-            }
-            rec.skipped = None;
-            rec.mid = mid;
-            let fill = liquidity.take(exchange, &symbol, book, side, target, limit);
-            rec.avg_price = fill.vwap().map(|p| p.round_dp(12).normalize());
-            rec.fee = (fill.notional * fee_bps / Decimal::from(10_000))
-                .round_dp(12)
-                .normalize();
-            rec.filled = fill.qty;
-            rec.notional = fill.notional;
-            rec.short = if fill.qty < target { fill.short } else { None };
-            rec.fills = fill.levels;
-        });
+        } else {
+            single_venue(
+                liquidity, books, exchange, &symbol, side, target, limit, fee_bps, now, &mut rec,
+            );
+        }
         if rec.skipped.is_none() && order.totals.arrival_mid.is_none() {
             order.totals.arrival_mid = rec.mid;
         }
@@ -351,23 +345,22 @@ impl Engine {
             if self.marks.pending(id) {
                 self.settling.insert(id, o.clone());
             }
-            let used = self
-                .orders
-                .values()
-                .any(|x| x.exchange == o.exchange && x.symbol == o.symbol);
-            if !used {
-                self.liquidity.forget(o.exchange, &o.symbol);
+            for (e, s) in o.books() {
+                let used = self
+                    .orders
+                    .values()
+                    .any(|x| x.books().contains(&(e, s.clone())));
+                if !used {
+                    self.liquidity.forget(e, &s);
+                }
             }
         }
     }
 
     /// The (exchange, symbol) pairs open orders trade.
     pub fn books_in_use(&self) -> Vec<(ExchangeId, Symbol)> {
-        let mut v: Vec<(ExchangeId, Symbol)> = self
-            .orders
-            .values()
-            .map(|o| (o.exchange, o.symbol.clone()))
-            .collect();
+        let mut v: Vec<(ExchangeId, Symbol)> =
+            self.orders.values().flat_map(Order::books).collect();
         v.sort();
         v.dedup();
         v
@@ -399,4 +392,92 @@ fn finish_if_done(order: &mut Order, now: Timestamp) {
         order.status = OrderStatus::Expired;
         order.closed_at = Some(now);
     }
+}
+
+/// One venue's slice: the book gated (live, uncrossed), then walked.
+#[allow(clippy::too_many_arguments)]
+fn single_venue(
+    liquidity: &mut Liquidity,
+    books: &dyn Books,
+    exchange: ExchangeId,
+    symbol: &Symbol,
+    side: model::Side,
+    target: Decimal,
+    limit: Option<Decimal>,
+    fee_bps: Decimal,
+    now: Timestamp,
+    rec: &mut SliceRecord,
+) {
+    books.with_book(exchange, symbol, &mut |b| {
+        let Some((book, health)) = b else {
+            return;
+        };
+        let (bid, ask, mid) = mid_of(book);
+        rec.book_seq = health.seq;
+        rec.book_age_ms = health.age_ms(now);
+        rec.best_bid = bid;
+        rec.best_ask = ask;
+        if health.crossed || book.is_crossed() {
+            rec.skipped = Some(SkipReason::CrossedBook);
+            return;
+        }
+        match health.state {
+            BookState::Live => {}
+            BookState::Syncing if health.last_update.is_none() => return,
+            _ => {
+                rec.skipped = Some(SkipReason::StaleBook);
+                return;
+            }
+        }
+        rec.skipped = None;
+        rec.mid = mid;
+        let fill = liquidity.take(exchange, symbol, book, side, target, limit);
+        rec.avg_price = fill.vwap().map(|p| p.round_dp(12).normalize());
+        rec.fee = (fill.notional * fee_bps / Decimal::from(10_000))
+            .round_dp(12)
+            .normalize();
+        rec.filled = fill.qty;
+        rec.notional = fill.notional;
+        rec.short = if fill.qty < target { fill.short } else { None };
+        rec.fills = fill.levels;
+    });
+}
+
+/// The market volume of an order's window: its venue's, or the sum over a route's venues
+/// (`None` when no venue's tape is available).
+fn order_volume(
+    books: &dyn Books,
+    order: &Order,
+    from: Timestamp,
+    upto: Timestamp,
+) -> Option<(Decimal, Decimal)> {
+    order
+        .books()
+        .iter()
+        .filter_map(|(e, s)| books.market_volume(*e, s, from, upto))
+        .reduce(|a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// An order's live mid: its venue's, or for a route the mid of the best bid and ask across
+/// its live venues.
+pub(crate) fn order_mid(books: &dyn Books, order: &Order) -> Option<Decimal> {
+    if order.route.is_none() {
+        return live_mid(books, order.exchange, &order.symbol);
+    }
+    let (mut bid, mut ask): (Option<Decimal>, Option<Decimal>) = (None, None);
+    for (e, s) in order.books() {
+        books.with_book(e, &s, &mut |b| {
+            if let Some((book, health)) = b
+                && health.is_tradeable()
+                && !book.is_crossed()
+            {
+                bid = bid.max(book.best_bid().map(|l| l.price.get()));
+                if let Some(a) = book.best_ask().map(|l| l.price.get()) {
+                    ask = Some(ask.map_or(a, |x| x.min(a)));
+                }
+            }
+        });
+    }
+    bid.zip(ask)
+        .map(|(b, a)| ((b + a) / Decimal::TWO).normalize())
 }

@@ -36,6 +36,20 @@ impl Fill {
     }
 }
 
+/// A level a walk may take from: its venue (an index into the walk's venues), its price,
+/// what paper fills left of it, and the quantity the venue shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// Which venue of the walk.
+    pub venue: usize,
+    /// Price.
+    pub price: Decimal,
+    /// Quantity left after earlier paper fills.
+    pub available: Decimal,
+    /// Quantity the venue shows.
+    pub venue_qty: Decimal,
+}
+
 /// Paper consumption of one level: how much was taken while the venue showed `venue_qty`.
 #[derive(Debug, Clone, Copy)]
 struct Taken {
@@ -63,25 +77,63 @@ impl Liquidity {
         qty: Decimal,
         limit: Option<Decimal>,
     ) -> Fill {
+        let mut fill = Fill::default();
+        if qty <= Decimal::ZERO {
+            return fill;
+        }
+        let mut levels = Vec::new();
+        let at_limit = self.candidates(exchange, symbol, book, side, qty, limit, 0, &mut levels);
+        let mut remaining = qty;
+        for c in &levels {
+            let q = c.available.min(remaining);
+            self.commit(exchange, symbol, side, c, q);
+            fill.levels.push((c.price, q));
+            fill.qty += q;
+            fill.notional += c.price * q;
+            remaining -= q;
+        }
+        if remaining > Decimal::ZERO {
+            fill.short = Some(if at_limit {
+                ShortReason::LimitPrice
+            } else {
+                ShortReason::Depth
+            });
+        }
+        fill
+    }
+
+    /// The levels of `book` an aggressive `side` order of `qty` could take, best first:
+    /// within `limit`, what earlier paper fills left of each (consumption of levels the venue
+    /// has changed or removed is forgotten first), and no more than `qty` in all. Appended
+    /// to `out` tagged `venue`; returns whether the walk stopped at the limit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn candidates(
+        &mut self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        book: &OrderBook,
+        side: Side,
+        qty: Decimal,
+        limit: Option<Decimal>,
+        venue: usize,
+        out: &mut Vec<Candidate>,
+    ) -> bool {
         let book_side = side.takes();
         let taken = self
             .books
             .entry((exchange, symbol.clone(), book_side))
             .or_default();
-        // Forget consumption of levels the venue has changed or removed.
         taken.retain(|p, t| {
             Price::try_from(*p)
                 .ok()
                 .and_then(|p| book.qty_at(book_side, p))
                 .is_some_and(|q| q.get() == t.venue_qty)
         });
-        let mut fill = Fill::default();
-        let mut remaining = qty;
-        if remaining <= Decimal::ZERO {
-            return fill;
-        }
-        let mut exhausted = true;
+        let mut enough = Decimal::ZERO;
         for level in book.levels(book_side) {
+            if enough >= qty {
+                return false;
+            }
             let (price, venue_qty) = (level.price.get(), level.qty.get());
             let beyond = match (side, limit) {
                 (Side::Buy, Some(l)) => price > l,
@@ -89,36 +141,45 @@ impl Liquidity {
                 _ => false,
             };
             if beyond {
-                fill.short = Some(ShortReason::LimitPrice);
-                exhausted = false;
-                break;
+                return true;
             }
             let used = taken.get(&price).map_or(Decimal::ZERO, |t| t.taken);
             let available = venue_qty - used;
             if available <= Decimal::ZERO {
                 continue;
             }
-            let q = available.min(remaining);
-            fill.levels.push((price, q));
-            fill.qty += q;
-            fill.notional += price * q;
-            taken.insert(
+            enough += available;
+            out.push(Candidate {
+                venue,
                 price,
-                Taken {
-                    venue_qty,
-                    taken: used + q,
-                },
-            );
-            remaining -= q;
-            if remaining.is_zero() {
-                exhausted = false;
-                break;
-            }
+                available,
+                venue_qty,
+            });
         }
-        if exhausted && remaining > Decimal::ZERO {
-            fill.short = Some(ShortReason::Depth);
-        }
-        fill
+        false
+    }
+
+    /// Record that `q` was taken from candidate level `c` of (exchange, symbol).
+    pub fn commit(
+        &mut self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        side: Side,
+        c: &Candidate,
+        q: Decimal,
+    ) {
+        let taken = self
+            .books
+            .entry((exchange, symbol.clone(), side.takes()))
+            .or_default();
+        let used = taken.get(&c.price).map_or(Decimal::ZERO, |t| t.taken);
+        taken.insert(
+            c.price,
+            Taken {
+                venue_qty: c.venue_qty,
+                taken: used + q,
+            },
+        );
     }
 
     /// Quantity of `price` on that book side currently taken by paper fills.

@@ -25,7 +25,9 @@ pub mod order;
 pub mod plan;
 pub mod ports;
 pub mod preview;
+pub mod route;
 pub mod runner;
+mod slice;
 pub mod strategy;
 mod token;
 mod view;
@@ -40,15 +42,17 @@ pub use handle::{
     BatchError, EngineConfig, EngineError, EngineHandle, EngineStats, Submission, SubmitOutcome,
 };
 pub use memory::MemoryStore;
-pub use order::{Order, OrderId, OrderParts, OrderStatus, SkipReason, SliceRecord, Totals};
+pub use order::{
+    Order, OrderId, OrderParts, OrderStatus, SkipReason, SliceRecord, Totals, VenueTotals,
+};
 pub use plan::{
-    CatchUp, Limits, MAX_AMOUNT, MAX_LATENCY_MS, MAX_PARTICIPATION, MAX_PROFILE_DAYS, MAX_SCALE,
-    OrderRequest, Plan, Rejection, Timing, floor_to, validate,
+    CatchUp, Limits, MAX_AMOUNT, MAX_LATENCY_MS, MAX_SCALE, OrderRequest, Plan, Rejection, Timing,
+    floor_to, validate,
 };
 pub use ports::{
     BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure,
     StoredOrder,
 };
-pub use strategy::{Jitter, Strategy, StrategyKind};
+pub use strategy::{Jitter, MAX_PARTICIPATION, MAX_PROFILE_DAYS, Strategy, StrategyKind};
 pub use token::{InvalidTokenId, TokenId, valid_token_id};
 pub use words::UnknownWord;

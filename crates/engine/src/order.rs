@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use model::{ExchangeId, Side, Symbol, Timestamp};
 use rust_decimal::Decimal;
 
-use crate::fill::ShortReason;
 use crate::plan::{CatchUp, Plan};
+use crate::route::{Route, Venue, fee_on};
+pub use crate::slice::{SkipReason, SliceRecord};
 use crate::strategy::{Strategy, pov_ask};
 use crate::token::TokenId;
 
@@ -39,103 +40,6 @@ impl OrderStatus {
     }
 }
 
-/// Why a slice was not attempted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SkipReason {
-    /// The book was not `live` (stale, resyncing, down).
-    StaleBook,
-    /// No book for the symbol (never synced).
-    NoBook,
-    /// The book was crossed.
-    CrossedBook,
-    /// The server was down at the slice's time.
-    ServerDown,
-    /// The order was cancelled before the slice's time.
-    Cancelled,
-}
-
-crate::words::words!(SkipReason, "skip reason", {
-    StaleBook => "stale_book", NoBook => "no_book", CrossedBook => "crossed_book",
-    ServerDown => "server_down", Cancelled => "cancelled",
-});
-
-/// One executed or skipped slice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SliceRecord {
-    /// 0-based index in the schedule.
-    pub index: u32,
-    /// When it was due.
-    pub scheduled_at: Timestamp,
-    /// When it ran (or was recorded as skipped).
-    pub executed_at: Timestamp,
-    /// What it asked for.
-    pub target: Decimal,
-    /// What it got.
-    pub filled: Decimal,
-    /// Σ price·qty of its fills.
-    pub notional: Decimal,
-    /// VWAP of its fills.
-    pub avg_price: Option<Decimal>,
-    /// Fee charged.
-    pub fee: Decimal,
-    /// `(price, qty)` taken, best first.
-    pub fills: Vec<(Decimal, Decimal)>,
-    /// Best bid at that moment.
-    pub best_bid: Option<Decimal>,
-    /// Best ask at that moment.
-    pub best_ask: Option<Decimal>,
-    /// Mid at that moment.
-    pub mid: Option<Decimal>,
-    /// The venue sequence number of the book used.
-    pub book_seq: Option<u64>,
-    /// Age of the book used, ms.
-    pub book_age_ms: Option<i64>,
-    /// Why it was not attempted.
-    pub skipped: Option<SkipReason>,
-    /// Why it filled less than its target.
-    pub short: Option<ShortReason>,
-    /// Market volume printed in the slice's window (since the previous slice's time), from
-    /// the venue's public trades; `None` when the tape was not available.
-    pub market_volume: Option<Decimal>,
-    /// Σ price·qty of those trades.
-    pub market_notional: Option<Decimal>,
-    /// Markouts at 1/5/30/60 s, bps (see [`crate::markout`]).
-    pub markouts: crate::markout::Markouts,
-}
-
-impl SliceRecord {
-    /// A slice not attempted.
-    pub fn skipped(
-        index: u32,
-        scheduled_at: Timestamp,
-        at: Timestamp,
-        target: Decimal,
-        why: SkipReason,
-    ) -> Self {
-        SliceRecord {
-            index,
-            scheduled_at,
-            executed_at: at,
-            target,
-            filled: Decimal::ZERO,
-            notional: Decimal::ZERO,
-            avg_price: None,
-            fee: Decimal::ZERO,
-            fills: Vec::new(),
-            best_bid: None,
-            best_ask: None,
-            mid: None,
-            book_seq: None,
-            book_age_ms: None,
-            skipped: Some(why),
-            short: None,
-            market_volume: None,
-            market_notional: None,
-            markouts: [None; 4],
-        }
-    }
-}
-
 /// An order and its running totals: everything needed to resume it and to report it.
 /// Only the engine changes an order; everyone else reads it through accessors.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +62,8 @@ pub struct Order {
     pub(crate) catch_up: CatchUp,
     /// The algorithm.
     pub(crate) strategy: Strategy,
+    /// The venues a routed order (`exchange: "best"`) walks; `None` for one venue.
+    pub(crate) route: Route,
     /// Simulated latency, ms.
     pub(crate) latency_ms: u32,
     /// The schedule (quantity included).
@@ -198,6 +104,8 @@ pub struct OrderParts {
     pub catch_up: CatchUp,
     /// The algorithm.
     pub strategy: Strategy,
+    /// The venues a routed order (`exchange: "best"`) walks; `None` for one venue.
+    pub route: Route,
     /// Simulated latency, ms.
     pub latency_ms: u32,
     /// The schedule (quantity included).
@@ -229,6 +137,7 @@ impl Order {
             limit_price,
             catch_up,
             strategy,
+            route,
             latency_ms,
             plan,
             fee_bps,
@@ -248,6 +157,7 @@ impl Order {
             limit_price,
             catch_up,
             strategy,
+            route,
             latency_ms,
             plan,
             fee_bps,
@@ -273,6 +183,7 @@ impl Order {
             limit_price,
             catch_up,
             strategy,
+            route,
             latency_ms,
             plan,
             fee_bps,
@@ -292,6 +203,7 @@ impl Order {
             limit_price,
             catch_up,
             strategy,
+            route,
             latency_ms,
             plan,
             fee_bps,
@@ -346,6 +258,22 @@ impl Order {
     /// The algorithm.
     pub fn strategy(&self) -> &Strategy {
         &self.strategy
+    }
+
+    /// The venues a routed order walks (`None`: one venue, [`Order::exchange`]).
+    pub fn route(&self) -> Option<&[Venue]> {
+        self.route.as_deref()
+    }
+
+    /// Every (exchange, symbol) book the order trades on.
+    pub fn books(&self) -> Vec<(ExchangeId, Symbol)> {
+        match &self.route {
+            Some(v) => v
+                .iter()
+                .map(|v| (v.exchange, self.symbol.clone()))
+                .collect(),
+            None => vec![(self.exchange, self.symbol.clone())],
+        }
     }
 
     /// Simulated latency, ms.
@@ -431,6 +359,19 @@ pub struct Totals {
     pub markout_sum: [Decimal; 4],
     /// Markouts taken so far (sampled or found without a live mid).
     pub markouts_taken: u32,
+    /// A routed order's fills by venue.
+    pub by_venue: BTreeMap<ExchangeId, VenueTotals>,
+}
+
+/// What a routed order took from one venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VenueTotals {
+    /// Σ filled there.
+    pub filled: Decimal,
+    /// Σ price·qty there.
+    pub notional: Decimal,
+    /// Σ fees there.
+    pub fees: Decimal,
 }
 
 impl Order {
@@ -454,6 +395,7 @@ impl Order {
             limit_price: r.limit_price,
             catch_up: r.catch_up,
             strategy: r.strategy.clone(),
+            route: r.route.clone(),
             latency_ms: r.latency_ms,
             plan,
             fee_bps,
@@ -534,6 +476,23 @@ impl Order {
         t.filled += s.filled;
         t.notional += s.notional;
         t.fees += s.fee;
+        if let Some(route) = &self.route {
+            for v in route.iter() {
+                let (mut q, mut n) = (Decimal::ZERO, Decimal::ZERO);
+                for ((p, fq), e) in s.fills.iter().zip(&s.fill_venues) {
+                    if *e == v.exchange {
+                        q += *fq;
+                        n += *p * *fq;
+                    }
+                }
+                if !q.is_zero() {
+                    let e = t.by_venue.entry(v.exchange).or_default();
+                    e.filled += q;
+                    e.notional += n;
+                    e.fees += fee_on(n, v.fee_bps);
+                }
+            }
+        }
         t.market_volume += s.market_volume.unwrap_or(Decimal::ZERO);
         t.market_notional += s.market_notional.unwrap_or(Decimal::ZERO);
         if let Some(m) = s.mid {

@@ -3,7 +3,7 @@
 use model::{ExchangeId, Pair, PairStatus, Side, Timestamp};
 use rust_decimal::Decimal;
 
-use crate::strategy::{MAX_JITTER_PCT, Shape, Strategy, shape};
+use crate::strategy::{Shape, Strategy, shape};
 
 /// How a slice makes up for earlier slices that filled short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +64,8 @@ pub struct OrderRequest {
     pub strategy: Strategy,
     /// Simulated latency: a slice decided at t fills against the book at t + latency.
     pub latency_ms: u32,
+    /// `exchange: "best"`: the venues to walk (`exchange` is then the first of them).
+    pub route: crate::route::Route,
 }
 
 /// Engine limits (DESIGN §4).
@@ -103,7 +105,7 @@ pub struct Rejection {
     pub detail: String,
 }
 
-fn reject(code: &'static str, detail: impl Into<String>) -> Rejection {
+pub(crate) fn reject(code: &'static str, detail: impl Into<String>) -> Rejection {
     Rejection {
         code,
         detail: detail.into(),
@@ -152,7 +154,7 @@ pub fn floor_to(x: Decimal, step: Decimal) -> Decimal {
     }
 }
 
-fn is_multiple(x: Decimal, step: Decimal) -> bool {
+pub(crate) fn is_multiple(x: Decimal, step: Decimal) -> bool {
     step.is_zero() || (x % step).is_zero()
 }
 
@@ -430,7 +432,7 @@ pub fn validate(
             ),
         ));
     }
-    check_strategy(req, pair, slices, interval_ms)?;
+    crate::strategy::check(req, pair, slices, interval_ms)?;
     let n = Decimal::from(slices);
     let slice_qty = floor_to(q / n, step);
     // A POV slice's size follows the market, not the schedule: only its cap is checked.
@@ -493,109 +495,3 @@ pub fn validate(
     )
     .shaped(&req.strategy))
 }
-
-/// The strategy's own parameters and the latency, against the pair and the schedule.
-fn check_strategy(
-    req: &OrderRequest,
-    pair: &Pair,
-    slices: u64,
-    interval_ms: u64,
-) -> Result<(), Rejection> {
-    if req.latency_ms > MAX_LATENCY_MS {
-        return Err(reject(
-            "invalid_latency",
-            format!(
-                "latency_ms must be between 0 and {MAX_LATENCY_MS}, not {}",
-                req.latency_ms
-            ),
-        ));
-    }
-    if u64::from(req.latency_ms) >= interval_ms {
-        return Err(reject(
-            "invalid_latency",
-            format!(
-                "latency_ms ({}) must be shorter than the interval ({interval_ms} ms): a slice fills before the next is decided",
-                req.latency_ms
-            ),
-        ));
-    }
-    match &req.strategy {
-        Strategy::Twap { jitter: Some(j) } => {
-            for (name, pct) in [("time_pct", j.time_pct), ("size_pct", j.size_pct)] {
-                if pct > MAX_JITTER_PCT {
-                    return Err(reject(
-                        "invalid_jitter",
-                        format!("jitter.{name} must be between 0 and {MAX_JITTER_PCT}, not {pct}"),
-                    ));
-                }
-            }
-        }
-        Strategy::Twap { jitter: None } => {}
-        Strategy::Vwap {
-            profile_days,
-            profile,
-        } => {
-            if !(1..=MAX_PROFILE_DAYS).contains(profile_days) {
-                return Err(reject(
-                    "invalid_profile_days",
-                    format!(
-                        "profile_days must be between 1 and {MAX_PROFILE_DAYS}, not {profile_days}"
-                    ),
-                ));
-            }
-            let total: Decimal = profile.iter().copied().sum();
-            if profile.len() as u64 != slices
-                || profile.iter().any(|s| *s < Decimal::ZERO)
-                || total <= Decimal::ZERO
-            {
-                return Err(reject(
-                    "no_volume_profile",
-                    format!(
-                        "no volume profile for {} {}: the venue's klines over the last {profile_days} days show no volume at this time of day",
-                        pair.exchange, pair.symbol
-                    ),
-                ));
-            }
-        }
-        Strategy::Pov {
-            participation,
-            max_slice_qty,
-        } => {
-            if *participation <= Decimal::ZERO || *participation > MAX_PARTICIPATION {
-                return Err(reject(
-                    "invalid_participation",
-                    format!(
-                        "participation must be above 0 and at most {MAX_PARTICIPATION}, not {participation}"
-                    ),
-                ));
-            }
-            if let Some(m) = max_slice_qty {
-                if *m < pair.min_qty.max(pair.qty_step) || *m > MAX_AMOUNT {
-                    return Err(reject(
-                        "invalid_max_slice_qty",
-                        format!(
-                            "max_slice_qty {m} is below the pair's minimum {}",
-                            pair.min_qty.max(pair.qty_step).normalize()
-                        ),
-                    ));
-                }
-                if !is_multiple(*m, pair.qty_step) {
-                    return Err(reject(
-                        "invalid_max_slice_qty",
-                        format!(
-                            "max_slice_qty {m} is not a multiple of the lot step {}",
-                            pair.qty_step.normalize()
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Most days a VWAP profile may average.
-pub const MAX_PROFILE_DAYS: u32 = 30;
-
-/// Largest POV participation.
-pub const MAX_PARTICIPATION: Decimal = Decimal::from_parts(5, 0, 0, false, 1);

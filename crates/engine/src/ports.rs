@@ -128,7 +128,10 @@ impl OrderQuery {
     pub fn matches(&self, o: &Order) -> bool {
         self.status.admits(o.status())
             && self.token_id.as_ref().is_none_or(|t| t == o.token_id())
-            && self.exchange.is_none_or(|e| e == o.exchange())
+            // A routed order is listed as `best` (as the store has it), never under a venue.
+            && self
+                .exchange
+                .is_none_or(|e| o.route().is_none() && e == o.exchange())
             && self
                 .symbol
                 .as_deref()

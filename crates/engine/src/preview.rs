@@ -1,12 +1,14 @@
 //! The pre-trade preview: the schedule an order would run — computed by the same code as
-//! execution ([`Order::target`], [`Plan::slice_time`]) — with each slice walked against the
+//! execution ([`Order::target`], [`crate::Plan::slice_time`]) — with each slice walked against the
 //! current book, and a square-root-law model estimate.
 
-use model::{Kline, OrderBook, Side, Symbol, Timestamp};
+use model::{Kline, Side, Symbol, Timestamp};
 use rust_decimal::{Decimal, MathematicalOps};
 
+use crate::core::{Books, order_mid};
 use crate::fill::Liquidity;
 use crate::order::{Order, OrderStatus, Totals};
+use crate::route::walk;
 
 /// One slice of a preview.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,13 +81,15 @@ fn ratio(a: Decimal, b: Decimal) -> Decimal {
 
 /// Preview `order` (built as it would be accepted, not stored): each slice's target as
 /// execution computes it, assuming every earlier slice filled in full (POV: assuming each
-/// window prints `pov_window_volume`), walked against `book` on its own (the venue refills
-/// between slices; paper consumption by other orders is not counted).
-pub fn preview(order: &Order, book: Option<&OrderBook>, pov_window_volume: Decimal) -> Preview {
+/// window prints `pov_window_volume`), walked on its own against the current `books` — the
+/// order's venue, or every venue of its route (the venues refill between slices; paper
+/// consumption by other orders is not counted). Only live, uncrossed books are walked.
+pub fn preview(order: &Order, books: &dyn Books, pov_window_volume: Decimal) -> Preview {
     let mut o = order.clone();
     o.status = OrderStatus::Working;
     o.totals = Totals::default();
-    let mid = book.and_then(|b| b.mid()).map(|m| m.get());
+    let mid = order_mid(books, &o);
+    let now = o.created_at;
     let fee_rate = o.fee_bps / Decimal::from(10_000);
     let mut slices = Vec::with_capacity(o.plan.slices as usize);
     let (mut qty, mut notional, mut fees, mut fillable, mut vs_mid) = (
@@ -98,14 +102,42 @@ pub fn preview(order: &Order, book: Option<&OrderBook>, pov_window_volume: Decim
     let symbol: Symbol = o.symbol.clone();
     for i in 0..o.plan.slices {
         let target = o.target(i, Some(pov_window_volume));
-        let fill = match book {
-            Some(b) => {
-                Liquidity::default().take(o.exchange, &symbol, b, o.side, target, o.limit_price)
+        let (fill, fee) = match &o.route {
+            Some(route) => {
+                let w = walk(
+                    &mut Liquidity::default(),
+                    books,
+                    route,
+                    &symbol,
+                    o.side,
+                    target,
+                    o.limit_price,
+                    now,
+                );
+                (w.fill, w.fee)
             }
-            None => crate::fill::Fill::default(),
+            None => {
+                let mut fill = crate::fill::Fill::default();
+                books.with_book(o.exchange, &symbol, &mut |b| {
+                    if let Some((book, health)) = b
+                        && health.is_tradeable()
+                        && !book.is_crossed()
+                    {
+                        fill = Liquidity::default().take(
+                            o.exchange,
+                            &symbol,
+                            book,
+                            o.side,
+                            target,
+                            o.limit_price,
+                        );
+                    }
+                });
+                let fee = (fill.notional * fee_rate).round_dp(12).normalize();
+                (fill, fee)
+            }
         };
         let vwap = fill.vwap().map(|p| p.round_dp(12).normalize());
-        let fee = (fill.notional * fee_rate).round_dp(12).normalize();
         if let Some(m) = mid {
             let s = match o.side {
                 Side::Buy => Decimal::ONE,
@@ -152,6 +184,12 @@ pub fn preview(order: &Order, book: Option<&OrderBook>, pov_window_volume: Decim
             .zip(value)
             .map(|(c, v)| (c / v * Decimal::from(10_000)).round_dp(4).normalize()),
     }
+}
+
+/// The mid an order would be measured against now: its venue's live mid, or for a route the
+/// mid of the best bid and ask across its live venues.
+pub fn current_mid(order: &Order, books: &dyn Books) -> Option<Decimal> {
+    order_mid(books, order)
 }
 
 /// The square-root law's inputs and answer.

@@ -130,7 +130,7 @@ impl Actor {
                 mut slices,
                 request,
             } = stored;
-            let key = (order.exchange(), order.symbol().clone());
+            let keys = order.books();
             let id = order.id();
             let mut latest = order.clone();
             let missed = self.engine.restore(order, now);
@@ -143,7 +143,7 @@ impl Actor {
             }
             if self.engine.get(id).is_some() {
                 resumed += 1;
-                self.hold(key);
+                self.hold_all(&keys);
                 self.view.insert(StoredOrder {
                     order: latest,
                     slices,
@@ -154,6 +154,18 @@ impl Actor {
             }
         }
         Ok((resumed, ended))
+    }
+
+    fn hold_all(&mut self, keys: &[(ExchangeId, Symbol)]) {
+        for k in keys {
+            self.hold(k.clone());
+        }
+    }
+
+    fn release_all(&mut self, keys: &[(ExchangeId, Symbol)]) {
+        for k in keys {
+            self.release(k);
+        }
     }
 
     fn hold(&mut self, key: (ExchangeId, Symbol)) {
@@ -188,7 +200,7 @@ impl Actor {
                     if !batch.is_empty() {
                         for u in &batch {
                             if u.previous.is_open() && !u.order.status().is_open() {
-                                self.release(&(u.order.exchange(), u.order.symbol().clone()));
+                                self.release_all(&u.order.books());
                             }
                         }
                         // Executed on time; stored, then published, by the writer. If the
@@ -211,7 +223,7 @@ impl Actor {
                 let now = self.clock.now();
                 match self.engine.cancel(id, now) {
                     Ok(u) => {
-                        self.release(&(u.order.exchange(), u.order.symbol().clone()));
+                        self.release_all(&u.order.books());
                         // Answered by the writer once stored, after every earlier slice.
                         let _ = self.writes.send(Write::Persist(vec![u], Some(reply))).await;
                     }
@@ -226,7 +238,7 @@ impl Actor {
             Command::ForgetUser(user) => {
                 for id in self.view.forget_user(user) {
                     if let Some(o) = self.engine.forget(id) {
-                        self.release(&(o.exchange(), o.symbol().clone()));
+                        self.release_all(&o.books());
                         let _ = self.stats.open.fetch_update(
                             Ordering::Relaxed,
                             Ordering::Relaxed,
@@ -345,7 +357,7 @@ impl Actor {
             Ok(InsertOutcome::Inserted(id)) => {
                 order.id = id;
                 info!(token_id = %order.token_id, user = order.user_id, exchange = %order.exchange, symbol = %order.symbol, "order accepted");
-                self.hold((order.exchange, order.symbol.clone()));
+                self.hold_all(&order.books());
                 self.engine.schedule(order.clone());
                 let detail = OrderDetail {
                     order: Arc::new(order.clone()),

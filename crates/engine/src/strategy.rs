@@ -11,7 +11,11 @@ use std::sync::Arc;
 use model::Timestamp;
 use rust_decimal::Decimal;
 
-use crate::plan::{CatchUp, floor_to};
+use model::Pair;
+
+use crate::plan::{
+    CatchUp, MAX_AMOUNT, MAX_LATENCY_MS, OrderRequest, Rejection, floor_to, is_multiple, reject,
+};
 
 /// Seeded randomization of a TWAP's slice times and sizes (DESIGN §15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -274,6 +278,112 @@ pub fn volume_profile(
     }
     Some((shares.into_iter().map(|s| s.normalize()).collect(), used))
 }
+
+/// The strategy's own parameters and the latency, against the pair and the schedule.
+pub(crate) fn check(
+    req: &OrderRequest,
+    pair: &Pair,
+    slices: u64,
+    interval_ms: u64,
+) -> Result<(), Rejection> {
+    if req.latency_ms > MAX_LATENCY_MS {
+        return Err(reject(
+            "invalid_latency",
+            format!(
+                "latency_ms must be between 0 and {MAX_LATENCY_MS}, not {}",
+                req.latency_ms
+            ),
+        ));
+    }
+    if u64::from(req.latency_ms) >= interval_ms {
+        return Err(reject(
+            "invalid_latency",
+            format!(
+                "latency_ms ({}) must be shorter than the interval ({interval_ms} ms): a slice fills before the next is decided",
+                req.latency_ms
+            ),
+        ));
+    }
+    match &req.strategy {
+        Strategy::Twap { jitter: Some(j) } => {
+            for (name, pct) in [("time_pct", j.time_pct), ("size_pct", j.size_pct)] {
+                if pct > MAX_JITTER_PCT {
+                    return Err(reject(
+                        "invalid_jitter",
+                        format!("jitter.{name} must be between 0 and {MAX_JITTER_PCT}, not {pct}"),
+                    ));
+                }
+            }
+        }
+        Strategy::Twap { jitter: None } => {}
+        Strategy::Vwap {
+            profile_days,
+            profile,
+        } => {
+            if !(1..=MAX_PROFILE_DAYS).contains(profile_days) {
+                return Err(reject(
+                    "invalid_profile_days",
+                    format!(
+                        "profile_days must be between 1 and {MAX_PROFILE_DAYS}, not {profile_days}"
+                    ),
+                ));
+            }
+            let total: Decimal = profile.iter().copied().sum();
+            if profile.len() as u64 != slices
+                || profile.iter().any(|s| *s < Decimal::ZERO)
+                || total <= Decimal::ZERO
+            {
+                return Err(reject(
+                    "no_volume_profile",
+                    format!(
+                        "no volume profile for {} {}: the venue's klines over the last {profile_days} days show no volume at this time of day",
+                        pair.exchange, pair.symbol
+                    ),
+                ));
+            }
+        }
+        Strategy::Pov {
+            participation,
+            max_slice_qty,
+        } => {
+            if *participation <= Decimal::ZERO || *participation > MAX_PARTICIPATION {
+                return Err(reject(
+                    "invalid_participation",
+                    format!(
+                        "participation must be above 0 and at most {MAX_PARTICIPATION}, not {participation}"
+                    ),
+                ));
+            }
+            if let Some(m) = max_slice_qty {
+                if *m < pair.min_qty.max(pair.qty_step) || *m > MAX_AMOUNT {
+                    return Err(reject(
+                        "invalid_max_slice_qty",
+                        format!(
+                            "max_slice_qty {m} is below the pair's minimum {}",
+                            pair.min_qty.max(pair.qty_step).normalize()
+                        ),
+                    ));
+                }
+                if !is_multiple(*m, pair.qty_step) {
+                    return Err(reject(
+                        "invalid_max_slice_qty",
+                        format!(
+                            "max_slice_qty {m} is not a multiple of the lot step {}",
+                            pair.qty_step.normalize()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Most days a VWAP profile may average.
+pub const MAX_PROFILE_DAYS: u32 = 30;
+
+/// Largest POV participation.
+pub const MAX_PARTICIPATION: Decimal = Decimal::from_parts(5, 0, 0, false, 1);
 
 #[cfg(test)]
 mod tests {

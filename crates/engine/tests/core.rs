@@ -94,6 +94,7 @@ fn request(q: &str, duration: u64, interval: u64) -> OrderRequest {
         catch_up: CatchUp::Spread,
         strategy: Strategy::default(),
         latency_ms: 0,
+        route: None,
     }
 }
 
@@ -109,6 +110,7 @@ fn order(id: i64, side: Side, q: &str, n: u32, limit: Option<&str>, catch_up: Ca
         catch_up,
         strategy: Strategy::default(),
         latency_ms: 0,
+        route: None,
         plan: Plan {
             start: t(0),
             interval_ms: 1_000,

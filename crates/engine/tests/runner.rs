@@ -63,6 +63,7 @@ fn order(token: &str, start: Timestamp, slices: u32) -> Order {
         catch_up: CatchUp::Spread,
         strategy: Strategy::default(),
         latency_ms: 0,
+        route: None,
         plan: Plan {
             start,
             interval_ms: 1_000,
@@ -115,6 +116,7 @@ fn submission(token: &str, start: Timestamp, slices: u64, request: &str) -> Subm
             catch_up: CatchUp::Spread,
             strategy: Strategy::default(),
             latency_ms: 0,
+            route: None,
         },
         pair: pair(),
         fingerprint: request.to_owned(),

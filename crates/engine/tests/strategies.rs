@@ -120,27 +120,28 @@ fn request(q: Decimal, n: u64, strategy: Strategy, catch_up: CatchUp) -> OrderRe
         catch_up,
         strategy,
         latency_ms: 0,
+        route: None,
     }
 }
 
-/// Run an order to its end against `market`; returns the order and its slices.
-fn run(req: &OrderRequest, market: &Market) -> (Order, Vec<SliceRecord>) {
+/// The working order `req` makes, accepted at t(0) with `totals`.
+fn order_of(req: &OrderRequest, totals: Totals) -> Order {
     let plan = validate(req, &pair(), t(0), &Limits::default(), None).unwrap();
-    let totals = Totals {
-        decision_mid: Some(d("100.5")),
-        ..Totals::default()
-    };
-    let order = Order::from_parts(OrderParts {
+    Order::from_parts(OrderParts {
         id: 1,
         user_id: 1,
         token_id: req.token_id.clone(),
-        exchange: ExchangeId::Sim,
+        exchange: req
+            .route
+            .as_ref()
+            .map_or(ExchangeId::Sim, |r| r[0].exchange),
         symbol: pair().symbol,
         side: req.side,
         limit_price: req.limit_price,
         catch_up: req.catch_up,
         strategy: req.strategy.clone(),
         latency_ms: req.latency_ms,
+        route: req.route.clone(),
         plan,
         fee_bps: d("10"),
         created_at: t(0),
@@ -148,7 +149,18 @@ fn run(req: &OrderRequest, market: &Market) -> (Order, Vec<SliceRecord>) {
         closed_at: None,
         next_index: 0,
         totals,
-    });
+    })
+}
+
+/// Run an order to its end against `market`; returns the order and its slices.
+fn run(req: &OrderRequest, market: &Market) -> (Order, Vec<SliceRecord>) {
+    let order = order_of(
+        req,
+        Totals {
+            decision_mid: Some(d("100.5")),
+            ..Totals::default()
+        },
+    );
     let mut e = Engine::new();
     e.schedule(order.clone());
     let mut slices = Vec::new();
@@ -449,26 +461,7 @@ impl Books for Mid {
 #[test]
 fn markouts_follow_the_mid_after_each_fill_even_after_the_order_ended() {
     let req = request(d("2"), 2, Strategy::default(), CatchUp::Spread);
-    let plan = validate(&req, &pair(), t(0), &Limits::default(), None).unwrap();
-    let order = Order::from_parts(OrderParts {
-        id: 7,
-        user_id: 1,
-        token_id: req.token_id.clone(),
-        exchange: ExchangeId::Sim,
-        symbol: pair().symbol,
-        side: Side::Buy,
-        limit_price: None,
-        catch_up: CatchUp::Spread,
-        strategy: Strategy::default(),
-        latency_ms: 0,
-        plan,
-        fee_bps: d("10"),
-        created_at: t(0),
-        status: OrderStatus::Working,
-        closed_at: None,
-        next_index: 0,
-        totals: Totals::default(),
-    });
+    let order = order_of(&req, Totals::default());
     let mut e = Engine::new();
     e.schedule(order);
     let mid = Mid(RefCell::new(100));
@@ -513,7 +506,6 @@ fn markouts_follow_the_mid_after_each_fill_even_after_the_order_ended() {
 fn the_shortfall_worked_example_of_the_docs() {
     // docs/ANALYTICS.md: a buy of 2, decision mid 100, two slices, 0.5 unfilled.
     let req = request(d("2"), 2, Strategy::default(), CatchUp::Spread);
-    let plan = validate(&req, &pair(), t(0), &Limits::default(), None).unwrap();
     let totals = Totals {
         filled: d("1.5"),
         notional: d("151.95"),
@@ -525,25 +517,7 @@ fn the_shortfall_worked_example_of_the_docs() {
         touch_notional: d("101") + d("101.5") * d("0.5"),
         ..Totals::default()
     };
-    let order = Order::from_parts(OrderParts {
-        id: 1,
-        user_id: 1,
-        token_id: req.token_id.clone(),
-        exchange: ExchangeId::Sim,
-        symbol: pair().symbol,
-        side: Side::Buy,
-        limit_price: None,
-        catch_up: CatchUp::Spread,
-        strategy: Strategy::default(),
-        latency_ms: 0,
-        plan,
-        fee_bps: d("10"),
-        created_at: t(0),
-        status: OrderStatus::Expired,
-        closed_at: Some(t(10_000)),
-        next_index: 2,
-        totals,
-    });
+    let order = order_of(&req, totals);
     let a = order.analytics();
     let q = a.shortfall.unwrap();
     assert_eq!(
@@ -591,4 +565,103 @@ fn the_shortfall_worked_example_of_the_docs() {
         engine::markout::markout_bps(Side::Buy, d("101.20"), d("101.25")),
         Some(d("4.9407"))
     );
+}
+
+/// Books per venue, set by the test.
+#[derive(Default)]
+struct Venues(RefCell<std::collections::HashMap<ExchangeId, OrderBook>>);
+
+impl Venues {
+    fn asks(&self, e: ExchangeId, asks: &[(&str, &str)]) {
+        let mut b = OrderBook::with_scales(2, 3);
+        let lv = |v: &[(&str, &str)]| v.iter().map(|(p, q)| Level::parse(p, q).unwrap()).collect();
+        b.apply(&BookEvent::snapshot(lv(&[("99.00", "10")]), lv(asks)))
+            .unwrap();
+        self.0.borrow_mut().insert(e, b);
+    }
+}
+
+impl Books for Venues {
+    fn with_book(&self, e: ExchangeId, _s: &Symbol, f: &mut dyn FnMut(BookRef<'_>)) {
+        let g = self.0.borrow();
+        let h = BookHealth {
+            state: BookState::Live,
+            last_update: Some(t(0)),
+            ..BookHealth::syncing()
+        };
+        match g.get(&e) {
+            Some(b) => f(Some((b, &h))),
+            None => f(None),
+        }
+    }
+}
+
+#[test]
+fn a_routed_order_takes_the_best_price_net_of_fees_across_venues() {
+    use engine::route::Venue;
+    let (a, b) = (ExchangeId::Sim, ExchangeId::Binance);
+    let route: Arc<[Venue]> = Arc::from(vec![
+        Venue {
+            exchange: a,
+            fee_bps: d("10"),
+        },
+        Venue {
+            exchange: b,
+            fee_bps: d("60"),
+        },
+    ]);
+    let mut req = request(d("6"), 2, Strategy::default(), CatchUp::Next);
+    req.route = Some(route);
+    req.limit_price = Some(d("100.10"));
+    let order = order_of(&req, Totals::default());
+    let books = Venues::default();
+    // a: 100.00 and 100.05 all-in 100.10 and 100.15; b: 100.02 all-in 100.62; 100.20 is
+    // beyond the limit at both.
+    books.asks(a, &[("100.00", "1"), ("100.05", "1"), ("100.20", "9")]);
+    books.asks(b, &[("100.02", "5"), ("100.20", "9")]);
+    let mut e = Engine::new();
+    e.schedule(order);
+    let u = e.run_due(t(0), &books).pop().unwrap();
+    let s = u.slice.unwrap();
+    assert_eq!(s.target, d("3"));
+    assert_eq!(
+        s.fills,
+        vec![
+            (d("100.00"), d("1")),
+            (d("100.05"), d("1")),
+            (d("100.02"), d("1"))
+        ]
+    );
+    assert_eq!(s.fill_venues, vec![a, a, b]);
+    assert_eq!(s.fee, d("0.20005") + d("0.60012"));
+    assert_eq!(
+        (s.best_bid, s.best_ask),
+        (Some(d("99.00")), Some(d("100.00")))
+    );
+    // Slice 1: a's levels within the limit are consumed (the venue did not change them):
+    // everything comes from b, up to what b has left within the limit.
+    let u = e
+        .run_due(t(10_000), &books)
+        .into_iter()
+        .find(|u| u.slice.is_some())
+        .unwrap();
+    let s = u.slice.unwrap();
+    assert_eq!(s.fills, vec![(d("100.02"), d("3"))]);
+    assert_eq!(s.fill_venues, vec![b]);
+    let o = u.order;
+    assert_eq!(o.totals().filled, d("6"));
+    let by = &o.totals().by_venue;
+    assert_eq!(by[&a].filled, d("2"));
+    assert_eq!(by[&b].filled, d("4"));
+    assert_eq!(by[&a].fees + by[&b].fees, o.totals().fees);
+    // No venue live: the slice is skipped as stale, like a single venue's.
+    let none = Venues::default();
+    let mut e = Engine::new();
+    let mut p = o.clone().into_parts();
+    p.status = OrderStatus::Working;
+    p.next_index = 0;
+    p.totals = Totals::default();
+    e.schedule(Order::from_parts(p));
+    let s = e.run_due(t(0), &none).pop().unwrap().slice.unwrap();
+    assert_eq!(s.skipped, Some(engine::SkipReason::NoBook));
 }

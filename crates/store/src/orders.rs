@@ -67,6 +67,8 @@ pub struct OrderRow {
     pub skipped: String,
     /// The algorithm and its parameters, JSON object.
     pub strategy: String,
+    /// A routed order's venues, JSON array.
+    pub route: Option<String>,
     /// Simulated latency, ms.
     pub latency_ms: i64,
     /// Transaction-cost running totals, JSON object of decimal strings.
@@ -114,6 +116,8 @@ pub struct SliceRow {
     pub market: Option<String>,
     /// Markouts at 1/5/30/60 s, JSON `["bps"|null, …]`.
     pub markouts: Option<String>,
+    /// A routed order's slice: the venue of each fill, JSON array.
+    pub fill_venues: Option<String>,
 }
 
 /// One change to record: the order row, the slice it added (if any), and a slice's new
@@ -155,7 +159,7 @@ macro_rules! order_columns {
         "id, user_id, token_id, exchange, symbol, side, quantity, limit_price, catch_up, \
     start_ns, interval_ms, duration_ms, slices_total, qty_step, fee_bps, status, created_ns, closed_ns, \
     next_index, filled, notional, fees, arrival_mid, mid_sum, mid_samples, spread_cost, slices_done, skipped, \
-    strategy, latency_ms, tca"
+    strategy, route, latency_ms, tca"
     };
 }
 
@@ -164,7 +168,7 @@ macro_rules! slices_json {
     () => {
         "(SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
          notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
-         short_reason, market, markouts)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
+         short_reason, market, markouts, fill_venues)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
     };
 }
 
@@ -214,6 +218,7 @@ fn order_row(r: &SqliteRow) -> Result<OrderRow, sqlx::Error> {
         slices_done: r.try_get("slices_done")?,
         skipped: r.try_get("skipped")?,
         strategy: r.try_get("strategy")?,
+        route: r.try_get("route")?,
         latency_ms: r.try_get("latency_ms")?,
         tca: r.try_get("tca")?,
     })
@@ -240,6 +245,7 @@ fn slice_row(r: &SqliteRow) -> Result<SliceRow, sqlx::Error> {
         short_reason: r.try_get("short_reason")?,
         market: r.try_get("market")?,
         markouts: r.try_get("markouts")?,
+        fill_venues: r.try_get("fill_venues")?,
     })
 }
 
@@ -251,8 +257,8 @@ impl Store {
             "INSERT INTO orders (user_id, token_id, request, exchange, symbol, side, quantity, limit_price, \
              catch_up, start_ns, interval_ms, duration_ms, slices_total, qty_step, fee_bps, status, created_ns, \
              closed_ns, next_index, filled, notional, fees, arrival_mid, mid_sum, mid_samples, spread_cost, \
-             slices_done, skipped, strategy, latency_ms, tca) \
-             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) \
+             slices_done, skipped, strategy, route, latency_ms, tca) \
+             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) \
              ON CONFLICT (user_id, token_id) DO NOTHING RETURNING id",
         )
         .bind(o.user_id)
@@ -284,6 +290,7 @@ impl Store {
         .bind(o.slices_done)
         .bind(&o.skipped)
         .bind(&o.strategy)
+        .bind(&o.route)
         .bind(o.latency_ms)
         .bind(&o.tca)
         .fetch_optional(&self.pool)
@@ -342,8 +349,8 @@ impl Store {
                     // remaining updates are skipped instead of failing the batch.
                     "INSERT INTO slices (order_id, idx, scheduled_ns, executed_ns, target, filled, notional, \
                      avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason, \
-                     market, markouts) \
-                     SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)",
+                     market, markouts, fill_venues) \
+                     SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)",
                 )
                 .bind(s.order_id)
                 .bind(s.idx)
@@ -364,6 +371,7 @@ impl Store {
                 .bind(&s.short_reason)
                 .bind(&s.market)
                 .bind(&s.markouts)
+                .bind(&s.fill_venues)
                 .bind(s.order_id)
                 .execute(&mut *tx)
                 .await?;
@@ -520,6 +528,7 @@ fn slices_from_json(order_id: i64, text: &str) -> Result<Vec<SliceRow>, String> 
                 short_reason: txt(15),
                 market: txt(16),
                 markouts: txt(17),
+                fill_venues: txt(18),
             })
         })
         .collect()

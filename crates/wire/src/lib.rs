@@ -30,6 +30,6 @@ pub use orders::{
 pub use problem::Problem;
 pub use strategies::{
     Estimate, ImplementationShortfall, Jitter, Markouts, OrderRequest, Preview, PreviewSlice,
-    PreviewTotals,
+    PreviewTotals, VenueFills,
 };
 pub use ws::{ClientMessage, ConsolidatedBook, ConsolidatedLevel, ServerMessage, Subscription};

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::enums::{CatchUp, OrderStatus, ShortReason, Side, SkipReason, Strategy};
-use crate::strategies::{ImplementationShortfall, Jitter, Markouts};
+use crate::strategies::{ImplementationShortfall, Jitter, Markouts, VenueFills};
 
 /// `POST /token` as JSON (the form-encoded OAuth2 password grant carries the same fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +158,9 @@ pub struct Analytics {
     /// Markouts of the order's fills, weighted by quantity.
     #[serde(default)]
     pub markouts_bps: Markouts,
+    /// A routed order (`exchange: "best"`): what it took from each venue.
+    #[serde(default)]
+    pub by_venue: Option<BTreeMap<String, VenueFills>>,
 }
 
 /// One slice of an order.
@@ -203,6 +206,9 @@ pub struct Slice {
     /// The slice's markouts (all `null` for a slice that filled nothing).
     #[serde(default)]
     pub markouts_bps: Markouts,
+    /// A routed order's slice: the venue of each fill (parallel to `fills`).
+    #[serde(default)]
+    pub fill_venues: Option<Vec<String>>,
 }
 
 /// A TWAP order with its progress and analytics.
@@ -211,7 +217,7 @@ pub struct Slice {
 pub struct Order {
     /// Client order id.
     pub token_id: String,
-    /// Exchange id.
+    /// Exchange id, or `best` for an order routed across venues.
     pub exchange: String,
     /// Canonical symbol.
     pub symbol: String,
@@ -241,6 +247,9 @@ pub struct Order {
     /// Simulated latency, ms (each slice fills this long after it is decided).
     #[serde(default)]
     pub latency_ms: u32,
+    /// A routed order (`exchange` is `best`): the venues it walks, in route order.
+    #[serde(default)]
+    pub venues: Option<Vec<String>>,
     /// `pending`, `working`, `filled`, `expired`, `cancelled`.
     pub status: OrderStatus,
     /// Acceptance time.

@@ -243,3 +243,17 @@ pub struct Markouts {
     #[serde(rename = "60s")]
     pub s60: Option<Decimal>,
 }
+
+/// What a routed order (`exchange: "best"`) took from one venue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VenueFills {
+    /// Quantity filled there.
+    pub filled_quantity: Decimal,
+    /// Σ price·qty there.
+    pub notional: Decimal,
+    /// VWAP there.
+    pub avg_price: Option<Decimal>,
+    /// Fees there (that venue's `fee_bps`).
+    pub fees: Decimal,
+}

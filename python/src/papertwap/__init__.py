@@ -71,6 +71,7 @@ from .strategies import (
     PreviewSlice,
     PreviewTotals,
     Strategy,
+    VenueFills,
 )
 from .stream import Message, Stream
 
@@ -137,6 +138,7 @@ __all__ = [
     "TwapRequest",
     "UnknownFrame",
     "Unsubscribed",
+    "VenueFills",
     "__version__",
     "order",
     "to_frame",

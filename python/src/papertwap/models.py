@@ -10,14 +10,14 @@ the live document, so they cannot drift apart.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import ConfigDict, Field, TypeAdapter, field_serializer, field_validator
+from pydantic import ConfigDict, Field, TypeAdapter
 
-from ._wire import Model, _WireEnum
-from .strategies import ImplementationShortfall, Jitter, Markouts, Strategy
+from ._wire import Model, OrderBody, _WireEnum
+from .strategies import ImplementationShortfall, Jitter, Markouts, Strategy, VenueFills
 
 
 class OrderStatus(_WireEnum):
@@ -287,6 +287,7 @@ class Analytics(Model):
     implementation_shortfall: Optional[ImplementationShortfall] = None
     implementation_shortfall_bps: Optional[ImplementationShortfall] = None
     markouts_bps: Markouts = Markouts()
+    by_venue: Optional[dict[str, VenueFills]] = None
 
 
 class Slice(Model):
@@ -309,6 +310,7 @@ class Slice(Model):
     short_reason: Optional[ShortReason] = None
     market_volume: Optional[Decimal] = None
     markouts_bps: Markouts = Markouts()
+    fill_venues: Optional[list[str]] = None
 
 
 class Order(Model):
@@ -327,6 +329,7 @@ class Order(Model):
     participation: Optional[Decimal] = None
     max_slice_qty: Optional[Decimal] = None
     latency_ms: int = 0
+    venues: Optional[list[str]] = None
     status: OrderStatus
     created_at: datetime
     start_time: datetime
@@ -358,7 +361,7 @@ class Problem(Model):
     code: str
 
 
-class TwapRequest(Model):
+class TwapRequest(OrderBody):
     """The body of ``POST /orders/twap``.
 
     Give the window as ``duration_secs`` (plus ``interval_secs`` or ``slices``) or as
@@ -377,23 +380,6 @@ class TwapRequest(Model):
     start_time: Optional[datetime] = None
     end_time: Optional[datetime] = None
     catch_up: Optional[str] = None
-
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _utc(cls, v: Optional[datetime]) -> Optional[datetime]:
-        # A naive time is taken as UTC (as the server does), never as the local zone.
-        if v is not None and v.tzinfo is None:
-            return v.replace(tzinfo=timezone.utc)
-        return v
-
-    @field_serializer("quantity", "limit_price")
-    def _plain(self, v: Optional[Decimal]) -> Optional[str]:
-        # Positional notation always: the server takes `0.00001`, not `1E-5`.
-        return None if v is None else format(v, "f")
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON body: decimals as exact strings, unset fields left out."""
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 class TokenRequest(Model):

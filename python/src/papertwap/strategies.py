@@ -3,13 +3,13 @@ transaction-cost figures of an order (``docs/ANALYTICS.md``)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Optional
 
-from pydantic import ConfigDict, Field, field_serializer, field_validator
+from pydantic import ConfigDict, Field
 
-from ._wire import Model, _WireEnum
+from ._wire import Model, OrderBody, _WireEnum
 
 
 class Strategy(_WireEnum):
@@ -80,7 +80,16 @@ class Markouts(Model):
         return {"1s": self.s1, "5s": self.s5, "30s": self.s30, "60s": self.s60}
 
 
-class OrderRequest(Model):
+class VenueFills(Model):
+    """What a routed order (``exchange="best"``) took from one venue."""
+
+    filled_quantity: Decimal
+    notional: Decimal
+    avg_price: Optional[Decimal] = None
+    fees: Decimal
+
+
+class OrderRequest(OrderBody):
     """The body of ``POST /orders`` (and of ``POST /orders/preview``, where ``token_id`` may
     be left out). ``strategy`` is ``twap`` (default), ``vwap`` or ``pov``; each strategy
     takes its own fields (``jitter``; ``profile_days``; ``participation`` and
@@ -104,23 +113,6 @@ class OrderRequest(Model):
     participation: Optional[Decimal] = None
     max_slice_qty: Optional[Decimal] = None
     latency_ms: Optional[int] = None
-
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _utc(cls, v: Optional[datetime]) -> Optional[datetime]:
-        # A naive time is taken as UTC (as the server does), never as the local zone.
-        if v is not None and v.tzinfo is None:
-            return v.replace(tzinfo=timezone.utc)
-        return v
-
-    @field_serializer("quantity", "limit_price", "participation", "max_slice_qty")
-    def _plain(self, v: Optional[Decimal]) -> Optional[str]:
-        # Positional notation always: the server takes `0.00001`, not `1E-5`.
-        return None if v is None else format(v, "f")
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON body: decimals as exact strings, unset fields left out."""
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 class PreviewSlice(Model):

@@ -297,3 +297,104 @@ async fn bad_strategy_input_is_refused_precisely_and_stores_nothing() {
     assert!(c.order("bad-1").await.is_err(), "nothing stored");
     assert!(c.orders(&Default::default()).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_best_order_walks_every_live_venue_by_net_price() {
+    use testkit::binance::MockBinance;
+    let mock = MockBinance::start(&["BTCUSDT"]).await.unwrap();
+    let app = e2e::spawn_app_with_env(&[
+        ("PAPERTWAP_EXCHANGES__BINANCE__WS_URL", &mock.ws_url),
+        ("PAPERTWAP_EXCHANGES__BINANCE__REST_URL", &mock.rest_url),
+        ("PAPERTWAP_EXCHANGES__BINANCE__SYMBOLS", "BTC-USDT"),
+        ("PAPERTWAP_EXCHANGES__KRAKEN__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BYBIT__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__OKX__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__COINBASE__ENABLED", "false"),
+        ("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false"),
+    ])
+    .await
+    .unwrap();
+    let c = client(&app).await;
+    // The Binance mock's book moves to a market far below the sim's: its 0.3 at 60 000 is
+    // the cheapest liquidity anywhere, net of either venue's 10 bps.
+    let clear: Vec<(String, String)> = (1..=50)
+        .map(|i| {
+            (
+                format!("{}", d("67000") - d("0.01") * Decimal::from(i)),
+                "0".to_owned(),
+            )
+        })
+        .collect();
+    let mut bids: Vec<(&str, &str)> = clear
+        .iter()
+        .map(|(p, q)| (p.as_str(), q.as_str()))
+        .collect();
+    bids.push(("59999.00", "1"));
+    mock.update("BTCUSDT", &bids, &[("60000.00", "0.3")], 1);
+    testkit::eventually_async(
+        "the binance book live at 60 000",
+        Duration::from_secs(20),
+        || async {
+            mock.random_update("BTCUSDT");
+            c.order_book("binance", "BTC-USDT", 1)
+                .await
+                .is_ok_and(|b| b.asks.first().map(|l| l.0) == Some(d("60000")))
+        },
+    )
+    .await;
+    c.order_book("sim", "BTC-USDT", 1).await.unwrap();
+    let req = order(
+        Strategy::Twap,
+        "best-1",
+        "best",
+        "BTC-USDT",
+        "buy",
+        "0.5",
+        1,
+        1,
+    )
+    .unwrap();
+    let p = {
+        let mut q = req.clone();
+        q.token_id = None;
+        c.preview(&q).await.unwrap()
+    };
+    assert_eq!(p.exchange, "best");
+    assert!(
+        p.totals.expected_vwap.unwrap() < d("67000"),
+        "the preview walks both venues"
+    );
+    let o = c.submit_order(&req).await.unwrap();
+    assert_eq!(o.exchange, "best");
+    let venues = o.venues.clone().unwrap();
+    assert!(venues.contains(&"sim".to_owned()) && venues.contains(&"binance".to_owned()));
+    let o = wait_final(&c, "best-1").await;
+    assert_eq!(o.status, wire::OrderStatus::Filled);
+    let s = &o.slices.as_ref().unwrap()[0];
+    let fv = s.fill_venues.clone().unwrap();
+    assert_eq!(fv.len(), s.fills.len());
+    assert_eq!(
+        (fv[0].as_str(), s.fills[0]),
+        ("binance", (d("60000"), d("0.3")))
+    );
+    assert!(fv[1..].iter().all(|v| v == "sim" || v == "binance"));
+    let by = o.analytics.by_venue.clone().unwrap();
+    let total: Decimal = by.values().map(|v| v.filled_quantity).sum();
+    assert_eq!(total, d("0.5"));
+    assert_eq!(by.values().map(|v| v.fees).sum::<Decimal>(), o.fees);
+    // A symbol no live venue lists is refused, and nothing is stored.
+    let nowhere = order(
+        Strategy::Twap,
+        "best-2",
+        "best",
+        "DOGE-EUR",
+        "buy",
+        "1",
+        60,
+        10,
+    )
+    .unwrap();
+    let e = c.submit_order(&nowhere).await.unwrap_err();
+    assert_eq!(e.code(), Some("no_live_venue"), "{e}");
+    assert!(c.order("best-2").await.is_err());
+}

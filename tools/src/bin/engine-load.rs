@@ -176,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
             catch_up: CatchUp::Spread,
             strategy: Strategy::default(),
             latency_ms: 0,
+            route: None,
         };
         let sub = engine::Submission {
             user_id: uid,

@@ -12,10 +12,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use model::{ExchangeId, Side, Symbol, Timestamp};
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::rows_json::{
-    markouts_from_json, markouts_json, strategy_from_json, strategy_json, tca_from_json, tca_json,
+    markouts_from_json, markouts_json, route_from_json, route_json, strategy_from_json,
+    strategy_json, tca_from_json, tca_json,
 };
 use store::{FullOrder, Inserted, OrderFilter, OrderRow, RecordItem, SliceRow, Store};
 
@@ -157,7 +158,11 @@ fn order_row(o: &Order) -> OrderRow {
         id: o.id(),
         user_id: o.user_id(),
         token_id: o.token_id().to_string(),
-        exchange: o.exchange().as_str().to_owned(),
+        exchange: if o.route().is_some() {
+            "best".to_owned()
+        } else {
+            o.exchange().as_str().to_owned()
+        },
         symbol: o.symbol().to_string(),
         side: o.side().as_str().to_owned(),
         quantity: txt(p.quantity),
@@ -183,6 +188,7 @@ fn order_row(o: &Order) -> OrderRow {
         slices_done: i64::from(t.slices_done),
         skipped: serde_json::to_string(&skipped).unwrap_or_else(|_| "{}".to_owned()),
         strategy: strategy_json(o.strategy()).to_string(),
+        route: o.route().map(|r| route_json(r).to_string()),
         latency_ms: i64::from(o.latency_ms()),
         tca: tca_json(t).to_string(),
     }
@@ -200,7 +206,7 @@ fn int<T: TryFrom<i64>>(field: &str, v: i64) -> Result<T, String> {
     T::try_from(v).map_err(|_| format!("stored {field} {v} is out of range"))
 }
 
-fn word<T: FromStr>(s: &str) -> Result<T, String>
+pub(super) fn word<T: FromStr>(s: &str) -> Result<T, String>
 where
     T::Err: std::fmt::Display,
 {
@@ -216,6 +222,14 @@ fn order_from_row(r: &OrderRow) -> Result<Order, String> {
         skipped.insert(word::<SkipReason>(&k)?, v);
     }
     let strategy = strategy_from_json(&r.strategy)?;
+    let route = r.route.as_deref().map(route_from_json).transpose()?;
+    let exchange = match &route {
+        Some(venues) => venues
+            .first()
+            .map(|v| v.exchange)
+            .ok_or_else(|| "stored route is empty".to_owned())?,
+        None => word::<ExchangeId>(&r.exchange)?,
+    };
     let mut totals = Totals {
         filled: dec("filled", &r.filled)?,
         notional: dec("notional", &r.notional)?,
@@ -233,7 +247,7 @@ fn order_from_row(r: &OrderRow) -> Result<Order, String> {
         id: r.id,
         user_id: r.user_id,
         token_id: word(&r.token_id)?,
-        exchange: word::<ExchangeId>(&r.exchange)?,
+        exchange,
         symbol: word::<Symbol>(&r.symbol)?,
         side: word::<Side>(&r.side)?,
         limit_price: odec("limit_price", &r.limit_price)?,
@@ -248,6 +262,7 @@ fn order_from_row(r: &OrderRow) -> Result<Order, String> {
         )
         .shaped(&strategy),
         strategy,
+        route: route.map(Into::into),
         latency_ms: int("latency_ms", r.latency_ms)?,
         fee_bps: dec("fee_bps", &r.fee_bps)?,
         created_at: Timestamp::from_nanos(r.created_ns),
@@ -288,6 +303,15 @@ fn slice_row(order_id: i64, s: &SliceRecord) -> SliceRow {
             .iter()
             .any(Option::is_some)
             .then(|| markouts_json(&s.markouts).to_string()),
+        fill_venues: (!s.fill_venues.is_empty()).then(|| {
+            Value::Array(
+                s.fill_venues
+                    .iter()
+                    .map(|e| Value::from(e.as_str()))
+                    .collect(),
+            )
+            .to_string()
+        }),
     }
 }
 
@@ -331,6 +355,14 @@ fn slice_from_row(s: &SliceRow) -> Result<SliceRecord, String> {
             .map(markouts_from_json)
             .transpose()?
             .unwrap_or([None; 4]),
+        fill_venues: match &s.fill_venues {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<Vec<String>>(text)
+                .map_err(|e| format!("stored fill venues: {e}"))?
+                .iter()
+                .map(|e| word::<ExchangeId>(e))
+                .collect::<Result<_, _>>()?,
+        },
     })
 }
 
@@ -368,7 +400,113 @@ mod tests {
                 Some(Decimal::from_str("-1.5").unwrap()),
                 None,
             ],
+            fill_venues: vec![ExchangeId::Binance, ExchangeId::Okx],
         };
         assert_eq!(slice_from_row(&slice_row(9, &rec)).unwrap(), rec);
+    }
+
+    #[test]
+    fn an_order_of_every_strategy_survives_the_round_trip_through_its_row() {
+        use engine::route::Venue;
+        use engine::{CatchUp, Jitter, OrderStatus, Strategy, VenueTotals};
+        let d = |x: &str| Decimal::from_str(x).unwrap();
+        let strategies = [
+            (
+                Strategy::Twap {
+                    jitter: Some(Jitter {
+                        seed: u64::MAX,
+                        time_pct: 50,
+                        size_pct: 7,
+                    }),
+                },
+                None,
+            ),
+            (
+                Strategy::Vwap {
+                    profile_days: 7,
+                    profile: vec![d("0.25"), d("0.5"), d("0.25")].into(),
+                },
+                None,
+            ),
+            (
+                Strategy::Pov {
+                    participation: d("0.1"),
+                    max_slice_qty: Some(d("0.5")),
+                },
+                Some(
+                    vec![
+                        Venue {
+                            exchange: ExchangeId::Binance,
+                            fee_bps: d("10"),
+                        },
+                        Venue {
+                            exchange: ExchangeId::Okx,
+                            fee_bps: d("8"),
+                        },
+                    ]
+                    .into(),
+                ),
+            ),
+        ];
+        for (strategy, route) in strategies {
+            let mut by_venue = BTreeMap::new();
+            by_venue.insert(
+                ExchangeId::Okx,
+                VenueTotals {
+                    filled: d("1.5"),
+                    notional: d("100500"),
+                    fees: d("80.4"),
+                },
+            );
+            let plan = Plan::even(
+                Timestamp::from_millis(1_800_000_000_000),
+                10_000,
+                30_000,
+                3,
+                d("3"),
+                d("0.001"),
+            )
+            .shaped(&strategy);
+            let o = Order::from_parts(OrderParts {
+                id: 4,
+                user_id: 2,
+                token_id: "rt-1".parse().unwrap(),
+                exchange: route
+                    .as_ref()
+                    .map_or(ExchangeId::Sim, |r: &std::sync::Arc<[Venue]>| r[0].exchange),
+                symbol: "BTC-USDT".parse().unwrap(),
+                side: Side::Sell,
+                limit_price: Some(d("60000")),
+                catch_up: CatchUp::Next,
+                strategy,
+                route,
+                latency_ms: 250,
+                plan,
+                fee_bps: d("10"),
+                created_at: Timestamp::from_millis(1_800_000_000_000),
+                status: OrderStatus::Working,
+                closed_at: None,
+                next_index: 1,
+                totals: Totals {
+                    filled: d("1.5"),
+                    notional: d("100500"),
+                    decision_mid: Some(d("67000.5")),
+                    start_mid: Some(d("67001")),
+                    last_mid: Some(d("67002")),
+                    mid_notional: d("100501.5"),
+                    touch_notional: d("100500.75"),
+                    market_volume: d("12"),
+                    market_notional: d("804000"),
+                    markout_qty: [d("1.5"), d("1.5"), Decimal::ZERO, Decimal::ZERO],
+                    markout_sum: [d("3"), d("-1.5"), Decimal::ZERO, Decimal::ZERO],
+                    markouts_taken: 2,
+                    by_venue,
+                    ..Totals::default()
+                },
+            });
+            let mut row = order_row(&o);
+            row.id = o.id();
+            assert_eq!(order_from_row(&row).unwrap(), o);
+        }
     }
 }

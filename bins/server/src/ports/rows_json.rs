@@ -2,11 +2,13 @@
 //! markouts. Decimals travel as exact strings.
 
 use engine::markout::Markouts;
-use engine::{Jitter, Strategy, Totals};
+use engine::route::Venue;
+use engine::{Jitter, Strategy, Totals, VenueTotals};
+use model::ExchangeId;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::rows::{dec, opt, txt};
+use super::rows::{dec, opt, txt, word};
 
 /// An order's strategy as its stored JSON (decimals as exact strings).
 pub(super) fn strategy_json(s: &Strategy) -> Value {
@@ -97,7 +99,36 @@ pub(super) fn tca_json(t: &Totals) -> Value {
         "markout_qty": t.markout_qty.iter().map(|x| txt(*x)).collect::<Vec<_>>(),
         "markout_sum": t.markout_sum.iter().map(|x| txt(*x)).collect::<Vec<_>>(),
         "markouts_taken": t.markouts_taken,
+        "by_venue": t.by_venue.iter().map(|(e, v)| (e.as_str().to_owned(), json!({
+            "filled": txt(v.filled), "notional": txt(v.notional), "fees": txt(v.fees),
+        }))).collect::<serde_json::Map<String, Value>>(),
     })
+}
+
+/// A route as its stored JSON.
+pub(super) fn route_json(r: &[Venue]) -> Value {
+    Value::Array(
+        r.iter()
+            .map(|v| json!({"exchange": v.exchange.as_str(), "fee_bps": txt(v.fee_bps)}))
+            .collect(),
+    )
+}
+
+pub(super) fn route_from_json(text: &str) -> Result<Vec<Venue>, String> {
+    let v: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("stored route: {e}"))?;
+    v.iter()
+        .map(|x| {
+            Ok(Venue {
+                exchange: word::<ExchangeId>(
+                    x.get("exchange").and_then(Value::as_str).unwrap_or(""),
+                )?,
+                fee_bps: dec(
+                    "route fee",
+                    x.get("fee_bps").and_then(Value::as_str).unwrap_or(""),
+                )?,
+            })
+        })
+        .collect()
 }
 
 /// Markouts as their stored JSON: `["bps" | null; 4]`.
@@ -149,6 +180,19 @@ pub(super) fn tca_from_json(text: &str, t: &mut Totals) -> Result<(), String> {
     t.market_notional = get("market_notional")?.unwrap_or_default();
     t.markout_qty = four(&v, "markout_qty")?;
     t.markout_sum = four(&v, "markout_sum")?;
+    if let Some(m) = v.get("by_venue").and_then(Value::as_object) {
+        for (e, x) in m {
+            let field = |k: &str| dec(k, x.get(k).and_then(Value::as_str).unwrap_or("0"));
+            t.by_venue.insert(
+                word::<ExchangeId>(e)?,
+                VenueTotals {
+                    filled: field("filled")?,
+                    notional: field("notional")?,
+                    fees: field("fees")?,
+                },
+            );
+        }
+    }
     t.markouts_taken = v
         .get("markouts_taken")
         .and_then(Value::as_u64)

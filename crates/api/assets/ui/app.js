@@ -571,7 +571,7 @@
   function ticket() {
     const errs = [];
     const body = {
-      token_id: form.token_id.value.trim(), exchange: S.exchange, symbol: S.pair ? S.pair.symbol : "",
+      token_id: form.token_id.value.trim(), exchange: form.best.checked ? "best" : S.exchange, symbol: S.pair ? S.pair.symbol : "",
       side: form.side.value, quantity: form.quantity.value.trim(), catch_up: form.catch_up.value,
     };
     if (!decimalRe.test(body.quantity)) errs.push(["quantity", "a decimal number such as 0.5"]);
@@ -796,6 +796,7 @@
       kv("Fees", o.fees),
       kv("Slices", `${o.slices_done} done · ${o.slices_skipped} skipped · ${o.slices_total} planned`),
       kv("Strategy", strategyText(o)),
+      ...(o.venues ? [kv("Venues", o.venues.join(", ") + (o.analytics.by_venue ? " — " + Object.entries(o.analytics.by_venue).map(([v, f]) => `${v} ${f.filled_quantity}`).join(" · ") : ""))] : []),
       kv("Every", `${o.interval_ms / 1000} s over ${o.duration_secs} s · catch-up ${o.catch_up}`),
       kv("Window", `${fmtDateTime(o.start_time)} → ${fmtTime(o.end_time)}`),
       kv("Closed", o.closed_at ? fmtDateTime(o.closed_at) : "—"),
@@ -825,7 +826,7 @@
       el("td", { text: String(s.index) }), el("td", { text: fmtTime(s.executed_at) }),
       el("td", { class: "num", text: s.target_quantity }), el("td", { class: "num", text: s.filled_quantity }),
       el("td", { class: "num", text: s.avg_price || "—" }), el("td", { class: "num", text: s.mid || "—" }),
-      el("td", { text: s.skipped ? `skipped: ${s.skipped}` : s.short_reason || (s.fills.length > 1 ? `${s.fills.length} levels` : "") }))));
+      el("td", { text: s.skipped ? `skipped: ${s.skipped}` : s.short_reason || (s.fill_venues ? [...new Set(s.fill_venues)].join("+") : "") || (s.fills.length > 1 ? `${s.fills.length} levels` : "") }))));
     drawFills(o, slices);
   }
   function strategyText(o) {

@@ -79,12 +79,19 @@ pub fn decode_order(
         (None, false) => TokenId::from_str("preview")
             .map_err(|e| bad("invalid_token_id", place(e.to_string())))?,
     };
-    let exchange = ExchangeId::from_str(&req.exchange).map_err(|_| {
-        ApiError::not_found(
-            "unknown_exchange",
-            place(format!("unknown exchange `{}`", req.exchange)),
-        )
-    })?;
+    // `best`: the venues are resolved by the caller (`profile::pair_for`), which replaces
+    // this placeholder with the first of them.
+    let best = req.exchange == "best";
+    let exchange = if best {
+        ExchangeId::Sim
+    } else {
+        ExchangeId::from_str(&req.exchange).map_err(|_| {
+            ApiError::not_found(
+                "unknown_exchange",
+                place(format!("unknown exchange `{}` (or `best`)", req.exchange)),
+            )
+        })?
+    };
     let side = match req.side.to_ascii_lowercase().as_str() {
         "buy" => Side::Buy,
         "sell" => Side::Sell,
@@ -164,6 +171,7 @@ pub fn decode_order(
         catch_up,
         strategy,
         latency_ms: req.latency_ms.unwrap_or(0),
+        route: best.then(|| Vec::new().into()),
     })
 }
 

@@ -103,10 +103,7 @@ async fn submission(
             (decode_order(&req, true, Utc::now(), place)?, req.symbol)
         }
     };
-    let pair = state
-        .hub
-        .resolve(request.exchange, &symbol)
-        .map_err(ApiError::from)?;
+    let pair = super::profile::pair_for(state, &mut request, &symbol, place)?;
     // A repeat of a known order is answered by the engine without its profile.
     let known = state
         .trading

@@ -3,8 +3,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use engine::Submission;
+use std::sync::Arc;
+
 use engine::preview::{preview as walk, square_root_law};
+use engine::{BookRef, Books, Submission};
+use futures_util::future::join_all;
+use market::BookSnapshot;
+use model::{ExchangeId, Symbol};
 use rust_decimal::Decimal;
 
 use super::FIRST_SYNC_WAIT;
@@ -15,6 +20,18 @@ use crate::convert::{self, time};
 use crate::error::ApiError;
 use crate::openapi::{BadRequest, NotFound, RateLimited, Unauthorized};
 use crate::state::AppState;
+
+/// The books read for a preview, as the engine's book source.
+struct Snapshots(Vec<(ExchangeId, Arc<BookSnapshot>)>);
+
+impl Books for Snapshots {
+    fn with_book(&self, exchange: ExchangeId, _symbol: &Symbol, f: &mut dyn FnMut(BookRef<'_>)) {
+        match self.0.iter().find(|(e, _)| *e == exchange) {
+            Some((_, s)) => f(Some((&s.book, &s.health))),
+            None => f(None),
+        }
+    }
+}
 
 /// `POST /orders/preview`.
 #[utoipa::path(post, path = "/orders/preview", tag = "orders", security(("bearer" = []), ("oauth2" = [])),
@@ -36,22 +53,30 @@ pub(crate) async fn preview(
         .map_err(|e| ApiError::bad_request("invalid_body", format!("invalid order: {e}")))?;
     let place = |d: String| d;
     let mut request = decode_order(&body, false, Utc::now(), &place)?;
-    let pair = state
-        .hub
-        .resolve(request.exchange, &body.symbol)
-        .map_err(ApiError::from)?;
+    let pair = profile::pair_for(&state, &mut request, &body.symbol, &place)?;
     profile::fill(&state, &mut request, &pair, &place).await?;
-    let snap = state
-        .hub
-        .snapshot_live_within(pair.exchange, pair.symbol.as_str(), FIRST_SYNC_WAIT)
-        .await
-        .map_err(ApiError::from)?;
-    let live = snap.health.is_tradeable() && !snap.book.is_crossed();
-    let mid = if live {
-        snap.book.mid().map(|m| m.get())
-    } else {
-        None
+    // Every book the order would trade, each given a moment to go live (a first request
+    // for a lazily subscribed book).
+    let keys = match &request.route {
+        Some(r) => r.iter().map(|v| v.exchange).collect::<Vec<_>>(),
+        None => vec![request.exchange],
     };
+    let snaps = join_all(keys.iter().map(|e| {
+        state
+            .hub
+            .snapshot_live_within(*e, pair.symbol.as_str(), FIRST_SYNC_WAIT)
+    }))
+    .await;
+    let books = Snapshots(
+        keys.iter()
+            .zip(snaps)
+            .filter_map(|(e, s)| s.ok().map(|s| (*e, s)))
+            .collect(),
+    );
+    let live = books
+        .0
+        .iter()
+        .any(|(_, s)| s.health.is_tradeable() && !s.book.is_crossed());
     let engine = &state.trading.engine;
     let sub = Submission {
         user_id: user.id,
@@ -59,10 +84,12 @@ pub(crate) async fn preview(
         pair: pair.clone(),
         fingerprint: String::new(),
     };
+    let draft = engine.draft(&sub, None).map_err(|e| refused(e, &place))?;
+    let mid = engine::preview::current_mid(&draft, &books);
     let order = engine.draft(&sub, mid).map_err(|e| refused(e, &place))?;
     let now = engine.clock().now();
     let rate = profile::recent_volume_per_interval(&state, &pair, order.plan().interval_ms, now);
-    let pv = walk(&order, live.then_some(&snap.book), rate);
+    let pv = walk(&order, &books, rate);
     let daily = profile::daily_candles(&state, &pair).await;
     let law = square_root_law(&daily, order.quantity());
     let kind = order.strategy().kind();
@@ -119,7 +146,11 @@ pub(crate) async fn preview(
     };
     Ok(HttpResponse::Ok().json(wire::Preview {
         strategy: convert::strategy_kind(kind),
-        exchange: pair.exchange.as_str().to_owned(),
+        exchange: if order.route().is_some() {
+            "best".to_owned()
+        } else {
+            pair.exchange.as_str().to_owned()
+        },
         symbol: pair.symbol.to_string(),
         mid: pv.mid.map(|m| m.normalize()),
         volume_profile: profile,

@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use engine::route::Venue;
 use engine::strategy::volume_profile;
 use engine::{OrderRequest, Strategy};
 use futures_util::future::join_all;
+use market::ConnState;
+use model::PairStatus;
 use model::{Interval, Kline, Pair, Timestamp};
 use rust_decimal::Decimal;
 
@@ -110,6 +113,72 @@ pub(crate) async fn fill(
         };
     }
     Ok(())
+}
+
+/// The pair an order trades. For `exchange: "best"`, every venue that is connected and lists
+/// the symbol for trading becomes the order's route (with its fee), the first of them its
+/// exchange, and the pair is their common grid: the coarsest lot step and minimums, the
+/// finest tick. `no_live_venue` when no venue qualifies.
+pub(crate) fn pair_for(
+    state: &AppState,
+    req: &mut OrderRequest,
+    symbol: &str,
+    place: &dyn Fn(String) -> String,
+) -> Result<Pair, ApiError> {
+    if req.route.is_none() {
+        return state
+            .hub
+            .resolve(req.exchange, symbol)
+            .map_err(ApiError::from);
+    }
+    let fees = &state.trading.engine.config().fees;
+    let connected: Vec<_> = state
+        .hub
+        .exchanges()
+        .into_iter()
+        .filter(|s| s.connection == Some(ConnState::Connected))
+        .map(|s| s.id)
+        .collect();
+    let mut pairs: Vec<Pair> = Vec::new();
+    for id in connected {
+        if let Ok(p) = state.hub.resolve(id, symbol)
+            && p.status == PairStatus::Trading
+            && pairs.first().is_none_or(|first| first.symbol == p.symbol)
+        {
+            pairs.push(p);
+        }
+    }
+    let Some(first) = pairs.first().cloned() else {
+        return Err(ApiError::bad_request(
+            "no_live_venue",
+            place(format!(
+                "no connected venue lists `{symbol}` for trading: `best` routes only across live venues"
+            )),
+        ));
+    };
+    req.exchange = first.exchange;
+    req.route = Some(
+        pairs
+            .iter()
+            .map(|p| Venue {
+                exchange: p.exchange,
+                fee_bps: fees.get(&p.exchange).copied().unwrap_or_default(),
+            })
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    let max = |f: fn(&Pair) -> Decimal| pairs.iter().map(f).max().unwrap_or_default();
+    Ok(Pair {
+        qty_step: max(|p| p.qty_step),
+        min_qty: max(|p| p.min_qty),
+        price_tick: pairs
+            .iter()
+            .map(|p| p.price_tick)
+            .min()
+            .unwrap_or(first.price_tick),
+        min_notional: pairs.iter().filter_map(|p| p.min_notional).max(),
+        ..first
+    })
 }
 
 /// The market volume a POV slice can expect per interval: the volume of the venue's public
