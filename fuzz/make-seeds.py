@@ -68,6 +68,17 @@ seed("twap_request", "batch", json.dumps([{"token_id": "b-1", "exchange": "sim",
     "quantity": "0.00003", "duration_secs": 3, "interval_secs": 1}, {"token_id": "b-2", "exchange": "binance",
     "symbol": "ETH-USDT", "side": "sell", "quantity": "3", "duration_secs": 60, "slices": 60}]))
 
+# POST /orders bodies: every strategy, a route, latency.
+seed("order_request", "vwap", json.dumps({"token_id": "v-1", "strategy": "vwap", "exchange": "sim",
+    "symbol": "BTC-USDT", "side": "buy", "quantity": "2.4", "duration_secs": 86400, "interval_secs": 3600,
+    "profile_days": 7}))
+seed("order_request", "pov", json.dumps({"strategy": "pov", "exchange": "sim", "symbol": "BTC-USDT",
+    "side": "sell", "quantity": "1", "duration_secs": 600, "interval_secs": 10, "participation": "0.1",
+    "max_slice_qty": "0.2", "catch_up": "next"}))
+seed("order_request", "jitter-best", json.dumps([{"token_id": "j-1", "strategy": "twap", "exchange": "best",
+    "symbol": "BTC-USDT", "side": "buy", "quantity": "0.5", "duration_secs": 60, "slices": 12,
+    "jitter": {"seed": 7, "time_pct": 50, "size_pct": 50}, "latency_ms": 250}]))
+
 # WebSocket client messages, tokens and times.
 for name, text in [
     ("auth", '{"op":"auth","token":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwcmVtaXVtIn0.c2lnbmF0dXJl"}'),

@@ -37,6 +37,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("kraken_rest", kraken_rest),
     ("okx_frame", okx_frame),
     ("twap_request", twap_request),
+    ("order_request", order_request),
     ("venue_rest", venue_rest),
     ("ws_message", ws_message),
 ];
@@ -327,6 +328,129 @@ pub fn twap_request(data: &[u8]) {
             sum += share;
         }
         assert_eq!(sum, plan.quantity, "shares add up to the quantity");
+    }
+}
+
+/// A `POST /orders` body (object or batch, any strategy) decoded as the endpoint does —
+/// JSON, `wire::OrderRequest`, `api::orders::decode_order` — given what the endpoint would
+/// add (a VWAP's profile, here weights drawn from the input's length; `best`'s route, two
+/// venues), then `engine::validate` against a BTC-USDT pair. An accepted plan's slice times
+/// never go back and stay in the window; its cumulative targets never go down, stay on the
+/// lot grid and end at the quantity; its first asks on the way are on the grid and within
+/// what remains, whatever the catch-up policy.
+pub fn order_request(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    let pair = test_pair();
+    let now = chrono::DateTime::from_timestamp(NOW_SECS, 0).unwrap_or_default();
+    let limits = engine::Limits::default();
+    for item in items.into_iter().take(8) {
+        let Ok(req) = serde_json::from_value::<wire::OrderRequest>(item) else {
+            continue;
+        };
+        let Ok(mut request) = api::orders::decode_order(&req, false, now, &|s| s) else {
+            continue;
+        };
+        if request.route.is_some() {
+            request.route = Some(
+                vec![
+                    engine::route::Venue {
+                        exchange: model::ExchangeId::Sim,
+                        fee_bps: Decimal::from(10),
+                    },
+                    engine::route::Venue {
+                        exchange: model::ExchangeId::Binance,
+                        fee_bps: Decimal::from(60),
+                    },
+                ]
+                .into(),
+            );
+        }
+        if let engine::Strategy::Vwap { profile_days, .. } = &request.strategy {
+            // The profile the endpoint would compute has one share per slice: try the
+            // count a plain TWAP of the same window has.
+            let mut probe = request.clone();
+            probe.strategy = engine::Strategy::default();
+            let Ok(p) =
+                engine::validate(&probe, &pair, Timestamp::from_secs(NOW_SECS), &limits, None)
+            else {
+                continue;
+            };
+            let n = p.slices as usize;
+            let weights: Vec<Decimal> = (0..n)
+                .map(|i| Decimal::from((i * 31 + data.len()) % 7))
+                .collect();
+            let total: Decimal = weights.iter().copied().sum();
+            if total.is_zero() {
+                continue;
+            }
+            request.strategy = engine::Strategy::Vwap {
+                profile_days: *profile_days,
+                profile: weights
+                    .iter()
+                    .map(|w| *w / total)
+                    .collect::<Vec<_>>()
+                    .into(),
+            };
+        }
+        let Ok(plan) = engine::validate(
+            &request,
+            &pair,
+            Timestamp::from_secs(NOW_SECS),
+            &limits,
+            Some(Decimal::from(67_000)),
+        ) else {
+            continue;
+        };
+        assert!((1..=10_000).contains(&plan.slices), "slice count");
+        let mut last_time = plan.start;
+        let mut last_target = Decimal::ZERO;
+        for i in 0..plan.slices {
+            let t = plan.slice_time(i);
+            assert!(
+                t >= last_time && t >= plan.start,
+                "slice {i} goes back in time"
+            );
+            assert!(t <= plan.end(), "slice {i} after the window");
+            last_time = t;
+            let c = plan.cumulative_target(i);
+            assert!(c >= last_target, "target {i} goes down");
+            assert!((c % pair.qty_step).is_zero(), "target {i} off the grid");
+            last_target = c;
+        }
+        assert_eq!(
+            last_target, plan.quantity,
+            "the last target is the quantity"
+        );
+        for policy in [
+            engine::CatchUp::Spread,
+            engine::CatchUp::Next,
+            engine::CatchUp::None,
+        ] {
+            let mut filled = Decimal::ZERO;
+            for i in 0..plan.slices.min(64) {
+                let ask = plan.ask(i, filled, policy);
+                assert!(
+                    ask >= Decimal::ZERO && ask <= plan.quantity - filled,
+                    "ask {i}"
+                );
+                assert!(
+                    (ask % pair.qty_step).is_zero() || i + 1 == plan.slices,
+                    "ask {i} off the grid"
+                );
+                // Fill half of every other slice.
+                filled += if i % 2 == 0 {
+                    engine::floor_to(ask / Decimal::TWO, pair.qty_step)
+                } else {
+                    ask
+                };
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Crash loop (DESIGN §11): SIGKILL the server at random moments while TWAPs run, restart it
+//! Crash loop (DESIGN §11): SIGKILL the server at random moments while orders of every
+//! strategy run (TWAP, jittered TWAP, VWAP, POV, a latency-delayed route), restart it
 //! on the same database, and check after every cycle that nothing accepted was lost, no
 //! filled quantity went backwards, no slice index was recorded twice and the database is
 //! intact; at the end every order reaches a final state.
@@ -157,6 +158,7 @@ fn sigkill_during_running_twaps_loses_nothing() {
     let mut rng = Rng(0x00C0_FFEE_1234_5678);
     let mut accepted: HashSet<String> = HashSet::new();
     let mut filled: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut shapes: BTreeMap<String, Value> = BTreeMap::new();
     let mut killed_with_open = 0usize;
     for cycle in 0..cycles {
         let mut run = start(&db);
@@ -164,6 +166,7 @@ fn sigkill_during_running_twaps_loses_nothing() {
         rt.block_on(async {
             let token = token(&http, &addr).await;
             check(&http, &addr, &token, &accepted, &mut filled).await;
+            check_shapes(&http, &addr, &token, &shapes).await;
             for k in 0..(1 + rng.next() % 3) {
                 let t = format!("c{cycle}-{k}");
                 let policy = ["spread", "next", "none"][(rng.next() % 3) as usize];
@@ -173,17 +176,43 @@ fn sigkill_during_running_twaps_loses_nothing() {
                     "sell"
                 };
                 let duration = 2 + rng.next() % 6;
-                let body = json!({"token_id": t, "exchange": "sim", "symbol": "BTC-USDT",
+                let mut body = json!({"token_id": t, "exchange": "sim", "symbol": "BTC-USDT",
                     "side": side, "quantity": "0.3", "duration_secs": duration, "interval_secs": 1,
                     "catch_up": policy});
+                // Every strategy (and a route) through `POST /orders`; a plain TWAP through
+                // the original path.
+                let (path, strategy) = match rng.next() % 5 {
+                    0 => ("/orders/twap", "twap"),
+                    1 => {
+                        body["jitter"] =
+                            json!({"seed": rng.next() % 1000, "time_pct": 40, "size_pct": 40});
+                        ("/orders", "twap")
+                    }
+                    2 => ("/orders", "vwap"),
+                    3 => {
+                        body["participation"] = json!("0.3");
+                        ("/orders", "pov")
+                    }
+                    _ => {
+                        body["exchange"] = json!("best");
+                        body["latency_ms"] = json!(200);
+                        ("/orders", "twap")
+                    }
+                };
+                if path == "/orders" {
+                    body["strategy"] = json!(strategy);
+                }
                 let r = http
-                    .post(format!("http://{addr}/orders/twap"))
+                    .post(format!("http://{addr}{path}"))
                     .bearer_auth(&token)
                     .json(&body)
                     .send()
                     .await
                     .unwrap();
                 if r.status().as_u16() == 201 {
+                    let o: Value = r.json().await.unwrap();
+                    assert_eq!(o["strategy"], strategy, "{o}");
+                    shapes.insert(t.clone(), shape(&o));
                     accepted.insert(t);
                 }
             }
@@ -234,7 +263,45 @@ fn sigkill_during_running_twaps_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         check(&http, &addr, &token, &accepted, &mut filled).await;
+        check_shapes(&http, &addr, &token, &shapes).await;
     });
     run.child.kill().unwrap();
     run.child.wait().unwrap();
+}
+
+/// What of an order must never change across restarts: its strategy, parameters, route,
+/// latency and (for a VWAP) the volume profile fixed at acceptance.
+fn shape(o: &Value) -> Value {
+    json!([
+        o["strategy"],
+        o["jitter"],
+        o["participation"],
+        o["profile_days"],
+        o["volume_profile"],
+        o["exchange"],
+        o["venues"],
+        o["latency_ms"],
+        o["slices_total"],
+        o["start_time"]
+    ])
+}
+
+async fn check_shapes(
+    http: &reqwest::Client,
+    addr: &str,
+    token: &str,
+    shapes: &BTreeMap<String, Value>,
+) {
+    for (t, want) in shapes {
+        let o: Value = http
+            .get(format!("http://{addr}/orders/{t}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(&shape(&o), want, "{t} changed across a restart");
+    }
 }
