@@ -235,7 +235,12 @@ pub fn square_root_law(daily: &[Kline], quantity: Decimal) -> Option<SqrtLaw> {
     if volume <= Decimal::ZERO {
         return None;
     }
-    let cost = sigma * (quantity / volume).sqrt()? * Decimal::from(10_000);
+    // Checked: an order far larger than the venue's volume must not overflow.
+    let cost = quantity
+        .checked_div(volume)?
+        .sqrt()?
+        .checked_mul(sigma)?
+        .checked_mul(Decimal::from(10_000))?;
     Some(SqrtLaw {
         sigma_daily: sigma.round_dp(8).normalize(),
         daily_volume: volume.round_dp(8).normalize(),

@@ -120,11 +120,11 @@ pub(crate) async fn preview(
         (Some(l), Some(m)) => wire::Estimate {
             method: wire::EstimateMethod::SquareRootLaw,
             cost_bps: Some(l.cost_bps),
-            cost: Some(
-                (l.cost_bps * m * order.quantity() / Decimal::from(10_000))
-                    .round_dp(8)
-                    .normalize(),
-            ),
+            cost: l
+                .cost_bps
+                .checked_mul(m)
+                .and_then(|x| x.checked_mul(order.quantity()))
+                .map(|x| (x / Decimal::from(10_000)).round_dp(8).normalize()),
             sigma_daily: Some(l.sigma_daily),
             daily_volume: Some(l.daily_volume),
             note: "market impact only: σ_daily · √(quantity ÷ daily volume), Y = 1, σ and volume from the last month of daily candles".to_owned(),
