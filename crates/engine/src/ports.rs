@@ -100,8 +100,8 @@ pub struct OrderQuery {
     pub status: StatusFilter,
     /// Exactly this token id.
     pub token_id: Option<TokenId>,
-    /// On this exchange.
-    pub exchange: Option<ExchangeId>,
+    /// On this exchange (`Some(None)`: routed across venues, `best`).
+    pub exchange: Option<Option<ExchangeId>>,
     /// With this canonical symbol (text: a filter may name a symbol no order has).
     pub symbol: Option<String>,
     /// At most this many.
@@ -129,9 +129,10 @@ impl OrderQuery {
         self.status.admits(o.status())
             && self.token_id.as_ref().is_none_or(|t| t == o.token_id())
             // A routed order is listed as `best` (as the store has it), never under a venue.
-            && self
-                .exchange
-                .is_none_or(|e| o.route().is_none() && e == o.exchange())
+            && self.exchange.is_none_or(|e| match e {
+                Some(e) => o.route().is_none() && e == o.exchange(),
+                None => o.route().is_some(),
+            })
             && self
                 .symbol
                 .as_deref()

@@ -310,10 +310,10 @@ pub struct OrdersQuery {
     #[cfg_attr(feature = "openapi", param(pattern = "^[A-Za-z0-9._:-]{1,64}$"))]
     #[serde(default)]
     pub token_id: Option<String>,
-    /// Exchange id.
+    /// Exchange id, or `best` for the orders routed across venues.
     #[cfg_attr(
         feature = "openapi",
-        param(pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp)$")
+        param(pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp|best)$")
     )]
     #[serde(default)]
     pub exchange: Option<String>,

@@ -382,6 +382,17 @@ async fn a_best_order_walks_every_live_venue_by_net_price() {
     let total: Decimal = by.values().map(|v| v.filled_quantity).sum();
     assert_eq!(total, d("0.5"));
     assert_eq!(by.values().map(|v| v.fees).sum::<Decimal>(), o.fees);
+    // Listed under `best`, never under one of its venues.
+    let q = |e: &str| wire::OrdersQuery {
+        exchange: Some(e.to_owned()),
+        ..Default::default()
+    };
+    let best: Vec<_> = c.orders(&q("best")).await.unwrap();
+    assert_eq!(
+        best.iter().map(|o| o.token_id.as_str()).collect::<Vec<_>>(),
+        ["best-1"]
+    );
+    assert!(c.orders(&q("sim")).await.unwrap().is_empty());
     // A symbol no live venue lists is refused, and nothing is stored.
     let nowhere = order(
         Strategy::Twap,

@@ -111,7 +111,9 @@ impl OrderStore for StoreOrders {
                     engine::StatusFilter::All => None,
                 },
                 token_id: q.token_id.as_ref().map(|t| t.as_str().to_owned()),
-                exchange: q.exchange.map(|e| e.as_str().to_owned()),
+                exchange: q
+                    .exchange
+                    .map(|e| e.map_or("best", ExchangeId::as_str).to_owned()),
                 symbol: q.symbol.clone(),
             };
             let (rows, total) = self

@@ -273,15 +273,21 @@ fn order_query(state: &AppState, q: &wire::OrdersQuery) -> Result<OrderQuery, Ap
     {
         return Err(bad("invalid_query", "symbol must be 1–64 characters"));
     }
+    // `best`: the orders routed across venues.
     let exchange = q
         .exchange
         .as_deref()
-        .map(|e| {
-            ExchangeId::from_str(e)
-                .map_err(|_| bad("invalid_query", format!("unknown exchange `{e}`")))
+        .map(|e| match e {
+            "best" => Ok(None),
+            _ => ExchangeId::from_str(e).map(Some).map_err(|_| {
+                bad(
+                    "invalid_query",
+                    format!("unknown exchange `{e}` (or `best`)"),
+                )
+            }),
         })
         .transpose()?;
-    let symbol = match (&q.symbol, exchange) {
+    let symbol = match (&q.symbol, exchange.flatten()) {
         (None, _) => None,
         (Some(s), Some(ex)) => Some(
             state
