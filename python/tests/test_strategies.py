@@ -16,6 +16,7 @@ from papertwap import (
     OrderStatus,
     Strategy,
     order,
+    to_frame,
 )
 
 
@@ -47,6 +48,12 @@ def test_a_pov_order_and_its_cost_analysis(client: Client) -> None:
     assert shortfall is not None
     assert sum(shortfall.parts().values()) == shortfall.total
     assert shortfall.execution_cost == shortfall.spread_cost + shortfall.impact_cost
+    slices = to_frame(done, "slices")
+    assert {"market_volume", "markout_1s", "markout_60s"} <= set(slices.columns)
+    assert (slices["market_volume"] >= 0).all()
+    orders = to_frame([done])
+    assert orders.loc[tid, "strategy"] == "pov"
+    assert float(orders.loc[tid, "participation_rate"]) > 0  # type: ignore[arg-type]
 
 
 def test_a_vwap_order_keeps_the_profile_the_preview_showed(client: Client) -> None:

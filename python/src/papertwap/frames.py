@@ -103,7 +103,8 @@ def slices_frame(source: Union[Order, Sequence[Slice]], exact: bool = False) -> 
     cols = [
         "index", "scheduled_at", "executed_at", "target_quantity", "filled_quantity",
         "avg_price", "fee", "best_bid", "best_ask", "mid", "book_seq", "book_age_ms",
-        "fills", "skipped", "short_reason",
+        "fills", "skipped", "short_reason", "market_volume", "markout_1s", "markout_5s",
+        "markout_30s", "markout_60s",
     ]  # fmt: skip
     rows = [
         {
@@ -122,6 +123,8 @@ def slices_frame(source: Union[Order, Sequence[Slice]], exact: bool = False) -> 
             "fills": len(s.fills),
             "skipped": None if s.skipped is None else s.skipped.value,
             "short_reason": None if s.short_reason is None else s.short_reason.value,
+            "market_volume": _num(s.market_volume, exact),
+            **{f"markout_{h}": _num(v, exact) for h, v in s.markouts_bps.by_horizon().items()},
         }
         for s in _slices_of(source)
     ]
@@ -130,8 +133,9 @@ def slices_frame(source: Union[Order, Sequence[Slice]], exact: bool = False) -> 
 
 def fills_frame(source: Union[Order, Sequence[Slice]], exact: bool = False) -> pd.DataFrame:
     """One row per fill (a level a slice walked): slice index, time, price, quantity,
-    notional, and the mid at that slice (for plotting fills over the market)."""
-    cols = ["slice", "executed_at", "price", "quantity", "notional", "mid"]
+    notional, the mid at that slice (for plotting fills over the market) and, for an order
+    routed across venues, the fill's venue."""
+    cols = ["slice", "executed_at", "price", "quantity", "notional", "mid", "venue"]
     rows = [
         {
             "slice": s.index,
@@ -140,9 +144,10 @@ def fills_frame(source: Union[Order, Sequence[Slice]], exact: bool = False) -> p
             "quantity": _num(qty, exact),
             "notional": _num(price * qty, exact),
             "mid": _num(s.mid, exact),
+            "venue": s.fill_venues[i] if s.fill_venues and i < len(s.fill_venues) else None,
         }
         for s in _slices_of(source)
-        for price, qty in s.fills
+        for i, (price, qty) in enumerate(s.fills)
     ]
     return _finish(rows, cols, None)
 
@@ -154,7 +159,8 @@ def orders_frame(orders: Sequence[Order], exact: bool = False) -> pd.DataFrame:
         "fill_ratio", "avg_price", "notional", "fees", "limit_price", "created_at",
         "start_time", "end_time", "closed_at", "interval_ms", "slices_total", "slices_done",
         "slices_skipped", "arrival_mid", "slippage_vs_arrival_bps", "market_twap",
-        "slippage_vs_market_twap_bps", "spread_cost",
+        "slippage_vs_market_twap_bps", "spread_cost", "strategy", "market_vwap",
+        "slippage_vs_market_vwap_bps", "participation_rate", "shortfall_bps",
     ]  # fmt: skip
     rows = [
         {
@@ -183,6 +189,16 @@ def orders_frame(orders: Sequence[Order], exact: bool = False) -> pd.DataFrame:
             "market_twap": _num(o.analytics.market_twap, exact),
             "slippage_vs_market_twap_bps": _num(o.analytics.slippage_vs_market_twap_bps, exact),
             "spread_cost": _num(o.analytics.spread_cost, exact),
+            "strategy": o.strategy.value,
+            "market_vwap": _num(o.analytics.market_vwap, exact),
+            "slippage_vs_market_vwap_bps": _num(o.analytics.slippage_vs_market_vwap_bps, exact),
+            "participation_rate": _num(o.analytics.participation_rate, exact),
+            "shortfall_bps": _num(
+                None
+                if o.analytics.implementation_shortfall_bps is None
+                else o.analytics.implementation_shortfall_bps.total,
+                exact,
+            ),
         }
         for o in orders
     ]
