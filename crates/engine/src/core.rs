@@ -187,19 +187,24 @@ impl Engine {
                 continue;
             };
             let value = order_mid(books, order).and_then(|m| markout_bps(order.side, due.price, m));
-            order.totals.markouts_taken += 1;
-            if let Some(v) = value {
-                order.totals.markout_qty[due.horizon] += due.qty;
-                order.totals.markout_sum[due.horizon] += due.qty * v;
+            let settled = self.marks.settle(&due, value);
+            if !settled.publish.is_empty() {
+                // The order's totals take a slice's markouts when the slice's row does.
+                for h in &settled.publish {
+                    order.totals.markouts_taken += 1;
+                    if let Some(v) = settled.values[*h] {
+                        order.totals.markout_qty[*h] += due.qty;
+                        order.totals.markout_sum[*h] += due.qty * v;
+                    }
+                }
+                out.push(Update {
+                    order: order.clone(),
+                    slice: None,
+                    previous: order.status,
+                    markouts: Some((due.index, settled.values)),
+                });
             }
-            let (values, done) = self.marks.settle(&due, value);
-            out.push(Update {
-                order: order.clone(),
-                slice: None,
-                previous: order.status,
-                markouts: Some((due.index, values)),
-            });
-            if done {
+            if settled.order_done {
                 self.settling.remove(&due.order);
             }
         }
@@ -346,10 +351,7 @@ impl Engine {
                 self.settling.insert(id, o.clone());
             }
             for (e, s) in o.books() {
-                let used = self
-                    .orders
-                    .values()
-                    .any(|x| x.books().contains(&(e, s.clone())));
+                let used = self.orders.values().any(|x| x.trades_on(e, &s));
                 if !used {
                     self.liquidity.forget(e, &s);
                 }

@@ -41,7 +41,25 @@ struct Pending {
     price: Decimal,
     qty: Decimal,
     values: Markouts,
+    /// Horizons sampled but not yet published.
+    unpublished: usize,
     left: usize,
+}
+
+/// Horizons after which a slice's markouts are published (with the ones sampled before):
+/// at 5 s (1 s and 5 s) and at 60 s (30 s and 60 s) — two store writes per filled slice,
+/// not four.
+const PUBLISH_AFTER: [bool; 4] = [false, true, false, true];
+
+/// A markout sampled: what to publish, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settled {
+    /// The slice's markouts so far.
+    pub(crate) values: Markouts,
+    /// Horizons to publish now (their values are in `values`); empty: wait for the next.
+    pub(crate) publish: Vec<usize>,
+    /// The order has no markouts left to take.
+    pub(crate) order_done: bool,
 }
 
 /// A markout that is due: which slice, which horizon, and that slice's fill.
@@ -78,6 +96,7 @@ impl Marks {
                 price,
                 qty: rec.filled,
                 values: [None; 4],
+                unpublished: 0,
                 left: HORIZONS_MS.len(),
             },
         );
@@ -109,29 +128,38 @@ impl Marks {
         None
     }
 
-    /// Record a sampled markout (or `None`: no live mid); returns the slice's markouts so
-    /// far and whether the order has none left to take.
-    pub(crate) fn settle(&mut self, due: &Due, value: Option<Decimal>) -> (Markouts, bool) {
-        let mut values = [None; 4];
+    /// Record a sampled markout (or `None`: no live mid): the slice's markouts so far, the
+    /// horizons to publish now, and whether the order has none left to take.
+    pub(crate) fn settle(&mut self, due: &Due, value: Option<Decimal>) -> Settled {
+        let mut out = Settled {
+            values: [None; 4],
+            publish: Vec::new(),
+            order_done: false,
+        };
         if let Some(p) = self.slices.get_mut(&(due.order, due.index)) {
             p.values[due.horizon] = value;
             p.left = p.left.saturating_sub(1);
-            values = p.values;
+            p.unpublished += 1;
+            out.values = p.values;
+            if PUBLISH_AFTER[due.horizon] || p.left == 0 {
+                out.publish = (due.horizon + 1 - p.unpublished..=due.horizon).collect();
+                p.unpublished = 0;
+            }
             if p.left == 0 {
                 self.slices.remove(&(due.order, due.index));
             }
         }
-        let done = match self.per_order.get_mut(&due.order) {
+        out.order_done = match self.per_order.get_mut(&due.order) {
             Some(n) => {
                 *n = n.saturating_sub(1);
                 *n == 0
             }
             None => true,
         };
-        if done {
+        if out.order_done {
             self.per_order.remove(&due.order);
         }
-        (values, done)
+        out
     }
 
     /// True while the order has markouts to take.

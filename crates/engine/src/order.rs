@@ -265,6 +265,15 @@ impl Order {
         self.route.as_deref()
     }
 
+    /// True when the order trades on (exchange, symbol) — without allocating.
+    pub fn trades_on(&self, exchange: ExchangeId, symbol: &Symbol) -> bool {
+        self.symbol == *symbol
+            && match &self.route {
+                Some(r) => r.iter().any(|v| v.exchange == exchange),
+                None => self.exchange == exchange,
+            }
+    }
+
     /// Every (exchange, symbol) book the order trades on.
     pub fn books(&self) -> Vec<(ExchangeId, Symbol)> {
         match &self.route {

@@ -489,7 +489,11 @@ fn markouts_follow_the_mid_after_each_fill_even_after_the_order_ended() {
     // 5 s: slice 0 −99.0099, slice 1 0.
     assert_eq!(m[1], Some(d("-49.505")));
     let per_slice: Vec<_> = all.iter().filter_map(|u| u.markouts).collect();
-    assert_eq!(per_slice.len(), 8);
+    assert_eq!(
+        per_slice.len(),
+        4,
+        "published twice a slice: at 5 s and at 60 s"
+    );
     let final_0 = per_slice.iter().rev().find(|(i, _)| *i == 0).unwrap().1;
     assert_eq!(final_0[0], Some(d("99.0099")));
     assert_eq!(final_0[1], Some(d("-99.0099")));

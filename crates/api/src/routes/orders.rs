@@ -104,15 +104,17 @@ async fn submission(
         }
     };
     let pair = super::profile::pair_for(state, &mut request, &symbol, place)?;
-    // A repeat of a known order is answered by the engine without its profile.
-    let known = state
-        .trading
-        .engine
-        .order(user.id, &request.token_id)
-        .await
-        .map_err(|e| refused(e, place))?
-        .is_some();
-    if !known {
+    // A VWAP needs its profile from the venue's klines — unless it repeats a known order,
+    // which the engine answers as it is (the profile it was accepted with).
+    if matches!(request.strategy, engine::Strategy::Vwap { .. })
+        && state
+            .trading
+            .engine
+            .order(user.id, &request.token_id)
+            .await
+            .map_err(|e| refused(e, place))?
+            .is_none()
+    {
         super::profile::fill(state, &mut request, &pair, place).await?;
     }
     Ok(Submission {
