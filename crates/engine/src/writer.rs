@@ -104,7 +104,12 @@ impl Writer {
                     if answer.is_none() {
                         answer = Some(closed.ok_or(u.order.token_id().clone()));
                     }
-                    let _ = self.updates.send(Arc::new(u));
+                    // Markouts reach readers through the store and the read view; they are
+                    // not pushed (at 2 per filled slice they would triple what every orders
+                    // subscriber must take, for figures that change after the fact).
+                    if u.slice.is_some() || u.markouts.is_none() {
+                        let _ = self.updates.send(Arc::new(u));
+                    }
                 }
                 if let (Some(r), Some(a)) = (reply, answer) {
                     let res = match a {

@@ -124,8 +124,10 @@ pub struct SliceRow {
 /// markouts (its index and JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordItem {
-    /// The order row as it now is.
-    pub order: OrderRow,
+    /// The order's id.
+    pub order_id: i64,
+    /// The order row as it now is; `None` when a later item of the same batch writes it.
+    pub order: Option<OrderRow>,
     /// A new slice.
     pub slice: Option<SliceRow>,
     /// An existing slice's markouts.
@@ -330,7 +332,8 @@ impl Store {
     pub async fn record(&self, items: &[RecordItem]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for RecordItem {
-            order: o,
+            order_id,
+            order,
             slice: s,
             markouts,
         } in items
@@ -338,7 +341,7 @@ impl Store {
             if let Some((idx, json)) = markouts {
                 sqlx::query("UPDATE slices SET markouts = ? WHERE order_id = ? AND idx = ?")
                     .bind(json)
-                    .bind(o.id)
+                    .bind(order_id)
                     .bind(idx)
                     .execute(&mut *tx)
                     .await?;
@@ -376,6 +379,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            let Some(o) = order else { continue };
             sqlx::query(
                 "UPDATE orders SET status = ?, closed_ns = ?, next_index = ?, filled = ?, notional = ?, \
                  fees = ?, arrival_mid = ?, mid_sum = ?, mid_samples = ?, spread_cost = ?, slices_done = ?, \

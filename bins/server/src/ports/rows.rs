@@ -1,7 +1,7 @@
 //! The store as the engine's order store: engine orders and slices to and from the store's
 //! text rows. Decimals travel as their exact text; enums as their one wire word.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use engine::{
@@ -59,10 +59,24 @@ impl OrderStore for StoreOrders {
 
     fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>> {
         async move {
+            // Each order's row is written once per batch, in its last state: a batch the
+            // writer coalesced while behind holds several updates of an order (its slices,
+            // its markouts), and only the last row counts.
+            // A markout-only update writes its slice's markouts and nothing else: the
+            // order's markout figures are rebuilt from its slices when it is read back
+            // (`stored`), so the order row is written only with its slices and states.
+            let last: HashMap<i64, usize> = updates
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| u.slice.is_some() || u.markouts.is_none())
+                .map(|(i, u)| (u.order.id(), i))
+                .collect();
             let items: Vec<RecordItem> = updates
                 .iter()
-                .map(|u| RecordItem {
-                    order: order_row(&u.order),
+                .enumerate()
+                .map(|(i, u)| RecordItem {
+                    order_id: u.order.id(),
+                    order: (last.get(&u.order.id()) == Some(&i)).then(|| update_row(&u.order)),
                     slice: u.slice.as_ref().map(|s| slice_row(u.order.id(), s)),
                     markouts: u
                         .markouts
@@ -132,13 +146,29 @@ impl OrderStore for StoreOrders {
 }
 
 fn stored((row, slices, request): FullOrder) -> Result<StoredOrder, StoreFailure> {
+    let slices: Vec<SliceRecord> = slices
+        .iter()
+        .map(slice_from_row)
+        .collect::<Result<_, _>>()
+        .map_err(StoreFailure)?;
+    let mut parts = order_from_row(&row).map_err(StoreFailure)?.into_parts();
+    // The markout figures from the slices' own (the order row is not rewritten per markout).
+    let t = &mut parts.totals;
+    t.markout_qty = [Decimal::ZERO; 4];
+    t.markout_sum = [Decimal::ZERO; 4];
+    t.markouts_taken = 0;
+    for s in &slices {
+        for (h, v) in s.markouts.iter().enumerate() {
+            if let Some(v) = v {
+                t.markout_qty[h] += s.filled;
+                t.markout_sum[h] += s.filled * *v;
+                t.markouts_taken += 1;
+            }
+        }
+    }
     Ok(StoredOrder {
-        order: order_from_row(&row).map_err(StoreFailure)?,
-        slices: slices
-            .iter()
-            .map(slice_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(StoreFailure)?,
+        order: Order::from_parts(parts),
+        slices,
         request,
     })
 }
@@ -152,6 +182,32 @@ pub(super) fn txt(d: Decimal) -> String {
 }
 
 /// An engine order as a store row.
+/// The row of an order's update: the running state only (the store's update writes
+/// nothing else). The strategy — a VWAP's profile holds a share per slice — and the route
+/// are written once, at insertion, not serialized again with every slice.
+fn update_row(o: &Order) -> OrderRow {
+    let t = o.totals();
+    let skipped: BTreeMap<&str, u32> = t.skipped.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    OrderRow {
+        id: o.id(),
+        status: o.status().as_str().to_owned(),
+        closed_ns: o.closed_at().map(Timestamp::as_nanos),
+        next_index: i64::from(o.next_index()),
+        filled: txt(t.filled),
+        notional: txt(t.notional),
+        fees: txt(t.fees),
+        arrival_mid: opt(t.arrival_mid),
+        mid_sum: txt(t.mid_sum),
+        mid_samples: i64::from(t.mid_samples),
+        spread_cost: txt(t.spread_cost),
+        slices_done: i64::from(t.slices_done),
+        skipped: serde_json::to_string(&skipped).unwrap_or_else(|_| "{}".to_owned()),
+        tca: tca_json(t).to_string(),
+        ..OrderRow::default()
+    }
+}
+
+/// An engine order as a store row (every column, for insertion and round trips).
 fn order_row(o: &Order) -> OrderRow {
     let t = o.totals();
     let p = o.plan();
