@@ -209,11 +209,8 @@ fn update_row(o: &Order) -> OrderRow {
 
 /// An engine order as a store row (every column, for insertion and round trips).
 fn order_row(o: &Order) -> OrderRow {
-    let t = o.totals();
     let p = o.plan();
-    let skipped: BTreeMap<&str, u32> = t.skipped.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     OrderRow {
-        id: o.id(),
         user_id: o.user_id(),
         token_id: o.token_id().to_string(),
         exchange: if o.route().is_some() {
@@ -232,23 +229,11 @@ fn order_row(o: &Order) -> OrderRow {
         slices_total: i64::from(p.slices),
         qty_step: txt(p.step),
         fee_bps: txt(o.fee_bps()),
-        status: o.status().as_str().to_owned(),
         created_ns: o.created_at().as_nanos(),
-        closed_ns: o.closed_at().map(Timestamp::as_nanos),
-        next_index: i64::from(o.next_index()),
-        filled: txt(t.filled),
-        notional: txt(t.notional),
-        fees: txt(t.fees),
-        arrival_mid: opt(t.arrival_mid),
-        mid_sum: txt(t.mid_sum),
-        mid_samples: i64::from(t.mid_samples),
-        spread_cost: txt(t.spread_cost),
-        slices_done: i64::from(t.slices_done),
-        skipped: serde_json::to_string(&skipped).unwrap_or_else(|_| "{}".to_owned()),
         strategy: strategy_json(o.strategy()).to_string(),
         route: o.route().map(|r| route_json(r).to_string()),
         latency_ms: i64::from(o.latency_ms()),
-        tca: tca_json(t).to_string(),
+        ..update_row(o)
     }
 }
 
