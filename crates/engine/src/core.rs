@@ -453,10 +453,10 @@ fn order_volume(
     from: Timestamp,
     upto: Timestamp,
 ) -> Option<(Decimal, Decimal)> {
+    // Per slice: no allocation (a route's venues are iterated in place).
     order
-        .books()
-        .iter()
-        .filter_map(|(e, s)| books.market_volume(*e, s, from, upto))
+        .exchanges()
+        .filter_map(|e| books.market_volume(e, &order.symbol, from, upto))
         .reduce(|a, b| (a.0 + b.0, a.1 + b.1))
 }
 
@@ -467,8 +467,8 @@ pub(crate) fn order_mid(books: &dyn Books, order: &Order) -> Option<Decimal> {
         return live_mid(books, order.exchange, &order.symbol);
     }
     let (mut bid, mut ask): (Option<Decimal>, Option<Decimal>) = (None, None);
-    for (e, s) in order.books() {
-        books.with_book(e, &s, &mut |b| {
+    for e in order.exchanges() {
+        books.with_book(e, &order.symbol, &mut |b| {
             if let Some((book, health)) = b
                 && health.is_tradeable()
                 && !book.is_crossed()

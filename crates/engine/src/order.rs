@@ -274,6 +274,15 @@ impl Order {
             }
     }
 
+    /// The exchanges the order trades on (its venue, or its route's), without allocating.
+    pub fn exchanges(&self) -> impl Iterator<Item = ExchangeId> + '_ {
+        let route = self.route.as_deref().unwrap_or(&[]);
+        route
+            .iter()
+            .map(|v| v.exchange)
+            .chain(self.route.is_none().then_some(self.exchange))
+    }
+
     /// Every (exchange, symbol) book the order trades on.
     pub fn books(&self) -> Vec<(ExchangeId, Symbol)> {
         match &self.route {
