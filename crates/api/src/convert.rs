@@ -267,10 +267,7 @@ pub fn shortfall(s: &engine::Shortfall) -> wire::ImplementationShortfall {
 }
 
 /// An engine order (with its slices, when given) as the wire order.
-pub fn order(
-    o: &engine::Order,
-    slices: Option<&[std::sync::Arc<engine::SliceRecord>]>,
-) -> wire::Order {
+pub fn order(o: &engine::Order, slices: Option<&engine::SliceList>) -> wire::Order {
     let a = o.analytics();
     let p = o.plan();
     let t = o.totals();
@@ -374,7 +371,7 @@ pub fn order(
             }),
         },
         volume_profile: slices.and(profile),
-        slices: slices.map(|s| s.iter().map(|s| slice(s)).collect()),
+        slices: slices.map(|s| s.iter().map(|s| slice(&s)).collect()),
     }
 }
 

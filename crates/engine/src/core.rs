@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 use model::{BookHealth, BookState, ExchangeId, OrderBook, Symbol, Timestamp};
 use rust_decimal::Decimal;
@@ -37,8 +38,8 @@ pub trait Books {
 /// What changed in an order: the order after the change, and the slice that caused it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
-    /// The order as it now is.
-    pub order: Order,
+    /// The order as it now is (shared by the read view and every subscriber).
+    pub order: Arc<Order>,
     /// The slice just recorded, if any.
     pub slice: Option<SliceRecord>,
     /// The status before the change.
@@ -73,6 +74,9 @@ pub struct Engine {
     marks: Marks,
     /// Orders that have ended but still have markouts to take.
     settling: HashMap<OrderId, Order>,
+    /// Open orders per book they trade: a book's paper consumption is dropped when its
+    /// last order ends.
+    in_use: HashMap<(ExchangeId, Symbol), usize>,
 }
 
 fn mid_of(book: &OrderBook) -> (Option<Decimal>, Option<Decimal>, Option<Decimal>) {
@@ -128,7 +132,12 @@ impl Engine {
         }
         let due = order.due(order.next_index).as_nanos();
         self.timers.push(Reverse((due, order.id, order.next_index)));
-        self.orders.insert(order.id, order);
+        let books = order.books();
+        if self.orders.insert(order.id, order).is_none() {
+            for k in books {
+                *self.in_use.entry(k).or_insert(0) += 1;
+            }
+        }
     }
 
     /// Resume an order loaded at start: slices whose time passed while the server was down
@@ -156,7 +165,7 @@ impl Engine {
             }
             finish_if_done(&mut order, now);
             out.push(Update {
-                order: order.clone(),
+                order: Arc::new(order.clone()),
                 slice: Some(rec),
                 previous,
                 markouts: None,
@@ -178,34 +187,39 @@ impl Engine {
 
     /// Take every markout due at `now` from the live books.
     fn run_marks(&mut self, now: Timestamp, books: &dyn Books, out: &mut Vec<Update>) {
-        while let Some(due) = self.marks.pop_due(now.as_nanos()) {
+        while let Some(id) = self.marks.pop_due(now.as_nanos()) {
             let Some(order) = self
                 .orders
-                .get_mut(&due.order)
-                .or_else(|| self.settling.get_mut(&due.order))
+                .get_mut(&id)
+                .or_else(|| self.settling.get_mut(&id))
             else {
+                self.marks.forget(id);
                 continue;
             };
-            let value = order_mid(books, order).and_then(|m| markout_bps(order.side, due.price, m));
-            let settled = self.marks.settle(&due, value);
-            if !settled.publish.is_empty() {
+            // One mid for every markout of the order due now.
+            let mid = order_mid(books, order);
+            let side = order.side;
+            let (taken, done) = self.marks.take(id, now.as_nanos(), |price| {
+                mid.and_then(|m| markout_bps(side, price, m))
+            });
+            for t in taken {
                 // The order's totals take a slice's markouts when the slice's row does.
-                for h in &settled.publish {
+                for h in t.publish {
                     order.totals.markouts_taken += 1;
-                    if let Some(v) = settled.values[*h] {
-                        order.totals.markout_qty[*h] += due.qty;
-                        order.totals.markout_sum[*h] += due.qty * v;
+                    if let Some(v) = t.values[h] {
+                        order.totals.markout_qty[h] += t.qty;
+                        order.totals.markout_sum[h] += t.qty * v;
                     }
                 }
                 out.push(Update {
-                    order: order.clone(),
+                    order: Arc::new(order.clone()),
                     slice: None,
                     previous: order.status,
-                    markouts: Some((due.index, settled.values)),
+                    markouts: Some((t.index, t.values)),
                 });
             }
-            if settled.order_done {
-                self.settling.remove(&due.order);
+            if done {
+                self.settling.remove(&id);
             }
         }
     }
@@ -286,6 +300,10 @@ impl Engine {
         }
         finish_if_done(order, now);
         let snapshot = order.clone();
+        // The record is kept (read view) while the order is open: no spare capacity (a
+        // walk's vector holds 4 levels when 1 or 2 were taken).
+        rec.fills.shrink_to_fit();
+        rec.fill_venues.shrink_to_fit();
         self.marks.add(id, &rec);
         if order.status.is_open() {
             let due = order.due(order.next_index).as_nanos();
@@ -294,7 +312,7 @@ impl Engine {
             self.close(id);
         }
         Some(Update {
-            order: snapshot,
+            order: Arc::new(snapshot),
             slice: Some(rec),
             previous,
             markouts: None,
@@ -328,7 +346,7 @@ impl Engine {
         let snapshot = order.clone();
         self.close(id);
         Ok(Update {
-            order: snapshot,
+            order: Arc::new(snapshot),
             slice,
             previous,
             markouts: None,
@@ -350,10 +368,13 @@ impl Engine {
             if self.marks.pending(id) {
                 self.settling.insert(id, o.clone());
             }
-            for (e, s) in o.books() {
-                let used = self.orders.values().any(|x| x.trades_on(e, &s));
-                if !used {
-                    self.liquidity.forget(e, &s);
+            for k in o.books() {
+                if let Some(n) = self.in_use.get_mut(&k) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.in_use.remove(&k);
+                        self.liquidity.forget(k.0, &k.1);
+                    }
                 }
             }
         }
@@ -361,10 +382,8 @@ impl Engine {
 
     /// The (exchange, symbol) pairs open orders trade.
     pub fn books_in_use(&self) -> Vec<(ExchangeId, Symbol)> {
-        let mut v: Vec<(ExchangeId, Symbol)> =
-            self.orders.values().flat_map(Order::books).collect();
+        let mut v: Vec<(ExchangeId, Symbol)> = self.in_use.keys().cloned().collect();
         v.sort();
-        v.dedup();
         v
     }
 }

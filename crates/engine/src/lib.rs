@@ -28,6 +28,7 @@ pub mod preview;
 pub mod route;
 pub mod runner;
 mod slice;
+mod slices;
 pub mod strategy;
 mod token;
 mod view;
@@ -53,6 +54,7 @@ pub use ports::{
     BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure,
     StoredOrder,
 };
+pub use slices::SliceList;
 pub use strategy::{Jitter, MAX_PARTICIPATION, MAX_PROFILE_DAYS, Strategy, StrategyKind};
 pub use token::{InvalidTokenId, TokenId, valid_token_id};
 pub use words::UnknownWord;

@@ -163,7 +163,7 @@ impl OrderStore for MemoryStore {
                     s.markouts = values;
                 }
                 if let Some(e) = g.orders.get_mut(&id) {
-                    e.0 = u.order.clone();
+                    e.0 = (*u.order).clone();
                 }
             }
             Ok(())

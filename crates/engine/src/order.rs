@@ -265,15 +265,6 @@ impl Order {
         self.route.as_deref()
     }
 
-    /// True when the order trades on (exchange, symbol) — without allocating.
-    pub fn trades_on(&self, exchange: ExchangeId, symbol: &Symbol) -> bool {
-        self.symbol == *symbol
-            && match &self.route {
-                Some(r) => r.iter().any(|v| v.exchange == exchange),
-                None => self.exchange == exchange,
-            }
-    }
-
     /// The exchanges the order trades on (its venue, or its route's), without allocating.
     pub fn exchanges(&self) -> impl Iterator<Item = ExchangeId> + '_ {
         let route = self.route.as_deref().unwrap_or(&[]);

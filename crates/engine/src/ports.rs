@@ -8,6 +8,7 @@ use model::{ExchangeId, Symbol};
 
 use crate::core::{Books, Update};
 use crate::order::{Order, OrderId, OrderStatus, SliceRecord};
+use crate::slices::SliceList;
 use crate::token::TokenId;
 
 /// A store failure, as text (the store's own error type stays in the store).
@@ -34,7 +35,7 @@ pub struct OrderDetail {
     /// The order.
     pub order: Arc<Order>,
     /// Its slices, by index.
-    pub slices: Arc<[Arc<SliceRecord>]>,
+    pub slices: SliceList,
 }
 
 impl OrderDetail {
@@ -54,7 +55,7 @@ impl From<StoredOrder> for OrderDetail {
     fn from(s: StoredOrder) -> Self {
         OrderDetail {
             order: Arc::new(s.order),
-            slices: s.slices.into_iter().map(Arc::new).collect(),
+            slices: SliceList::new(s.slices),
         }
     }
 }

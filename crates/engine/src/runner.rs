@@ -139,7 +139,7 @@ impl Actor {
             }
             for u in missed {
                 slices.extend(u.slice);
-                latest = u.order;
+                latest = Arc::unwrap_or_clone(u.order);
             }
             if self.engine.get(id).is_some() {
                 resumed += 1;
@@ -361,7 +361,7 @@ impl Actor {
                 self.engine.schedule(order.clone());
                 let detail = OrderDetail {
                     order: Arc::new(order.clone()),
-                    slices: Arc::new([]),
+                    slices: crate::SliceList::default(),
                 };
                 // Into the read view before the caller hears of it: a listing of open orders
                 // right after the acknowledgement must show it (read your writes). The

@@ -8,6 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::core::Update;
 use crate::order::{Order, OrderId};
 use crate::ports::{OrderDetail, OrderQuery, StoredOrder};
+use crate::slices::SliceList;
 use crate::token::TokenId;
 
 /// One open order as stored. Readers share its parts; the writer replaces them (copy on
@@ -15,7 +16,7 @@ use crate::token::TokenId;
 #[derive(Debug)]
 struct Entry {
     order: Arc<Order>,
-    slices: Arc<[Arc<crate::order::SliceRecord>]>,
+    slices: SliceList,
     request: Arc<str>,
 }
 
@@ -48,7 +49,7 @@ impl OpenOrders {
         let (user, token, id) = (s.order.user_id(), s.order.token_id().clone(), s.order.id());
         let entry = Entry {
             order: Arc::new(s.order),
-            slices: s.slices.into_iter().map(Arc::new).collect(),
+            slices: SliceList::new(s.slices),
             request: s.request.into(),
         };
         let mut g = self.write();
@@ -63,20 +64,12 @@ impl OpenOrders {
         let open = u.order.status().is_open();
         let entries = g.by_user.get_mut(&user)?;
         let e = entries.get_mut(&token)?;
-        e.order = Arc::new(u.order.clone());
+        e.order = u.order.clone();
         if let Some(s) = &u.slice {
-            let mut v: Vec<Arc<crate::order::SliceRecord>> = e.slices.to_vec();
-            v.push(Arc::new(s.clone()));
-            e.slices = v.into();
+            e.slices = e.slices.pushed(s);
         }
         if let Some((index, values)) = u.markouts {
-            let mut v: Vec<Arc<crate::order::SliceRecord>> = e.slices.to_vec();
-            if let Some(slot) = v.iter_mut().find(|s| s.index == index) {
-                let mut s = (**slot).clone();
-                s.markouts = values;
-                *slot = Arc::new(s);
-            }
-            e.slices = v.into();
+            e.slices = e.slices.with_markouts(index, values);
         }
         if open {
             return None;

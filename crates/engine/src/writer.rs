@@ -27,7 +27,7 @@ pub(crate) enum Write {
 }
 
 /// Batches the writer may hold before the engine waits for it.
-pub(crate) const WRITE_QUEUE: usize = 64;
+pub(crate) const WRITE_QUEUE: usize = 1024;
 /// The writer: stores batches in order (coalescing what is queued into one transaction),
 /// retrying until the store accepts, then updates the read view and publishes each update,
 /// only after its commit.
@@ -48,18 +48,37 @@ impl Writer {
             {
                 items.push(more);
             }
-            let batch: Vec<Update> = items
-                .iter()
-                .flat_map(|w| match w {
-                    Write::Persist(b, _) => b.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
+            // The updates of every queued batch, moved (not copied) into one transaction;
+            // each batch remembers where it ends, to be published in order after it.
+            let mut batch: Vec<Update> = Vec::new();
+            let mut after: Vec<Published> = Vec::with_capacity(items.len());
+            for w in items {
+                after.push(match w {
+                    Write::Persist(b, reply) => {
+                        batch.extend(b);
+                        Published::Updates(batch.len(), reply)
+                    }
+                    Write::Created(order) => Published::Created(order),
+                    Write::Barrier(reply) => Published::Barrier(reply),
+                });
+            }
             if !batch.is_empty() && !self.persist(&batch).await {
                 return;
             }
-            for w in items {
-                self.publish(w).await;
+            let mut updates = batch.into_iter();
+            let mut start = 0;
+            for p in after {
+                match p {
+                    Published::Updates(end, reply) => {
+                        let part: Vec<Update> = updates.by_ref().take(end - start).collect();
+                        start = end;
+                        self.publish(part, reply);
+                    }
+                    Published::Created(order) => self.created(order),
+                    Published::Barrier(reply) => {
+                        let _ = reply.send(());
+                    }
+                }
             }
         }
     }
@@ -83,47 +102,51 @@ impl Writer {
         }
     }
 
-    async fn publish(&self, w: Write) {
-        match w {
-            Write::Created(order) => {
-                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                self.stats.open.fetch_add(1, Ordering::Relaxed);
-                let u = Update {
-                    previous: order.status(),
-                    order: *order,
-                    slice: None,
-                    markouts: None,
-                };
+    /// A new order (already stored and in the read view), published in sequence.
+    fn created(&self, order: Box<Order>) {
+        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        self.stats.open.fetch_add(1, Ordering::Relaxed);
+        let u = Update {
+            previous: order.status(),
+            order: Arc::from(order),
+            slice: None,
+            markouts: None,
+        };
+        let _ = self.updates.send(Arc::new(u));
+    }
+
+    /// Stored updates: into the read view, then to subscribers (and the cancel's answer).
+    fn publish(&self, b: Vec<Update>, reply: Option<CancelReply>) {
+        let mut answer = None;
+        for u in b {
+            self.stats.count(&u);
+            let closed = self.view.apply(&u);
+            if answer.is_none() {
+                answer = Some(closed.ok_or(u.order.token_id().clone()));
+            }
+            // Markouts reach readers through the store and the read view; they are not
+            // pushed (at 2 per filled slice they would triple what every orders subscriber
+            // must take, for figures that change after the fact).
+            if u.slice.is_some() || u.markouts.is_none() {
                 let _ = self.updates.send(Arc::new(u));
             }
-            Write::Persist(b, reply) => {
-                let mut answer = None;
-                for u in b {
-                    self.stats.count(&u);
-                    let closed = self.view.apply(&u);
-                    if answer.is_none() {
-                        answer = Some(closed.ok_or(u.order.token_id().clone()));
-                    }
-                    // Markouts reach readers through the store and the read view; they are
-                    // not pushed (at 2 per filled slice they would triple what every orders
-                    // subscriber must take, for figures that change after the fact).
-                    if u.slice.is_some() || u.markouts.is_none() {
-                        let _ = self.updates.send(Arc::new(u));
-                    }
-                }
-                if let (Some(r), Some(a)) = (reply, answer) {
-                    let res = match a {
-                        Ok(detail) => Ok(detail),
-                        // Not in the view (cannot happen for a cancel of an open order):
-                        // the store has what was just committed.
-                        Err(_) => Err(EngineError::Cancel(CancelError::NotFound)),
-                    };
-                    let _ = r.send(res);
-                }
-            }
-            Write::Barrier(reply) => {
-                let _ = reply.send(());
-            }
+        }
+        if let (Some(r), Some(a)) = (reply, answer) {
+            let res = match a {
+                Ok(detail) => Ok(detail),
+                // Not in the view (cannot happen for a cancel of an open order): the store
+                // has what was just committed.
+                Err(_) => Err(EngineError::Cancel(CancelError::NotFound)),
+            };
+            let _ = r.send(res);
         }
     }
+}
+
+/// What to do after the commit, in the order the engine produced it.
+enum Published {
+    /// The batch's updates end (exclusive) at this position of the transaction.
+    Updates(usize, Option<CancelReply>),
+    Created(Box<Order>),
+    Barrier(oneshot::Sender<()>),
 }

@@ -171,7 +171,7 @@ fn run(req: &OrderRequest, market: &Market) -> (Order, Vec<SliceRecord>) {
         assert!(guard < 20_000, "bounded");
         for u in e.run_due(due, market) {
             slices.extend(u.slice);
-            last = u.order;
+            last = Arc::unwrap_or_clone(u.order);
         }
     }
     (last, slices)
@@ -661,7 +661,7 @@ fn a_routed_order_takes_the_best_price_net_of_fees_across_venues() {
     // No venue live: the slice is skipped as stale, like a single venue's.
     let none = Venues::default();
     let mut e = Engine::new();
-    let mut p = o.clone().into_parts();
+    let mut p = (*o).clone().into_parts();
     p.status = OrderStatus::Working;
     p.next_index = 0;
     p.totals = Totals::default();

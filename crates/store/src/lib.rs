@@ -9,6 +9,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod orders;
+mod record;
 mod users;
 
 pub use orders::{FullOrder, Inserted, OrderFilter, OrderRow, RecordItem, SliceRow};
@@ -60,6 +61,9 @@ const JWT_SECRET_KEY: &str = "jwt_secret";
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The engine's slice writes: one connection, so that its page cache stays warm with
+    /// the pages those writes touch (the pool hands out its connections in turn).
+    writer: SqlitePool,
 }
 
 impl Store {
@@ -96,17 +100,26 @@ impl Store {
             // Checkpoints (the only fsyncs in WAL + NORMAL) run in the background task below,
             // never inside a writer's commit, so slice writes never stall behind one.
             .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" });
+        // The writer's cache holds the order rows and the slice index pages it keeps
+        // updating (SQLite's default is 2 MiB; pages are only taken as used).
+        let writer_opts = opts.clone().pragma("cache_size", "-8192");
         let pool = SqlitePoolOptions::new()
             // One connection for an in-memory database, or each would get its own.
             .max_connections(if memory { 1 } else { 8 })
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        if !memory {
+        let writer = if memory {
+            pool.clone()
+        } else {
             spawn_checkpointer(pool.clone());
-        }
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(writer_opts)
+                .await?
+        };
         info!(url = %redact(url), "store ready");
-        Ok(Store { pool })
+        Ok(Store { pool, writer })
     }
 
     /// True when the database answers a trivial query.
@@ -193,6 +206,7 @@ impl Store {
 
     /// Close the pool, waiting for connections to finish (checkpoints the WAL).
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

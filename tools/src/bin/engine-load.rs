@@ -40,6 +40,14 @@ struct Args {
     /// BTC-USDT named S001-USDT…).
     #[arg(long, default_value_t = 4)]
     books: usize,
+    /// Milliseconds from the start of the submissions to the first slice: every order must
+    /// be accepted by then (the tool fails otherwise).
+    #[arg(long, default_value_t = 15_000)]
+    lead_ms: u64,
+    /// Also print the publish lag per second of the run (p50 / p99 / max of the slices due
+    /// in that second), to see when a lag builds up.
+    #[arg(long)]
+    timeline: bool,
 }
 
 #[tokio::main]
@@ -102,9 +110,12 @@ async fn main() -> anyhow::Result<()> {
     // Collect concurrently from the start, so submissions never fill the channel.
     let mut updates = handle.subscribe();
     let limit = Duration::from_secs(args.slices + 90);
+    let print_rss = args.timeline;
     let collector = tokio::spawn(async move {
         let mut exec_ms = Vec::with_capacity(expected);
         let mut publish_ms = Vec::with_capacity(expected);
+        // (scheduled second, publish lag) for the per-second timeline.
+        let mut by_second: Vec<(i64, f64)> = Vec::with_capacity(expected);
         let mut short = 0usize;
         let mut peak_rss: f64 = 0.0;
         let deadline = tokio::time::Instant::now() + limit;
@@ -127,17 +138,29 @@ async fn main() -> anyhow::Result<()> {
                     + nanos_frac(s.executed_at, s.scheduled_at),
             );
             publish_ms.push(now.millis_since(s.scheduled_at) as f64);
+            by_second.push((
+                s.scheduled_at.as_nanos() / 1_000_000_000,
+                now.millis_since(s.scheduled_at) as f64,
+            ));
             if s.short.is_some() {
                 short += 1;
             }
             if exec_ms.len() % 20_000 == 0 {
-                peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
+                let rss = rss_mb().unwrap_or(0.0);
+                peak_rss = peak_rss.max(rss);
+                if print_rss {
+                    println!("  {:>7} slices in: RSS {rss:.0} MB", exec_ms.len());
+                }
             }
         }
         peak_rss = peak_rss.max(rss_mb().unwrap_or(0.0));
-        Ok((exec_ms, publish_ms, short, peak_rss))
+        Ok((exec_ms, publish_ms, short, peak_rss, by_second))
     });
-    let first = clock.now().plus_millis(3_000);
+    // Every order is accepted before the first slice is due, so that the timing measured is
+    // the engine's steady state, not the submissions competing with the first slices (the
+    // submission rate is reported on its own).
+    let lead = i64::try_from(args.lead_ms).unwrap_or(i64::MAX);
+    let first = clock.now().plus_millis(lead);
     let submitted_at = std::time::Instant::now();
     for i in 0..args.orders {
         let symbol = &symbols[i % symbols.len()];
@@ -189,10 +212,17 @@ async fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unexpected submit outcome {other:?}"),
         }
     }
+    let took = submitted_at.elapsed();
+    anyhow::ensure!(
+        clock.now() < first,
+        "submitting took {:.2} s, past the first slice: raise --lead-ms",
+        took.as_secs_f64()
+    );
     println!(
-        "submitted {} orders in {:.2} s; {} slices each, 1 s apart, starts {}",
+        "submitted {} orders in {:.2} s ({:.0} orders/s); {} slices each, 1 s apart, starts {}",
         args.orders,
-        submitted_at.elapsed().as_secs_f64(),
+        took.as_secs_f64(),
+        args.orders as f64 / took.as_secs_f64(),
         args.slices,
         if args.aligned {
             "aligned"
@@ -200,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
             "spread over 1 s"
         }
     );
-    let (exec_ms, publish_ms, short, peak_rss) = collector.await??;
+    let (exec_ms, publish_ms, short, peak_rss, by_second) = collector.await??;
     let (p50, p99, max) = percentiles(&exec_ms);
     let (q50, q99, qmax) = percentiles(&publish_ms);
     println!(
@@ -215,11 +245,31 @@ async fn main() -> anyhow::Result<()> {
         "publish lag (stored and published − scheduled): p50 {q50:.2} ms, p99 {q99:.2} ms, max {qmax:.2} ms"
     );
     println!("peak RSS {peak_rss:.0} MB (hub, engine, SQLite, this tool)");
+    if args.timeline {
+        timeline(by_second);
+    }
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     store.close().await;
     drop(watches);
     Ok(())
+}
+
+/// Publish lag per scheduled second.
+fn timeline(mut by_second: Vec<(i64, f64)>) {
+    by_second.sort_by_key(|(s, _)| *s);
+    let Some(first) = by_second.first().map(|(s, _)| *s) else {
+        return;
+    };
+    for group in by_second.chunk_by(|a, b| a.0 == b.0) {
+        let lags: Vec<f64> = group.iter().map(|(_, l)| *l).collect();
+        let (p50, p99, max) = percentiles(&lags);
+        println!(
+            "  second {:>3}: {:>6} slices, publish lag p50 {p50:.0} / p99 {p99:.0} / max {max:.0} ms",
+            group[0].0 - first,
+            lags.len()
+        );
+    }
 }
 
 /// Sub-millisecond part of `a − b`, for finer percentiles.
