@@ -1,0 +1,106 @@
+//! Tape benchmarks on a realistic stream: one hour of the simulated BTC-USDT market at
+//! 20 book updates a second (72 000 deltas, their trades, a snapshot first).
+//!
+//! Run with `cargo bench -p tape --bench tape`. Reports events per second for reading a tape
+//! from the start and for appending, and prints the bytes on disk per level update.
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use model::Timestamp;
+use sim::{SimMarket, SimSpec};
+use tape::{TapeEvent, TapeHeader, TapeReader, TapeWriter, WriterConfig};
+
+fn stream() -> Vec<TapeEvent> {
+    let start = Timestamp::from_nanos(1_765_000_000_000_000_000);
+    let spec = SimSpec::defaults().remove(0);
+    let mut m = SimMarket::new(spec, 7, start, 0).unwrap();
+    let mut out = vec![TapeEvent::Book {
+        local: start,
+        event: m.snapshot(start),
+    }];
+    for i in 1..=72_000i64 {
+        let now = Timestamp::from_nanos(start.as_nanos() + i * 50_000_000);
+        let (event, trades) = m.step(now);
+        out.push(TapeEvent::Book { local: now, event });
+        out.extend(trades.into_iter().map(|mut t| {
+            t.local_ts = now;
+            TapeEvent::Trade(t)
+        }));
+    }
+    out
+}
+
+fn header() -> TapeHeader {
+    TapeHeader {
+        exchange: "sim".into(),
+        symbol: "BTC-USDT".into(),
+        created: Timestamp::from_nanos(0),
+    }
+}
+
+fn write(path: &std::path::Path, events: &[TapeEvent]) -> tape::WriterStats {
+    let _ = std::fs::remove_file(path);
+    let mut w = TapeWriter::create(path, &header(), WriterConfig::default()).unwrap();
+    let mut last = 0;
+    for e in events {
+        w.append(e).unwrap();
+        // Flushed once a second of tape time, as the recorder does.
+        let t = e.local().as_nanos() / 1_000_000_000;
+        if t != last {
+            w.flush().unwrap();
+            last = t;
+        }
+    }
+    w.sync().unwrap();
+    w.stats()
+}
+
+fn bench(c: &mut Criterion) {
+    let events = stream();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.tape");
+    let stats = write(&path, &events);
+    let updates: usize = events
+        .iter()
+        .map(|e| match e {
+            TapeEvent::Book { event, .. } => event.bids.len() + event.asks.len(),
+            _ => 0,
+        })
+        .sum();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    println!(
+        "tape: {} events ({} level updates, {} checkpoints), {} bytes: {:.2} bytes per level \
+         update all in (checkpoints, trades, headers included)",
+        stats.events,
+        updates,
+        stats.checkpoints,
+        bytes,
+        bytes as f64 / updates as f64
+    );
+    let reader = TapeReader::open(&path).unwrap();
+    let n = reader.events().count() as u64;
+    let mut g = c.benchmark_group("tape");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("read_all_events", |b| {
+        b.iter(|| {
+            let mut levels = 0usize;
+            for e in reader.events() {
+                if let TapeEvent::Book { event, .. } = e.unwrap() {
+                    levels += event.bids.len() + event.asks.len();
+                }
+            }
+            black_box(levels)
+        })
+    });
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.sample_size(10);
+    g.bench_function("append_all_events", |b| {
+        b.iter(|| black_box(write(&path, &events)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,461 @@
+//! Records inside a block: a kind byte, the time since the previous record (zigzag varint,
+//! ns), then the body. Prices are written as the change from the previous price of the block
+//! when the scale is the same (a level update next to the last one costs a byte or two);
+//! quantities as mantissa, sign and scale. Every block starts from a fresh state, so each
+//! decodes on its own.
+
+use model::{
+    BookEvent, BookEventKind, BookSide, BookState, Level, Price, Qty, Side, Timestamp, Trade,
+    TradeId,
+};
+use rust_decimal::Decimal;
+
+use crate::TapeEvent;
+
+const SNAPSHOT: u8 = 1;
+const DELTA: u8 = 2;
+const CHECKPOINT: u8 = 3;
+const TRADE: u8 = 4;
+const STATE: u8 = 5;
+const CONSUMED: u8 = 6;
+
+const STATES: [BookState; 5] = [
+    BookState::Syncing,
+    BookState::Live,
+    BookState::Stale,
+    BookState::Resyncing,
+    BookState::Down,
+];
+
+/// The delta state shared by the records of one block.
+#[derive(Debug, Clone, Copy)]
+struct Prev {
+    ts: i64,
+    price: Option<(i128, u32)>,
+    seq: u64,
+    trade: u64,
+}
+
+impl Prev {
+    fn at(ts: i64) -> Self {
+        Prev {
+            ts,
+            price: None,
+            seq: 0,
+            trade: 0,
+        }
+    }
+}
+
+/// Encodes records into one block's payload.
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    pub(crate) buf: Vec<u8>,
+    prev: Prev,
+    pub(crate) events: usize,
+    pub(crate) levels: usize,
+}
+
+impl Encoder {
+    /// A block whose first record is at `first_ts` and (when `checkpoint`) is a checkpoint.
+    pub(crate) fn new(first_ts: i64, checkpoint: bool) -> Self {
+        let mut buf = Vec::with_capacity(4096);
+        buf.push(u8::from(checkpoint));
+        put_varint(&mut buf, zigzag(i128::from(first_ts)));
+        Encoder {
+            buf,
+            prev: Prev::at(first_ts),
+            events: 0,
+            levels: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, ev: &TapeEvent) {
+        let local = ev.local().as_nanos();
+        let kind = match ev {
+            TapeEvent::Book { event, .. } => match event.kind {
+                BookEventKind::Snapshot => SNAPSHOT,
+                BookEventKind::Delta => DELTA,
+            },
+            TapeEvent::Checkpoint { .. } => CHECKPOINT,
+            TapeEvent::Trade(_) => TRADE,
+            TapeEvent::State { .. } => STATE,
+            TapeEvent::Consumed { .. } => CONSUMED,
+        };
+        self.buf.push(kind);
+        put_varint(
+            &mut self.buf,
+            zigzag(i128::from(local) - i128::from(self.prev.ts)),
+        );
+        self.prev.ts = local;
+        self.events += 1;
+        match ev {
+            TapeEvent::Book { event, .. } => {
+                let flags = u8::from(event.seq.is_some())
+                    | u8::from(event.exchange_ts.is_some()) << 1
+                    | u8::from(event.checksum.is_some()) << 2;
+                self.buf.push(flags);
+                if let Some(seq) = event.seq {
+                    put_varint(
+                        &mut self.buf,
+                        zigzag(i128::from(seq) - i128::from(self.prev.seq)),
+                    );
+                    self.prev.seq = seq;
+                }
+                if let Some(t) = event.exchange_ts {
+                    put_varint(
+                        &mut self.buf,
+                        zigzag(i128::from(t.as_nanos()) - i128::from(local)),
+                    );
+                }
+                if let Some(c) = event.checksum {
+                    self.buf.extend_from_slice(&c.to_le_bytes());
+                }
+                self.levels(&event.bids);
+                self.levels(&event.asks);
+            }
+            TapeEvent::Checkpoint { bids, asks, .. } => {
+                self.levels(bids);
+                self.levels(asks);
+            }
+            TapeEvent::Trade(t) => {
+                match &t.trade_id {
+                    TradeId::Num(n) => {
+                        self.buf.push(0);
+                        put_varint(
+                            &mut self.buf,
+                            zigzag(i128::from(*n) - i128::from(self.prev.trade)),
+                        );
+                        self.prev.trade = *n;
+                    }
+                    TradeId::Text(s) => {
+                        self.buf.push(1);
+                        put_varint(&mut self.buf, s.len() as u128);
+                        self.buf.extend_from_slice(s.as_bytes());
+                    }
+                }
+                put_varint(
+                    &mut self.buf,
+                    zigzag(i128::from(t.exchange_ts.as_nanos()) - i128::from(local)),
+                );
+                self.price(t.price.get());
+                put_varint(&mut self.buf, qty_code(t.qty.get()));
+                self.buf.push(match t.taker_side {
+                    Side::Buy => 0,
+                    Side::Sell => 1,
+                });
+            }
+            TapeEvent::State { state, .. } => {
+                let i = STATES.iter().position(|s| s == state).unwrap_or(0);
+                self.buf.push(i as u8);
+            }
+            TapeEvent::Consumed {
+                order,
+                side,
+                price,
+                qty,
+                ..
+            } => {
+                put_varint(&mut self.buf, zigzag(i128::from(*order)));
+                self.buf.push(match side {
+                    BookSide::Bid => 0,
+                    BookSide::Ask => 1,
+                });
+                self.price(price.get());
+                put_varint(&mut self.buf, qty_code(qty.get()));
+            }
+        }
+    }
+
+    fn levels(&mut self, levels: &[Level]) {
+        put_varint(&mut self.buf, levels.len() as u128);
+        for l in levels {
+            self.price(l.price.get());
+            put_varint(&mut self.buf, qty_code(l.qty.get()));
+        }
+        self.levels += levels.len();
+    }
+
+    fn price(&mut self, d: Decimal) {
+        let (m, scale) = (d.mantissa(), d.scale());
+        let code = match self.prev.price {
+            Some((pm, ps)) if ps == scale && !d.is_sign_negative() => zigzag(m - pm) << 1,
+            _ => (qty_code(d) << 1) | 1,
+        };
+        put_varint(&mut self.buf, code);
+        self.prev.price = Some((m, scale));
+    }
+}
+
+/// Decodes the records of one block's payload.
+pub(crate) struct Decoder<'a> {
+    b: &'a [u8],
+    prev: Prev,
+}
+
+/// Why a record did not decode.
+pub(crate) type Bad = &'static str;
+
+impl<'a> Decoder<'a> {
+    /// The decoder of a payload, and whether the block begins with a checkpoint.
+    pub(crate) fn new(payload: &'a [u8]) -> Result<(Self, bool, i64), Bad> {
+        let mut d = Decoder {
+            b: payload,
+            prev: Prev::at(0),
+        };
+        let checkpoint = d.byte()? & 1 == 1;
+        let first = i64::try_from(unzigzag(d.varint()?)).map_err(|_| "time out of range")?;
+        d.prev = Prev::at(first);
+        Ok((d, checkpoint, first))
+    }
+
+    pub(crate) fn next_event(&mut self) -> Option<Result<TapeEvent, Bad>> {
+        if self.b.is_empty() {
+            return None;
+        }
+        Some(self.event())
+    }
+
+    fn event(&mut self) -> Result<TapeEvent, Bad> {
+        let kind = self.byte()?;
+        let local = i128::from(self.prev.ts) + unzigzag(self.varint()?);
+        let local = i64::try_from(local).map_err(|_| "time out of range")?;
+        self.prev.ts = local;
+        let at = Timestamp::from_nanos(local);
+        Ok(match kind {
+            SNAPSHOT | DELTA => {
+                let flags = self.byte()?;
+                let seq = if flags & 1 != 0 {
+                    let s = i128::from(self.prev.seq) + unzigzag(self.varint()?);
+                    let s = u64::try_from(s).map_err(|_| "sequence out of range")?;
+                    self.prev.seq = s;
+                    Some(s)
+                } else {
+                    None
+                };
+                let exchange_ts = if flags & 2 != 0 {
+                    Some(self.time_from(local)?)
+                } else {
+                    None
+                };
+                let checksum = if flags & 4 != 0 {
+                    let (c, rest) = self.b.split_first_chunk::<4>().ok_or("truncated")?;
+                    self.b = rest;
+                    Some(u32::from_le_bytes(*c))
+                } else {
+                    None
+                };
+                let bids = self.levels()?;
+                let asks = self.levels()?;
+                let kind = if kind == SNAPSHOT {
+                    BookEventKind::Snapshot
+                } else {
+                    BookEventKind::Delta
+                };
+                TapeEvent::Book {
+                    local: at,
+                    event: BookEvent {
+                        kind,
+                        bids,
+                        asks,
+                        seq,
+                        exchange_ts,
+                        checksum,
+                    },
+                }
+            }
+            CHECKPOINT => TapeEvent::Checkpoint {
+                local: at,
+                bids: self.levels()?,
+                asks: self.levels()?,
+            },
+            TRADE => {
+                let trade_id = match self.byte()? {
+                    0 => {
+                        let n = i128::from(self.prev.trade) + unzigzag(self.varint()?);
+                        let n = u64::try_from(n).map_err(|_| "trade id out of range")?;
+                        self.prev.trade = n;
+                        TradeId::Num(n)
+                    }
+                    1 => {
+                        let len = usize::try_from(self.varint()?).map_err(|_| "length")?;
+                        if len > self.b.len() {
+                            return Err("truncated");
+                        }
+                        let (text, rest) = self.b.split_at(len);
+                        self.b = rest;
+                        let text = std::str::from_utf8(text).map_err(|_| "trade id not UTF-8")?;
+                        TradeId::Text(text.into())
+                    }
+                    _ => return Err("unknown trade id kind"),
+                };
+                let exchange_ts = self.time_from(local)?;
+                let price = self.price()?;
+                let qty = self.qty()?;
+                let taker_side = match self.byte()? {
+                    0 => Side::Buy,
+                    1 => Side::Sell,
+                    _ => return Err("unknown side"),
+                };
+                TapeEvent::Trade(Trade {
+                    trade_id,
+                    exchange_ts,
+                    local_ts: at,
+                    price,
+                    qty,
+                    taker_side,
+                })
+            }
+            STATE => TapeEvent::State {
+                local: at,
+                state: *STATES
+                    .get(usize::from(self.byte()?))
+                    .ok_or("unknown state")?,
+            },
+            CONSUMED => {
+                let order =
+                    i64::try_from(unzigzag(self.varint()?)).map_err(|_| "order out of range")?;
+                let side = match self.byte()? {
+                    0 => BookSide::Bid,
+                    1 => BookSide::Ask,
+                    _ => return Err("unknown book side"),
+                };
+                TapeEvent::Consumed {
+                    local: at,
+                    order,
+                    side,
+                    price: self.price()?,
+                    qty: self.qty()?,
+                }
+            }
+            _ => return Err("unknown record kind"),
+        })
+    }
+
+    fn time_from(&mut self, local: i64) -> Result<Timestamp, Bad> {
+        let t = i128::from(local) + unzigzag(self.varint()?);
+        Ok(Timestamp::from_nanos(
+            i64::try_from(t).map_err(|_| "time out of range")?,
+        ))
+    }
+
+    fn levels(&mut self) -> Result<Vec<Level>, Bad> {
+        let n = usize::try_from(self.varint()?).map_err(|_| "length")?;
+        // Each level takes at least two bytes: a count beyond that is corruption.
+        if n > self.b.len() / 2 {
+            return Err("level count beyond the block");
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let price = self.price()?;
+            out.push(Level::new(price, self.qty()?));
+        }
+        Ok(out)
+    }
+
+    fn price(&mut self) -> Result<Price, Bad> {
+        let code = self.varint()?;
+        let d = if code & 1 == 0 {
+            let (pm, ps) = self.prev.price.ok_or("price change with no price before")?;
+            let m = pm
+                .checked_add(unzigzag(code >> 1))
+                .ok_or("price out of range")?;
+            Decimal::try_from_i128_with_scale(m, ps).map_err(|_| "price out of range")?
+        } else {
+            from_qty_code(code >> 1)?
+        };
+        self.prev.price = Some((d.mantissa(), d.scale()));
+        Price::try_from(d).map_err(|_| "price not positive")
+    }
+
+    fn qty(&mut self) -> Result<Qty, Bad> {
+        Qty::try_from(from_qty_code(self.varint()?)?).map_err(|_| "negative quantity")
+    }
+
+    fn byte(&mut self) -> Result<u8, Bad> {
+        let (first, rest) = self.b.split_first().ok_or("truncated")?;
+        self.b = rest;
+        Ok(*first)
+    }
+
+    fn varint(&mut self) -> Result<u128, Bad> {
+        let mut v = 0u128;
+        for shift in (0..128).step_by(7) {
+            let x = self.byte()?;
+            v |= u128::from(x & 0x7f) << shift;
+            if x & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("varint too long")
+    }
+}
+
+/// A decimal as `magnitude << 6 | sign << 5 | scale` (the scale is at most 28).
+fn qty_code(d: Decimal) -> u128 {
+    (d.mantissa().unsigned_abs() << 6)
+        | u128::from(d.is_sign_negative()) << 5
+        | u128::from(d.scale() & 0x1f)
+}
+
+fn from_qty_code(code: u128) -> Result<Decimal, Bad> {
+    let scale = (code & 0x1f) as u32;
+    let magnitude = i128::try_from(code >> 6).map_err(|_| "number out of range")?;
+    let mut d =
+        Decimal::try_from_i128_with_scale(magnitude, scale).map_err(|_| "number out of range")?;
+    d.set_sign_negative(code & 0x20 != 0);
+    Ok(d)
+}
+
+pub(crate) fn put_varint(w: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        w.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    w.push(v as u8);
+}
+
+fn zigzag(v: i128) -> u128 {
+    ((v << 1) ^ (v >> 127)) as u128
+}
+
+fn unzigzag(u: u128) -> i128 {
+    ((u >> 1) as i128) ^ -((u & 1) as i128)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zigzag_round_trips_the_extremes() {
+        for v in [
+            0,
+            1,
+            -1,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            1 << 100,
+            -(1 << 100),
+        ] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn quantity_codes_keep_scale_and_sign() {
+        for s in [
+            "0",
+            "0.00000",
+            "-0",
+            "1.50",
+            "79228162514264337593543950335",
+            "0.0000000000000000000000000001",
+        ] {
+            let d: Decimal = s.parse().unwrap();
+            let back = from_qty_code(qty_code(d)).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{d:?}"), "{s}");
+        }
+    }
+}
