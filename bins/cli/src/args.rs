@@ -122,6 +122,55 @@ pub(crate) enum Command {
         /// The order's token id.
         token_id: String,
     },
+    /// The lab's tapes on this machine (the server's `store.tape_dir`).
+    Tape {
+        #[command(subcommand)]
+        action: TapeAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TapeAction {
+    /// Every recorded book: its first and last hour, files and bytes.
+    Ls {
+        /// The tape folder.
+        #[arg(long, default_value = "papertwap-tapes")]
+        dir: std::path::PathBuf,
+    },
+    /// One book's tape as CSV with Tardis' columns (`incremental_book_L2` or `trades`).
+    Export {
+        /// The tape folder.
+        #[arg(long, default_value = "papertwap-tapes")]
+        dir: std::path::PathBuf,
+        /// The venue (`sim`, `binance`, …).
+        #[arg(long)]
+        exchange: String,
+        /// The canonical symbol (`BTC-USDT`).
+        #[arg(long)]
+        symbol: String,
+        /// `book` (incremental_book_L2) or `trades`.
+        #[arg(long, value_enum, default_value = "book")]
+        kind: ExportKind,
+        /// From this time (RFC 3339; without an offset, UTC). Book rows start with the book as
+        /// it stood then.
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this time.
+        #[arg(long)]
+        to: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+/// What `tape export` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExportKind {
+    /// Every level change (Tardis `incremental_book_L2`).
+    Book,
+    /// Public trades (Tardis `trades`).
+    Trades,
 }
 
 #[derive(Subcommand, Debug)]

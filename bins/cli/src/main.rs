@@ -31,6 +31,7 @@ macro_rules! outp {
 mod args;
 mod orders;
 mod render;
+mod tape;
 mod tokens;
 
 use args::{Cli, Command, OrderAction, TwapAction};
@@ -131,6 +132,7 @@ async fn watch_order(client: &Client, token_id: &str, json: bool) -> Result<wire
 async fn run(cli: Cli) -> Result<(), Fail> {
     let json = cli.json;
     match &cli.command {
+        Command::Tape { action } => tape::run(action, json)?,
         Command::Login {
             user,
             password,

@@ -11,6 +11,7 @@
 
 mod pair_cache;
 pub mod ports;
+pub mod recorder;
 pub mod settings;
 pub mod users;
 
@@ -40,6 +41,8 @@ pub struct Application {
     hub: Hub,
     store: Store,
     engine_task: tokio::task::JoinHandle<()>,
+    /// The tape recorder, stopped after the feeds (so that it records all they sent).
+    recorder: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -77,6 +80,16 @@ impl Application {
         let shutdown = CancellationToken::new();
         let (exchanges, mut hub_config) = exchanges(&settings)?;
         hub_config.pair_cache = Some(Arc::new(pair_cache::StorePairCache::new(store.clone())));
+        let recorder = match settings.store.tape_folder() {
+            Some(dir) => {
+                let stop = CancellationToken::new();
+                let (tap, task) =
+                    recorder::start(dir, settings.store.tape_retention_days, stop.clone())?;
+                hub_config.recorder = Some(tap);
+                Some((stop, task))
+            }
+            None => None,
+        };
         let hub = Hub::start(hub_config, exchanges, shutdown.child_token());
 
         let ex = &settings.exchanges;
@@ -173,6 +186,7 @@ impl Application {
             hub,
             store,
             engine_task,
+            recorder,
         })
     }
 
@@ -199,6 +213,7 @@ impl Application {
             hub,
             store,
             engine_task,
+            recorder,
             ..
         } = self;
         let handle = server.handle();
@@ -227,6 +242,18 @@ impl Application {
             .is_err()
         {
             warn!("the engine did not stop within 10 s");
+        }
+        // The recorder writes out what the feeds sent before they stopped.
+        if let Some((stop, task)) = recorder
+            && {
+                stop.cancel();
+                true
+            }
+            && tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+        {
+            warn!("the tape recorder did not stop within 10 s");
         }
         store.close().await;
         info!("stopped");

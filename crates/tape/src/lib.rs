@@ -14,11 +14,13 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod codec;
+pub mod dir;
 mod reader;
 mod writer;
 
 use model::{BookEvent, BookSide, BookState, Level, Price, Qty, Timestamp, Trade};
 
+pub use dir::{TapeDir, TapeFile};
 pub use reader::{Events, TapeReader};
 pub use writer::{TapeWriter, WriterConfig, WriterStats};
 

@@ -78,12 +78,40 @@ impl Default for ServerSettings {
 pub struct StoreSettings {
     /// `sqlite://relative.db`, `sqlite:///abs/path.db` or `sqlite::memory:`.
     pub url: String,
+    /// Folder of the lab's tapes (every followed book recorded). Unset: `papertwap-tapes`
+    /// beside the database file (no recording for an in-memory database); `""`: off.
+    pub tape_dir: Option<String>,
+    /// Days of tape kept.
+    pub tape_retention_days: u32,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             url: "sqlite://papertwap.db".to_owned(),
+            tape_dir: None,
+            tape_retention_days: 7,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The tape folder in effect, if recording is on.
+    pub fn tape_folder(&self) -> Option<std::path::PathBuf> {
+        match self.tape_dir.as_deref() {
+            Some("") => None,
+            Some(dir) => Some(dir.into()),
+            None => {
+                let path = self.url.strip_prefix("sqlite:")?.trim_start_matches("//");
+                let path = path.split('?').next().unwrap_or(path);
+                if path.is_empty() || path.contains(":memory:") {
+                    return None;
+                }
+                let dir = std::path::Path::new(path)
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""));
+                Some(dir.join("papertwap-tapes"))
+            }
         }
     }
 }

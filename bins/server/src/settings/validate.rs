@@ -15,6 +15,12 @@ impl Settings {
                 "must be a sqlite: URL (sqlite://file.db, sqlite:///abs/file.db, sqlite::memory:)",
             ));
         }
+        if !(1..=3_650).contains(&self.store.tape_retention_days) {
+            return Err(invalid(
+                "store.tape_retention_days",
+                "must be between 1 and 3650",
+            ));
+        }
         if let Some(s) = &self.auth.jwt_secret
             && s.len() < 32
         {

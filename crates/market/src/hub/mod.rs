@@ -4,11 +4,13 @@
 
 mod book_watch;
 mod ingest;
+mod record;
 mod tasks;
 mod trades;
 
 pub use book_watch::BookWatch;
 use book_watch::{Lease, Slot};
+pub use record::{Recorded, RecorderTap};
 pub use trades::{TapeLimits, TradeTape, TradeWatch, TradesSince};
 
 use std::collections::HashMap;
@@ -58,6 +60,8 @@ pub struct HubConfig {
     pub pair_cache: Option<Arc<dyn PairCache>>,
     /// How many public trades each book keeps, and for how long.
     pub trades: TapeLimits,
+    /// Where every feed event of a subscribed book is also sent (the lab's recorder).
+    pub recorder: Option<Arc<RecorderTap>>,
 }
 
 impl Default for HubConfig {
@@ -74,6 +78,7 @@ impl Default for HubConfig {
             klines_timeout: Duration::from_secs(10),
             pair_cache: None,
             trades: TapeLimits::default(),
+            recorder: None,
         }
     }
 }

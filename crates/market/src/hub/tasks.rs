@@ -153,6 +153,19 @@ impl Hub {
                         break;
                     }
                     let now = mono_ms(clock);
+                    if let Some(tap) = &cfg.recorder {
+                        for ev in &buf {
+                            let subscribed = match ev {
+                                FeedEvent::Book { symbol, .. }
+                                | FeedEvent::Trades { symbol, .. }
+                                | FeedEvent::State { symbol, .. } => venue.slot(symbol).is_some(),
+                                FeedEvent::Connection { .. } => true,
+                            };
+                            if subscribed {
+                                tap.send(venue.id(), ev);
+                            }
+                        }
+                    }
                     for ev in buf.drain(..) {
                         match ev {
                             FeedEvent::Trades { symbol, trades } => {

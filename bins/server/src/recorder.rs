@@ -1,0 +1,208 @@
+//! The lab's recorder (DESIGN §17): every feed event of every followed book — books that
+//! orders trade on, configured symbols, books someone watches — appended to its tape in
+//! `store.tape_dir`, off the ingest path (the hub hands events over a bounded channel and
+//! never waits; what it had to drop is counted and marked in the tapes as a resync).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use market::{ConnState, FeedEvent, Recorded, RecorderTap};
+use model::{BookState, ExchangeId, Timestamp};
+use tape::{TapeDir, TapeEvent, WriterConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Events the hub may hold for the recorder before it drops (about 10 s of a busy venue).
+const QUEUE: usize = 65_536;
+
+/// Start recording into `dir`: the tap to give the hub, and the task (which ends, tapes
+/// flushed, at `shutdown`).
+pub fn start(
+    dir: PathBuf,
+    retention_days: u32,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(Arc<RecorderTap>, tokio::task::JoinHandle<()>)> {
+    let tapes = TapeDir::new(&dir, WriterConfig::default())
+        .map_err(|e| anyhow::anyhow!("store.tape_dir {}: {e}", dir.display()))?;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let tap = Arc::new(RecorderTap::new(tx));
+    info!(dir = %dir.display(), retention_days, "recording books to tapes");
+    let task = tokio::spawn(run(tapes, rx, tap.clone(), retention_days, shutdown));
+    Ok((tap, task))
+}
+
+async fn run(
+    mut tapes: TapeDir,
+    mut rx: mpsc::Receiver<Recorded>,
+    tap: Arc<RecorderTap>,
+    retention_days: u32,
+    shutdown: CancellationToken,
+) {
+    let mut books: HashSet<(ExchangeId, String)> = HashSet::new();
+    let mut flush = tokio::time::interval(Duration::from_secs(1));
+    let mut sweep = tokio::time::interval(Duration::from_secs(3_600));
+    let mut dropped = 0u64;
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            n = rx.recv_many(&mut buf, 512) => {
+                if n == 0 {
+                    break;
+                }
+                for r in buf.drain(..) {
+                    record(&mut tapes, &mut books, r);
+                }
+            }
+            _ = flush.tick() => {
+                let now = tap.dropped();
+                if now > dropped {
+                    warn!(dropped = now - dropped, "the recorder fell behind; the tapes are marked resyncing until the venues' next snapshots");
+                    dropped = now;
+                    let at = Timestamp::now();
+                    for (e, s) in &books {
+                        let ev = TapeEvent::State { local: at, state: BookState::Resyncing };
+                        append(&mut tapes, *e, s, &ev);
+                    }
+                }
+                if let Err(e) = tapes.flush() {
+                    warn!(error = %e, "could not write tapes");
+                }
+            }
+            _ = sweep.tick() => {
+                match tapes.sweep(Timestamp::now(), retention_days) {
+                    Ok(0) => {}
+                    Ok(n) => info!(files = n, retention_days, "old tapes removed"),
+                    Err(e) => warn!(error = %e, "could not remove old tapes"),
+                }
+            }
+        }
+    }
+    while let Ok(r) = rx.try_recv() {
+        record(&mut tapes, &mut books, r);
+    }
+    if let Err(e) = tapes.flush() {
+        warn!(error = %e, "could not write tapes at shutdown");
+    }
+}
+
+fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, String)>, r: Recorded) {
+    let ex = r.exchange;
+    match r.event {
+        FeedEvent::Book {
+            symbol,
+            event,
+            received,
+        } => {
+            books.insert((ex, symbol.to_string()));
+            let ev = TapeEvent::Book {
+                local: received,
+                event,
+            };
+            append(tapes, ex, symbol.as_str(), &ev);
+        }
+        FeedEvent::Trades { symbol, trades } => {
+            for t in trades {
+                append(tapes, ex, symbol.as_str(), &TapeEvent::Trade(t));
+            }
+        }
+        FeedEvent::State { symbol, state, .. } => {
+            let ev = TapeEvent::State { local: r.at, state };
+            append(tapes, ex, symbol.as_str(), &ev);
+        }
+        FeedEvent::Connection { state, .. } => {
+            if state != ConnState::Connected {
+                // The hub marks every book of the venue down.
+                let ev = TapeEvent::State {
+                    local: r.at,
+                    state: BookState::Down,
+                };
+                for (e, s) in books.iter().filter(|(e, _)| *e == ex) {
+                    append(tapes, *e, s, &ev);
+                }
+            }
+        }
+    }
+}
+
+fn append(tapes: &mut TapeDir, exchange: ExchangeId, symbol: &str, ev: &TapeEvent) {
+    if let Err(e) = tapes.append(exchange.as_str(), symbol, ev) {
+        warn!(%exchange, symbol, error = %e, "could not record to tape");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use market::{Exchange, Hub, HubConfig};
+    use model::{BookEvent, OrderBook};
+    use sim::{SimConfig, SimExchange};
+    use tape::TapeReader;
+
+    /// The sim's books recorded for a while: replaying each tape gives exactly the book the
+    /// hub ended with (every event it applied was recorded, in order), and its trades.
+    #[tokio::test]
+    async fn a_recorded_tape_replays_to_the_hubs_book() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop_recorder = CancellationToken::new();
+        let (tap, task) = start(dir.path().join("tapes"), 7, stop_recorder.clone()).unwrap();
+        let stop_hub = CancellationToken::new();
+        let sim: Arc<dyn Exchange> = Arc::new(
+            SimExchange::new(SimConfig {
+                update_interval: Duration::from_millis(20),
+                ..SimConfig::default()
+            })
+            .unwrap(),
+        );
+        let config = HubConfig {
+            default_symbols: [(ExchangeId::Sim, vec!["BTC-USDT".to_owned()])].into(),
+            recorder: Some(tap.clone()),
+            ..HubConfig::default()
+        };
+        let hub = Hub::start(config, vec![sim], stop_hub.clone());
+        testkit::eventually(
+            "the sim book went live and moved",
+            Duration::from_secs(20),
+            || {
+                hub.snapshot(ExchangeId::Sim, "BTC-USDT")
+                    .is_ok_and(|s| s.health.is_tradeable() && s.health.seq.is_some_and(|q| q > 60))
+            },
+        )
+        .await;
+        stop_hub.cancel();
+        hub.wait().await;
+        stop_recorder.cancel();
+        task.await.unwrap();
+        assert_eq!(tap.dropped(), 0);
+
+        let end = hub.snapshot(ExchangeId::Sim, "BTC-USDT").unwrap();
+        let files = tape::dir::list(dir.path().join("tapes")).unwrap();
+        let mut book = OrderBook::new();
+        let (mut events, mut trades) = (0, 0);
+        for f in files.iter().filter(|f| f.symbol == "BTC-USDT") {
+            let r = TapeReader::open(&f.path).unwrap();
+            assert_eq!(r.torn_bytes(), 0);
+            for e in r.events() {
+                match e.unwrap() {
+                    TapeEvent::Book { event, .. } => {
+                        events += 1;
+                        book.apply(&event).unwrap();
+                    }
+                    TapeEvent::Checkpoint { bids, asks, .. } => {
+                        book.apply(&BookEvent::snapshot(bids, asks)).unwrap();
+                    }
+                    TapeEvent::Trade(_) => trades += 1,
+                    _ => {}
+                }
+            }
+        }
+        assert!(events > 60, "{events} book events recorded");
+        assert!(trades > 0, "no trades recorded");
+        assert_eq!(book.top(1_000), end.book.top(1_000));
+        assert_eq!(book.seq(), end.book.seq());
+    }
+}
