@@ -42,7 +42,7 @@ pub struct Application {
     store: Store,
     engine_task: tokio::task::JoinHandle<()>,
     /// The tape recorder, stopped after the feeds (so that it records all they sent).
-    recorder: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    recorder: Option<(CancellationToken, recorder::Recorder)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -83,10 +83,9 @@ impl Application {
         let recorder = match settings.store.tape_folder() {
             Some(dir) => {
                 let stop = CancellationToken::new();
-                let (tap, task) =
-                    recorder::start(dir, settings.store.tape_retention_days, stop.clone())?;
-                hub_config.recorder = Some(tap);
-                Some((stop, task))
+                let r = recorder::start(dir, settings.store.tape_retention_days, stop.clone())?;
+                hub_config.recorder = Some(r.tap.clone());
+                Some((stop, r))
             }
             None => None,
         };
@@ -115,6 +114,9 @@ impl Application {
         )
         .await
         .context("starting the TWAP engine")?;
+        if let Some((stop, r)) = &recorder {
+            r.follow_fills(engine.subscribe(), stop.clone());
+        }
         let accounts: Arc<dyn api::accounts::Accounts> =
             Arc::new(ports::StoreAccounts(store.clone()));
         ports::keep_accounts_fresh(
@@ -244,12 +246,12 @@ impl Application {
             warn!("the engine did not stop within 10 s");
         }
         // The recorder writes out what the feeds sent before they stopped.
-        if let Some((stop, task)) = recorder
+        if let Some((stop, r)) = recorder
             && {
                 stop.cancel();
                 true
             }
-            && tokio::time::timeout(Duration::from_secs(10), task)
+            && tokio::time::timeout(Duration::from_secs(10), r.task)
                 .await
                 .is_err()
         {

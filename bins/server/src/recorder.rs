@@ -18,25 +18,109 @@ use tracing::{info, warn};
 /// Events the hub may hold for the recorder before it drops (about 10 s of a busy venue).
 const QUEUE: usize = 65_536;
 
-/// Start recording into `dir`: the tap to give the hub, and the task (which ends, tapes
-/// flushed, at `shutdown`).
+/// A running recorder.
+#[derive(Debug)]
+pub struct Recorder {
+    /// The tap to give the hub.
+    pub tap: Arc<RecorderTap>,
+    /// The task: it ends, tapes flushed, when its token is cancelled.
+    pub task: tokio::task::JoinHandle<()>,
+    consumed: mpsc::Sender<Consumed>,
+}
+
+/// Liquidity a paper fill took, on its way to the book's tape.
+#[derive(Debug)]
+struct Consumed {
+    exchange: ExchangeId,
+    symbol: String,
+    event: TapeEvent,
+}
+
+/// Start recording into `dir`.
 pub fn start(
     dir: PathBuf,
     retention_days: u32,
     shutdown: CancellationToken,
-) -> anyhow::Result<(Arc<RecorderTap>, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<Recorder> {
     let tapes = TapeDir::new(&dir, WriterConfig::default())
         .map_err(|e| anyhow::anyhow!("store.tape_dir {}: {e}", dir.display()))?;
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (consumed, consumed_rx) = mpsc::channel(QUEUE);
     let tap = Arc::new(RecorderTap::new(tx));
     info!(dir = %dir.display(), retention_days, "recording books to tapes");
-    let task = tokio::spawn(run(tapes, rx, tap.clone(), retention_days, shutdown));
-    Ok((tap, task))
+    let task = tokio::spawn(run(
+        tapes,
+        rx,
+        consumed_rx,
+        tap.clone(),
+        retention_days,
+        shutdown,
+    ));
+    Ok(Recorder {
+        tap,
+        task,
+        consumed,
+    })
+}
+
+impl Recorder {
+    /// Record the liquidity every filled slice takes (what a what-if of another order must
+    /// not take again), from the engine's published updates, until `shutdown`.
+    pub fn follow_fills(
+        &self,
+        mut updates: tokio::sync::broadcast::Receiver<Arc<engine::Update>>,
+        shutdown: CancellationToken,
+    ) {
+        let tx = self.consumed.clone();
+        tokio::spawn(async move {
+            loop {
+                let u = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    u = updates.recv() => u,
+                };
+                let u = match u {
+                    Ok(u) => u,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        warn!(
+                            updates = n,
+                            "the recorder missed order updates; their fills are not on tape"
+                        );
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                let Some(s) = &u.slice else { continue };
+                let o = &u.order;
+                for (i, (price, qty)) in s.fills.iter().enumerate() {
+                    let (Ok(price), Ok(qty)) =
+                        (model::Price::try_from(*price), model::Qty::try_from(*qty))
+                    else {
+                        continue;
+                    };
+                    let item = Consumed {
+                        exchange: s.fill_venues.get(i).copied().unwrap_or(o.exchange()),
+                        symbol: o.symbol().to_string(),
+                        event: TapeEvent::Consumed {
+                            local: s.executed_at,
+                            order: o.id(),
+                            side: o.side().takes(),
+                            price,
+                            qty,
+                        },
+                    };
+                    if tx.try_send(item).is_err() {
+                        warn!("the recorder is behind; a paper fill is not on tape");
+                    }
+                }
+            }
+        });
+    }
 }
 
 async fn run(
     mut tapes: TapeDir,
     mut rx: mpsc::Receiver<Recorded>,
+    mut consumed: mpsc::Receiver<Consumed>,
     tap: Arc<RecorderTap>,
     retention_days: u32,
     shutdown: CancellationToken,
@@ -57,6 +141,7 @@ async fn run(
                     record(&mut tapes, &mut books, r);
                 }
             }
+            Some(c) = consumed.recv() => append(&mut tapes, c.exchange, &c.symbol, &c.event),
             _ = flush.tick() => {
                 let now = tap.dropped();
                 if now > dropped {
@@ -83,6 +168,9 @@ async fn run(
     }
     while let Ok(r) = rx.try_recv() {
         record(&mut tapes, &mut books, r);
+    }
+    while let Ok(c) = consumed.try_recv() {
+        append(&mut tapes, c.exchange, &c.symbol, &c.event);
     }
     if let Err(e) = tapes.flush() {
         warn!(error = %e, "could not write tapes at shutdown");
@@ -149,7 +237,8 @@ mod tests {
     async fn a_recorded_tape_replays_to_the_hubs_book() {
         let dir = tempfile::tempdir().unwrap();
         let stop_recorder = CancellationToken::new();
-        let (tap, task) = start(dir.path().join("tapes"), 7, stop_recorder.clone()).unwrap();
+        let Recorder { tap, task, .. } =
+            start(dir.path().join("tapes"), 7, stop_recorder.clone()).unwrap();
         let stop_hub = CancellationToken::new();
         let sim: Arc<dyn Exchange> = Arc::new(
             SimExchange::new(SimConfig {

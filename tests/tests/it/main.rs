@@ -5,6 +5,7 @@ mod binance_mock;
 mod docs_offline;
 mod feed_chaos;
 mod kraken_mock;
+mod lab_tapes;
 mod layering;
 mod live_venues;
 mod market_api;

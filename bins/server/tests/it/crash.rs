@@ -267,6 +267,14 @@ fn sigkill_during_running_twaps_loses_nothing() {
     });
     run.child.kill().unwrap();
     run.child.wait().unwrap();
+    // The tapes recorded across every SIGKILL: each still opens and decodes to its end (a
+    // block cut by a kill is a torn tail, cut off when the next run appended).
+    let files = tape::dir::list(dir.path().join("papertwap-tapes")).unwrap();
+    assert!(!files.is_empty(), "the books were recorded");
+    for f in &files {
+        let r = tape::TapeReader::open(&f.path).unwrap();
+        assert!(r.events().all(|e| e.is_ok()), "{} decodes", f.path.display());
+    }
 }
 
 /// What of an order must never change across restarts: its strategy, parameters, route,
