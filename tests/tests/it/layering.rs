@@ -127,12 +127,19 @@ fn crate_map_of_design_section_1_holds() {
         ("bitstamp", &["model", "market"]),
         ("engine", &["model"]),
         ("store", &["model"]),
+        // The lab's recording format: pure, on the domain types only.
+        ("tape", &["model"]),
         ("papertwap-wire", &[]),
         // The HTTP layer knows no store (DESIGN §13): orders come through the engine,
         // users through its accounts port; the composition root implements both.
         ("api", &["model", "market", "engine", "papertwap-wire"]),
         ("papertwap-client", &["papertwap-wire"]),
-        ("papertwap-cli", &["papertwap-client", "papertwap-wire"]),
+        // The CLI talks to the server through the SDK only; `papertwap tape ls|export` reads
+        // the tapes of this machine's server folder directly (the format crate, on `model`).
+        (
+            "papertwap-cli",
+            &["papertwap-client", "papertwap-wire", "tape", "model"],
+        ),
         ("examples", &["papertwap-client", "papertwap-wire"]),
     ];
     for (krate, ok) in allowed {

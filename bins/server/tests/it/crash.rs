@@ -273,7 +273,11 @@ fn sigkill_during_running_twaps_loses_nothing() {
     assert!(!files.is_empty(), "the books were recorded");
     for f in &files {
         let r = tape::TapeReader::open(&f.path).unwrap();
-        assert!(r.events().all(|e| e.is_ok()), "{} decodes", f.path.display());
+        assert!(
+            r.events().all(|e| e.is_ok()),
+            "{} decodes",
+            f.path.display()
+        );
     }
 }
 
