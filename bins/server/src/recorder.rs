@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use market::{ConnState, FeedEvent, Recorded, RecorderTap};
+use market::{FeedEvent, Recorded, RecorderTap};
 use model::{BookState, ExchangeId, Timestamp};
 use tape::{TapeDir, TapeEvent, WriterConfig};
 use tokio::sync::mpsc;
@@ -198,21 +198,12 @@ fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, String)>, r: Rec
             }
         }
         FeedEvent::State { symbol, state, .. } => {
+            books.insert((ex, symbol.to_string()));
             let ev = TapeEvent::State { local: r.at, state };
             append(tapes, ex, symbol.as_str(), &ev);
         }
-        FeedEvent::Connection { state, .. } => {
-            if state != ConnState::Connected {
-                // The hub marks every book of the venue down.
-                let ev = TapeEvent::State {
-                    local: r.at,
-                    state: BookState::Down,
-                };
-                for (e, s) in books.iter().filter(|(e, _)| *e == ex) {
-                    append(tapes, *e, s, &ev);
-                }
-            }
-        }
+        // The hub records book states as it publishes them (a lost connection included).
+        FeedEvent::Connection { .. } => {}
     }
 }
 
@@ -271,7 +262,7 @@ mod tests {
         let end = hub.snapshot(ExchangeId::Sim, "BTC-USDT").unwrap();
         let files = tape::dir::list(dir.path().join("tapes")).unwrap();
         let mut book = OrderBook::new();
-        let (mut events, mut trades) = (0, 0);
+        let (mut events, mut trades, mut states) = (0, 0, Vec::new());
         for f in files.iter().filter(|f| f.symbol == "BTC-USDT") {
             let r = TapeReader::open(&f.path).unwrap();
             assert_eq!(r.torn_bytes(), 0);
@@ -285,12 +276,16 @@ mod tests {
                         book.apply(&BookEvent::snapshot(bids, asks)).unwrap();
                     }
                     TapeEvent::Trade(_) => trades += 1,
+                    TapeEvent::State { state, .. } => states.push(state),
                     _ => {}
                 }
             }
         }
         assert!(events > 60, "{events} book events recorded");
         assert!(trades > 0, "no trades recorded");
+        // The states the hub published: live once synced, down when the feeds stopped.
+        assert_eq!(states.first(), Some(&BookState::Live), "{states:?}");
+        assert_eq!(states.last(), Some(&BookState::Down), "{states:?}");
         assert_eq!(book.top(1_000), end.book.top(1_000));
         assert_eq!(book.seq(), end.book.seq());
     }

@@ -360,7 +360,12 @@ impl<'a> Decoder<'a> {
             let m = pm
                 .checked_add(unzigzag(code >> 1))
                 .ok_or("price out of range")?;
-            Decimal::try_from_i128_with_scale(m, ps).map_err(|_| "price out of range")?
+            match i64::try_from(m) {
+                Ok(small) => Decimal::try_new(small, ps).map_err(|_| "price out of range")?,
+                Err(_) => {
+                    Decimal::try_from_i128_with_scale(m, ps).map_err(|_| "price out of range")?
+                }
+            }
         } else {
             from_qty_code(code >> 1)?
         };
@@ -379,6 +384,15 @@ impl<'a> Decoder<'a> {
     }
 
     fn varint(&mut self) -> Result<u128, Bad> {
+        // Almost every value fits in 63 bits: gather those in a u64.
+        let mut v = 0u64;
+        for (i, x) in self.b.iter().take(9).enumerate() {
+            v |= u64::from(x & 0x7f) << (7 * i);
+            if x & 0x80 == 0 {
+                self.b = &self.b[i + 1..];
+                return Ok(u128::from(v));
+            }
+        }
         let mut v = 0u128;
         for shift in (0..128).step_by(7) {
             let x = self.byte()?;
@@ -400,9 +414,14 @@ fn qty_code(d: Decimal) -> u128 {
 
 fn from_qty_code(code: u128) -> Result<Decimal, Bad> {
     let scale = (code & 0x1f) as u32;
-    let magnitude = i128::try_from(code >> 6).map_err(|_| "number out of range")?;
-    let mut d =
-        Decimal::try_from_i128_with_scale(magnitude, scale).map_err(|_| "number out of range")?;
+    let mut d = match i64::try_from(code >> 6) {
+        Ok(small) => Decimal::try_new(small, scale).map_err(|_| "number out of range")?,
+        Err(_) => {
+            let magnitude = i128::try_from(code >> 6).map_err(|_| "number out of range")?;
+            Decimal::try_from_i128_with_scale(magnitude, scale)
+                .map_err(|_| "number out of range")?
+        }
+    };
     d.set_sign_negative(code & 0x20 != 0);
     Ok(d)
 }

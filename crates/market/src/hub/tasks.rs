@@ -155,11 +155,12 @@ impl Hub {
                     let now = mono_ms(clock);
                     if let Some(tap) = &cfg.recorder {
                         for ev in &buf {
+                            // Book states are recorded as the hub publishes them (below),
+                            // whatever caused them.
                             let subscribed = match ev {
                                 FeedEvent::Book { symbol, .. }
-                                | FeedEvent::Trades { symbol, .. }
-                                | FeedEvent::State { symbol, .. } => venue.slot(symbol).is_some(),
-                                FeedEvent::Connection { .. } => true,
+                                | FeedEvent::Trades { symbol, .. } => venue.slot(symbol).is_some(),
+                                FeedEvent::State { .. } | FeedEvent::Connection { .. } => false,
                             };
                             if subscribed {
                                 tap.send(venue.id(), ev);
@@ -186,11 +187,11 @@ impl Hub {
             for p in resyncs.drain(..) {
                 let _ = venue.commands.send(FeedCommand::Resync(p));
             }
-            venue.sync_from(&mut state);
+            venue.sync_from(&mut state, cfg.recorder.as_deref());
         }
         // Readers must not keep trusting books nobody maintains any more.
         state.shut_down();
-        venue.sync_from(&mut state);
+        venue.sync_from(&mut state, cfg.recorder.as_deref());
     }
 }
 
@@ -215,7 +216,7 @@ impl IngestVenue for Venue {
 impl Venue {
     /// Publish what the state machine changed: its connection state, message count and
     /// every dirty book's snapshot.
-    fn sync_from(&self, state: &mut IngestState) {
+    fn sync_from(&self, state: &mut IngestState, tap: Option<&super::RecorderTap>) {
         if let Some(conn) = state.take_conn_change() {
             *lock(&self.conn) = conn;
         }
@@ -223,6 +224,18 @@ impl Venue {
         let id = self.exchange.id();
         for lb in state.drain_dirty() {
             if let Some(slot) = self.slot(&lb.pair.symbol) {
+                if let Some(tap) = tap
+                    && slot.tx.borrow().health.state != lb.health.state
+                {
+                    tap.send(
+                        id,
+                        &FeedEvent::State {
+                            symbol: lb.pair.symbol.clone(),
+                            state: lb.health.state,
+                            reason: lb.health.last_error.clone(),
+                        },
+                    );
+                }
                 slot.tx.send_replace(Arc::new(BookSnapshot {
                     exchange: id,
                     pair: lb.pair.clone(),
