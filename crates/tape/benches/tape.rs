@@ -102,5 +102,97 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// What recording costs next to what ingest costs, per captured Binance diff-depth frame:
+/// ingest = parse the frame and apply it to the book (the hub's work); recording = hand the
+/// event over (a clone, as the hub's tap does) and append it to a tape (the recorder's work,
+/// its own copy of the book for checkpoints included), flushed every 10 frames (a second at
+/// Binance's 100 ms).
+fn recording_vs_ingest(c: &mut Criterion) {
+    use binance::parse::{BinanceInbound, parse_frame, parse_snapshot};
+    use model::{BookEvent, OrderBook};
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/../binance/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let seq: Vec<serde_json::Value> =
+        serde_json::from_str(&fixture("ws_diff_depth_nknusdt_sequence.json")).unwrap();
+    let frames: Vec<String> = seq.iter().skip(1).map(|v| v.to_string()).collect();
+    let snap = parse_snapshot(&fixture("rest_depth_nknusdt_limit1000.json")).unwrap();
+    let snapshot = BookEvent::snapshot(snap.bids, snap.asks);
+    let mut base = OrderBook::with_scales(8, 8).with_depth_cap(Some(1_000));
+    base.apply(&snapshot).unwrap();
+    let events: Vec<BookEvent> = frames
+        .iter()
+        .filter_map(|f| match parse_frame(f) {
+            Ok(BinanceInbound::Depth { update, .. }) => {
+                let mut ev = BookEvent::delta(update.bids, update.asks);
+                ev.seq = Some(update.last);
+                Some(ev)
+            }
+            _ => None,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = c.benchmark_group("recording_vs_ingest");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.bench_function("ingest_parse_apply", |b| {
+        b.iter_batched_ref(
+            || base.clone(),
+            |book| {
+                for f in &frames {
+                    if let Ok(BinanceInbound::Depth { update, .. }) = parse_frame(f) {
+                        let mut ev = BookEvent::delta(update.bids, update.asks);
+                        ev.seq = Some(update.last);
+                        black_box(book.apply(&ev).ok());
+                    }
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let mut n = 0u64;
+    g.bench_function("record_clone_append", |b| {
+        b.iter_batched_ref(
+            || {
+                n += 1;
+                let path = dir.path().join(format!("r{n}.tape"));
+                let mut w = TapeWriter::create(&path, &header(), WriterConfig::default()).unwrap();
+                w.append(&TapeEvent::Book {
+                    local: Timestamp::from_nanos(0),
+                    event: snapshot.clone(),
+                })
+                .unwrap();
+                // The checkpoint that follows a snapshot (one a minute afterwards: 1 in 600
+                // frames at 100 ms, not timed here).
+                w.append(&TapeEvent::Book {
+                    local: Timestamp::from_nanos(1),
+                    event: events[0].clone(),
+                })
+                .unwrap();
+                w.flush().unwrap();
+                w
+            },
+            |w| {
+                for (i, ev) in events.iter().enumerate() {
+                    let t = Timestamp::from_nanos(2 + i as i64 * 100_000_000);
+                    w.append(&TapeEvent::Book {
+                        local: t,
+                        event: ev.clone(),
+                    })
+                    .unwrap();
+                    if i % 10 == 9 {
+                        w.flush().unwrap();
+                    }
+                }
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, recording_vs_ingest);
 criterion_main!(benches);
