@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use market::{FeedEvent, Recorded, RecorderTap};
+use market::{FeedEvent, Recorded, RecorderTap, Recording};
 use model::{BookState, ExchangeId, Timestamp};
 use tape::{TapeDir, TapeEvent, WriterConfig};
 use tokio::sync::mpsc;
@@ -42,7 +42,12 @@ pub fn start(
     retention_days: u32,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Recorder> {
-    let tapes = TapeDir::new(&dir, WriterConfig::default())
+    // The hub takes the checkpoints (it has the books): the writers keep none.
+    let config = WriterConfig {
+        checkpoint_every_ns: None,
+        ..WriterConfig::default()
+    };
+    let tapes = TapeDir::new(&dir, config)
         .map_err(|e| anyhow::anyhow!("store.tape_dir {}: {e}", dir.display()))?;
     let (tx, rx) = mpsc::channel(QUEUE);
     let (consumed, consumed_rx) = mpsc::channel(QUEUE);
@@ -179,7 +184,24 @@ async fn run(
 
 fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, String)>, r: Recorded) {
     let ex = r.exchange;
-    match r.event {
+    let feed = match r.event {
+        Recording::Feed(f) => f,
+        Recording::Checkpoint {
+            symbol,
+            at,
+            bids,
+            asks,
+        } => {
+            let ev = TapeEvent::Checkpoint {
+                local: at,
+                bids,
+                asks,
+            };
+            append(tapes, ex, symbol.as_str(), &ev);
+            return;
+        }
+    };
+    match feed {
         FeedEvent::Book {
             symbol,
             event,
@@ -262,7 +284,7 @@ mod tests {
         let end = hub.snapshot(ExchangeId::Sim, "BTC-USDT").unwrap();
         let files = tape::dir::list(dir.path().join("tapes")).unwrap();
         let mut book = OrderBook::new();
-        let (mut events, mut trades, mut states) = (0, 0, Vec::new());
+        let (mut events, mut trades, mut states, mut checkpoints) = (0, 0, Vec::new(), 0);
         for f in files.iter().filter(|f| f.symbol == "BTC-USDT") {
             let r = TapeReader::open(&f.path).unwrap();
             assert_eq!(r.torn_bytes(), 0);
@@ -273,6 +295,13 @@ mod tests {
                         book.apply(&event).unwrap();
                     }
                     TapeEvent::Checkpoint { bids, asks, .. } => {
+                        // The hub's picture equals the book the events before it made.
+                        checkpoints += 1;
+                        let here = (
+                            book.levels(model::BookSide::Bid).collect::<Vec<_>>(),
+                            book.levels(model::BookSide::Ask).collect::<Vec<_>>(),
+                        );
+                        assert_eq!(here, (bids.clone(), asks.clone()));
                         book.apply(&BookEvent::snapshot(bids, asks)).unwrap();
                     }
                     TapeEvent::Trade(_) => trades += 1,
@@ -283,6 +312,7 @@ mod tests {
         }
         assert!(events > 60, "{events} book events recorded");
         assert!(trades > 0, "no trades recorded");
+        assert!(checkpoints >= 1, "the hub's first checkpoint once live");
         // The states the hub published: live once synced, down when the feeds stopped.
         assert_eq!(states.first(), Some(&BookState::Live), "{states:?}");
         assert_eq!(states.last(), Some(&BookState::Down), "{states:?}");

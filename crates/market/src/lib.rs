@@ -32,8 +32,8 @@ pub use exchange::{
     UnknownConnState, group_trades,
 };
 pub use hub::{
-    BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, Recorded, RecorderTap, TapeLimits,
-    TradeTape, TradeWatch, TradesSince,
+    BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, Recorded, RecorderTap, Recording,
+    TapeLimits, TradeTape, TradeWatch, TradesSince,
 };
 pub use klines::{MAX_KLINE_PAGES, kline_pages, shape_klines};
 pub use parse::{ParseError, parse_decimal, parse_level, parse_rfc3339};

@@ -17,8 +17,10 @@ use crate::{TapeError, TapeEvent, TapeHeader};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterConfig {
     /// A checkpoint (the whole book) starts a block at least this often (ns of tape time),
-    /// so that a reader seeking a time decodes at most this much before it.
-    pub checkpoint_every_ns: i64,
+    /// so that a reader seeking a time decodes at most this much before it: the writer keeps
+    /// its own copy of the book for it. `None`: the writer keeps no book, and checkpoints are
+    /// those appended ([`TapeEvent::Checkpoint`], e.g. taken by the hub, which has the book).
+    pub checkpoint_every_ns: Option<i64>,
     /// A block is written out when it reaches this many bytes, flushed or not.
     pub block_bytes: usize,
 }
@@ -26,7 +28,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            checkpoint_every_ns: 60_000_000_000,
+            checkpoint_every_ns: Some(60_000_000_000),
             block_bytes: 64 * 1024,
         }
     }
@@ -139,10 +141,24 @@ impl TapeWriter {
     /// one starts with the whole book.
     pub fn append(&mut self, ev: &TapeEvent) -> Result<(), TapeError> {
         let t = ev.local().as_nanos();
+        if let TapeEvent::Checkpoint { .. } = ev {
+            // A given checkpoint starts its own block.
+            self.flush()?;
+            let mut block = Encoder::new(t, true);
+            block.push(ev);
+            self.count(&block);
+            self.block = Some(block);
+            self.stats.checkpoints += 1;
+            self.last_checkpoint = Some(t);
+            return Ok(());
+        }
+        let Some(every) = self.config.checkpoint_every_ns else {
+            return self.push(ev, t);
+        };
         let due = self.book_ok
             && self
                 .last_checkpoint
-                .is_none_or(|c| t.saturating_sub(c) >= self.config.checkpoint_every_ns);
+                .is_none_or(|c| t.saturating_sub(c) >= every);
         if due {
             // The book as every event before this one left it, first in a new block.
             self.flush()?;
@@ -165,6 +181,10 @@ impl TapeWriter {
                 Err(_) => self.book_ok = false,
             }
         }
+        self.push(ev, t)
+    }
+
+    fn push(&mut self, ev: &TapeEvent, t: i64) -> Result<(), TapeError> {
         let block = self.block.get_or_insert_with(|| Encoder::new(t, false));
         let (e, l) = (block.events, block.levels);
         block.push(ev);

@@ -118,7 +118,7 @@ fn write(
 
 fn small() -> WriterConfig {
     WriterConfig {
-        checkpoint_every_ns: 2 * SECOND,
+        checkpoint_every_ns: Some(2 * SECOND),
         block_bytes: 512,
     }
 }
@@ -278,6 +278,49 @@ fn a_seek_late_in_a_long_tape_decodes_little() {
                 .take_while(|e| e.local() <= late)
         ))
     );
+}
+
+/// A writer without its own book writes the checkpoints it is given, each starting a block
+/// a seek can begin at.
+#[test]
+fn given_checkpoints_are_seek_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.tape");
+    let config = WriterConfig {
+        checkpoint_every_ns: None,
+        ..WriterConfig::default()
+    };
+    let mut w = TapeWriter::create(&path, &header(), config).unwrap();
+    let at = |s: i64| Timestamp::from_nanos(1_765_000_000 * SECOND + s * SECOND);
+    let events = [
+        TapeEvent::Book {
+            local: at(0),
+            event: BookEvent::snapshot(vec![lvl(100, 1, 0)], vec![lvl(101, 1, 0)]),
+        },
+        TapeEvent::Book {
+            local: at(1),
+            event: BookEvent::delta(vec![lvl(100, 2, 0)], vec![]),
+        },
+        TapeEvent::Checkpoint {
+            local: at(1),
+            bids: vec![lvl(100, 2, 0)],
+            asks: vec![lvl(101, 1, 0)],
+        },
+        TapeEvent::Book {
+            local: at(2),
+            event: BookEvent::delta(vec![], vec![lvl(101, 3, 0)]),
+        },
+    ];
+    for e in &events {
+        w.append(e).unwrap();
+    }
+    w.sync().unwrap();
+    assert_eq!(w.stats().checkpoints, 1);
+    let r = TapeReader::open(&path).unwrap();
+    let all: Vec<TapeEvent> = r.events().map(|e| e.unwrap()).collect();
+    assert_eq!(all, events);
+    let sought: Vec<TapeEvent> = r.seek(at(2)).map(|e| e.unwrap()).collect();
+    assert_eq!(sought, events[2..]);
 }
 
 #[test]

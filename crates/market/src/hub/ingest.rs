@@ -5,7 +5,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use model::{BookEvent, BookEventKind, BookHealth, BookState, OrderBook, Pair, Symbol, Timestamp};
+use model::{
+    BookEvent, BookEventKind, BookHealth, BookState, Level, OrderBook, Pair, Symbol, Timestamp,
+};
 use tracing::{info, warn};
 
 use crate::exchange::{ConnState, FeedEvent};
@@ -31,7 +33,14 @@ pub(crate) struct IngestLimits {
     pub(crate) checksum_max_failures: usize,
     /// The checksum failure window, ms.
     pub(crate) checksum_window_ms: u64,
+    /// When recording: a live book's whole picture is taken at least this often (ms of
+    /// monotonic time, at the next event), for the recorder's checkpoints.
+    pub(crate) checkpoint_every_ms: Option<u64>,
 }
+
+/// A book's whole picture at a point of its stream: (symbol, the time of the event it
+/// follows, bids best first, asks best first).
+pub(crate) type Checkpoint = (Symbol, Timestamp, Vec<Level>, Vec<Level>);
 
 /// One book as the hub keeps it.
 #[derive(Debug)]
@@ -44,6 +53,8 @@ pub(crate) struct LiveBook {
     /// Monotonic ms of the last applied event.
     last_event: u64,
     checksum_failures: VecDeque<u64>,
+    /// Monotonic ms of the last checkpoint taken.
+    last_checkpoint: Option<u64>,
 }
 
 /// One venue's books, their health and its connection state.
@@ -58,6 +69,8 @@ pub(crate) struct IngestState {
     conn_changed: bool,
     /// Book events received.
     pub(crate) messages: u64,
+    /// Checkpoints taken since the driver last took them.
+    checkpoints: Vec<Checkpoint>,
 }
 
 impl IngestState {
@@ -70,7 +83,13 @@ impl IngestState {
             conn: (ConnState::Connecting, None),
             conn_changed: false,
             messages: 0,
+            checkpoints: Vec::new(),
         }
+    }
+
+    /// The checkpoints taken since the last call, in stream order.
+    pub(crate) fn take_checkpoints(&mut self) -> Vec<Checkpoint> {
+        std::mem::take(&mut self.checkpoints)
     }
 
     fn live_book(&mut self, venue: &dyn IngestVenue, symbol: &Symbol) -> Option<&mut LiveBook> {
@@ -91,6 +110,7 @@ impl IngestState {
                     ever_live: false,
                     last_event: 0,
                     checksum_failures: VecDeque::new(),
+                    last_checkpoint: None,
                 },
             );
         }
@@ -112,8 +132,7 @@ impl IngestState {
                 event,
                 received,
             } => {
-                self.messages += 1;
-                self.apply(venue, symbol, event, received, now_ms, resync)
+                self.book_event(venue, &symbol, &event, received, now_ms, resync);
             }
             FeedEvent::State {
                 symbol,
@@ -159,26 +178,29 @@ impl IngestState {
         }
     }
 
-    fn apply(
+    /// Apply one book event (by reference, so that the caller may hand it on afterwards).
+    pub(crate) fn book_event(
         &mut self,
         venue: &dyn IngestVenue,
-        symbol: Symbol,
-        event: BookEvent,
+        symbol: &Symbol,
+        event: &BookEvent,
         received: Timestamp,
         now: u64,
         resyncs: &mut Vec<Pair>,
-    ) {
+    ) -> bool {
+        self.messages += 1;
         let IngestLimits {
             checksum_max_failures: cfg_max,
             checksum_window_ms: window,
+            checkpoint_every_ms,
             ..
         } = self.limits;
-        let Some(lb) = self.live_book(venue, &symbol) else {
-            return;
+        let Some(lb) = self.live_book(venue, symbol) else {
+            return false;
         };
         if event.kind == BookEventKind::Delta && !lb.has_baseline {
             // Deltas without a baseline cannot be applied honestly; the feed is resyncing.
-            return;
+            return true;
         }
         if event.kind == BookEventKind::Snapshot {
             if lb.ever_live {
@@ -195,7 +217,7 @@ impl IngestState {
             lb.has_baseline = false;
             resyncs.push(lb.pair.clone());
         };
-        match lb.book.apply(&event) {
+        match lb.book.apply(event) {
             Err(e) => resync(lb, e.to_string()),
             Ok(_) => {
                 lb.health.orphan_deletes = lb.book.orphan_deletes();
@@ -238,7 +260,27 @@ impl IngestState {
                 }
             }
         }
-        self.dirty.insert(symbol);
+        let checkpoint = if let Some(every) = checkpoint_every_ms
+            && lb.health.state == BookState::Live
+            && lb
+                .last_checkpoint
+                .is_none_or(|t| now.saturating_sub(t) >= every)
+        {
+            lb.last_checkpoint = Some(now);
+            Some((
+                symbol.clone(),
+                received,
+                lb.book.levels(model::BookSide::Bid).collect(),
+                lb.book.levels(model::BookSide::Ask).collect(),
+            ))
+        } else {
+            None
+        };
+        self.checkpoints.extend(checkpoint);
+        if !self.dirty.contains(symbol) {
+            self.dirty.insert(symbol.clone());
+        }
+        true
     }
 
     /// At monotonic `now_ms`, with the connection's last sign of life at `alive_ms` (0 =
@@ -382,6 +424,7 @@ mod tests {
             stale_after_ms: 5_000,
             checksum_max_failures: 3,
             checksum_window_ms: 300_000,
+            checkpoint_every_ms: None,
         }
     }
 

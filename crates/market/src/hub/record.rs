@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use model::{ExchangeId, Timestamp};
+use model::{ExchangeId, Level, Symbol, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::exchange::FeedEvent;
@@ -16,8 +16,28 @@ pub struct Recorded {
     pub exchange: ExchangeId,
     /// When the ingest task took it (book events also carry their own receive time).
     pub at: Timestamp,
-    /// The event, as the venue's adapter normalized it.
-    pub event: FeedEvent,
+    /// What happened.
+    pub event: Recording,
+}
+
+/// What the hub hands the recorder.
+#[derive(Debug, Clone)]
+pub enum Recording {
+    /// A feed event of a subscribed book, as the venue's adapter normalized it (a book
+    /// state, as the hub published it).
+    Feed(FeedEvent),
+    /// The whole book right after the event before it (taken by the ingest task about once
+    /// a minute per live book, so that a tape can be read from there).
+    Checkpoint {
+        /// The book.
+        symbol: Symbol,
+        /// The time of the event it follows.
+        at: Timestamp,
+        /// Bids, best first.
+        bids: Vec<Level>,
+        /// Asks, best first.
+        asks: Vec<Level>,
+    },
 }
 
 /// Where the hub sends what it receives, and how much it had to drop.
@@ -42,11 +62,11 @@ impl RecorderTap {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    pub(super) fn send(&self, exchange: ExchangeId, event: &FeedEvent) {
+    pub(super) fn send(&self, exchange: ExchangeId, event: Recording) {
         let item = Recorded {
             exchange,
             at: Timestamp::now(),
-            event: event.clone(),
+            event,
         };
         if self.tx.try_send(item).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::ingest::{IngestLimits, IngestState, IngestVenue};
-use super::{BookSnapshot, Hub, Venue, lock, mono_ms, rd, wr};
+use super::{BookSnapshot, Hub, Recording, Venue, lock, mono_ms, rd, wr};
 use crate::backoff::Backoff;
 use crate::exchange::{FeedCommand, FeedEvent};
 
@@ -139,6 +139,7 @@ impl Hub {
             stale_after_ms: ms(cfg.stale_after),
             checksum_max_failures: cfg.checksum_max_failures,
             checksum_window_ms: ms(cfg.checksum_window),
+            checkpoint_every_ms: cfg.recorder.as_ref().map(|_| 60_000),
         });
         let clock = self.inner.clock;
         let mut buf = Vec::with_capacity(256);
@@ -153,26 +154,35 @@ impl Hub {
                         break;
                     }
                     let now = mono_ms(clock);
-                    if let Some(tap) = &cfg.recorder {
-                        for ev in &buf {
-                            // Book states are recorded as the hub publishes them (below),
-                            // whatever caused them.
-                            let subscribed = match ev {
-                                FeedEvent::Book { symbol, .. }
-                                | FeedEvent::Trades { symbol, .. } => venue.slot(symbol).is_some(),
-                                FeedEvent::State { .. } | FeedEvent::Connection { .. } => false,
-                            };
-                            if subscribed {
-                                tap.send(venue.id(), ev);
-                            }
-                        }
-                    }
+                    let tap = cfg.recorder.as_deref();
                     for ev in buf.drain(..) {
                         match ev {
                             FeedEvent::Trades { symbol, trades } => {
                                 // Trades of a book no longer subscribed are dropped.
                                 if let Some(slot) = venue.slot(&symbol) {
+                                    if let Some(tap) = tap {
+                                        tap.send(venue.id(), Recording::Feed(FeedEvent::Trades {
+                                            symbol: symbol.clone(),
+                                            trades: trades.clone(),
+                                        }));
+                                    }
                                     slot.record_trades(trades, Timestamp::now());
+                                }
+                            }
+                            FeedEvent::Book { symbol, event, received } => {
+                                let subscribed = state.book_event(
+                                    &*venue, &symbol, &event, received, now, &mut resyncs,
+                                );
+                                // Applied first, then handed on without a copy.
+                                if let Some(tap) = tap.filter(|_| subscribed) {
+                                    tap.send(venue.id(), Recording::Feed(FeedEvent::Book {
+                                        symbol,
+                                        event,
+                                        received,
+                                    }));
+                                    for (symbol, at, bids, asks) in state.take_checkpoints() {
+                                        tap.send(venue.id(), Recording::Checkpoint { symbol, at, bids, asks });
+                                    }
                                 }
                             }
                             ev => state.handle(&*venue, ev, now, &mut resyncs),
@@ -229,11 +239,11 @@ impl Venue {
                 {
                     tap.send(
                         id,
-                        &FeedEvent::State {
+                        Recording::Feed(FeedEvent::State {
                             symbol: lb.pair.symbol.clone(),
                             state: lb.health.state,
                             reason: lb.health.last_error.clone(),
-                        },
+                        }),
                     );
                 }
                 slot.tx.send_replace(Arc::new(BookSnapshot {
