@@ -30,7 +30,7 @@ pub use book::{
 };
 pub use exchange::{ExchangeId, UnknownExchange};
 pub use health::{BookHealth, BookState, UnknownBookState};
-pub use kline::{Interval, Kline, UnknownInterval};
+pub use kline::{Interval, Kline, UnknownInterval, civil_from_days, days_from_civil};
 pub use num::{Level, NumError, Price, Qty, decimal_from_str};
 pub use pair::{Pair, PairIndex, PairStatus};
 pub use side::{BookSide, Side, UnknownBookSide, UnknownSide};

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use model::Timestamp;
+use model::{Timestamp, civil_from_days, days_from_civil};
 
 use crate::writer::{TapeWriter, WriterConfig};
 use crate::{TapeError, TapeEvent, TapeHeader};
@@ -202,37 +202,13 @@ fn parse_hour(name: &str) -> Option<i64> {
         return None;
     }
     let y: i64 = date.get(0..4)?.parse().ok()?;
-    let m: u32 = date.get(4..6)?.parse().ok()?;
-    let d: u32 = date.get(6..8)?.parse().ok()?;
+    let m: i64 = date.get(4..6)?.parse().ok()?;
+    let d: i64 = date.get(6..8)?.parse().ok()?;
     let h: i64 = hh.parse().ok()?;
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(0..24).contains(&h) {
         return None;
     }
     Some(days_from_civil(y, m, d) * 24 + h)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

@@ -85,7 +85,11 @@ impl TapeWriter {
         h.extend_from_slice(&(body.len() as u32).to_le_bytes());
         h.extend_from_slice(&body);
         file.write_all(&h)?;
-        Ok(TapeWriter {
+        Ok(TapeWriter::on(file, path, config, h.len()))
+    }
+
+    fn on(file: File, path: PathBuf, config: WriterConfig, bytes: usize) -> Self {
+        TapeWriter {
             file,
             path,
             config,
@@ -94,10 +98,10 @@ impl TapeWriter {
             book_ok: false,
             last_checkpoint: None,
             stats: WriterStats {
-                bytes: h.len() as u64,
+                bytes: bytes as u64,
                 ..WriterStats::default()
             },
-        })
+        }
     }
 
     /// Open an existing tape to append to it: a torn tail (a block cut short by a crash) is
@@ -111,19 +115,7 @@ impl TapeWriter {
         file.set_len(good as u64)?;
         let mut file = file;
         std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0))?;
-        Ok(TapeWriter {
-            file,
-            path,
-            config,
-            block: None,
-            book: OrderBook::new(),
-            book_ok: false,
-            last_checkpoint: None,
-            stats: WriterStats {
-                bytes: good as u64,
-                ..WriterStats::default()
-            },
-        })
+        Ok(TapeWriter::on(file, path, config, good))
     }
 
     /// The file written.
