@@ -97,7 +97,8 @@ impl TryFrom<Decimal> for Price {
     type Error = NumError;
 
     fn try_from(d: Decimal) -> Result<Self, Self::Error> {
-        if d > Decimal::ZERO {
+        // d > 0 without a full comparison (-0 is negative-signed and zero: refused).
+        if d.is_sign_positive() && !d.is_zero() {
             Ok(Price(d))
         } else {
             Err(NumError::NonPositivePrice(d))

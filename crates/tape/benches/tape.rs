@@ -83,6 +83,18 @@ fn bench(c: &mut Criterion) {
     let n = reader.events().count() as u64;
     let mut g = c.benchmark_group("tape");
     g.throughput(Throughput::Elements(n));
+    g.bench_function("read_all_events_cursor", |b| {
+        b.iter(|| {
+            let mut levels = 0usize;
+            let mut c = reader.events().cursor();
+            while let Some(e) = c.next_event() {
+                if let TapeEvent::Book { event, .. } = e.unwrap() {
+                    levels += event.bids.len() + event.asks.len();
+                }
+            }
+            black_box(levels)
+        })
+    });
     g.bench_function("read_all_events", |b| {
         b.iter(|| {
             let mut levels = 0usize;
@@ -154,44 +166,51 @@ fn recording_vs_ingest(c: &mut Criterion) {
         )
     });
     let mut n = 0u64;
-    g.bench_function("record_clone_append", |b| {
-        b.iter_batched_ref(
-            || {
-                n += 1;
-                let path = dir.path().join(format!("r{n}.tape"));
-                let config = WriterConfig {
-                    checkpoint_every_ns: None,
-                    ..WriterConfig::default()
-                };
-                let mut w = TapeWriter::create(&path, &header(), config).unwrap();
-                w.append(&TapeEvent::Book {
-                    local: Timestamp::from_nanos(0),
-                    event: snapshot.clone(),
-                })
-                .unwrap();
-                w.flush().unwrap();
-                // The events as the hub hands them over (owned; made outside the timing).
-                let owned: Vec<TapeEvent> = events
-                    .iter()
-                    .enumerate()
-                    .map(|(i, ev)| TapeEvent::Book {
-                        local: Timestamp::from_nanos(2 + i as i64 * 100_000_000),
-                        event: ev.clone(),
+    // Appending with a write every 10 frames (the recorder's once a second at 100 ms), and
+    // encoding alone (the block is written after the timing).
+    for (name, flush_every) in [
+        ("record_append", Some(10)),
+        ("record_encode_only", None::<usize>),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || {
+                    n += 1;
+                    let path = dir.path().join(format!("r{n}.tape"));
+                    let config = WriterConfig {
+                        checkpoint_every_ns: None,
+                        ..WriterConfig::default()
+                    };
+                    let mut w = TapeWriter::create(&path, &header(), config).unwrap();
+                    w.append(&TapeEvent::Book {
+                        local: Timestamp::from_nanos(0),
+                        event: snapshot.clone(),
                     })
-                    .collect();
-                (w, owned)
-            },
-            |(w, owned)| {
-                for (i, ev) in owned.iter().enumerate() {
-                    w.append(ev).unwrap();
-                    if i % 10 == 9 {
-                        w.flush().unwrap();
+                    .unwrap();
+                    w.flush().unwrap();
+                    // The events as the hub hands them over (owned; made outside the timing).
+                    let owned: Vec<TapeEvent> = events
+                        .iter()
+                        .enumerate()
+                        .map(|(i, ev)| TapeEvent::Book {
+                            local: Timestamp::from_nanos(2 + i as i64 * 100_000_000),
+                            event: ev.clone(),
+                        })
+                        .collect();
+                    (w, owned)
+                },
+                |(w, owned)| {
+                    for (i, ev) in owned.iter().enumerate() {
+                        w.append(ev).unwrap();
+                        if flush_every.is_some_and(|k| i % k == k - 1) {
+                            w.flush().unwrap();
+                        }
                     }
-                }
-            },
-            criterion::BatchSize::PerIteration,
-        )
-    });
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -187,6 +187,30 @@ impl Encoder {
     }
 }
 
+/// Level vectors to decode into, kept between events.
+#[derive(Debug, Default)]
+pub(crate) struct Buffers {
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+}
+
+impl Buffers {
+    /// Take back the vectors of an event that is no longer needed.
+    pub(crate) fn recycle(&mut self, ev: TapeEvent) {
+        match ev {
+            TapeEvent::Book { event, .. } => {
+                self.bids = event.bids;
+                self.asks = event.asks;
+            }
+            TapeEvent::Checkpoint { bids, asks, .. } => {
+                self.bids = bids;
+                self.asks = asks;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Decodes the records of one block's payload.
 pub(crate) struct Decoder<'a> {
     b: &'a [u8],
@@ -209,14 +233,16 @@ impl<'a> Decoder<'a> {
         Ok((d, checkpoint, first))
     }
 
-    pub(crate) fn next_event(&mut self) -> Option<Result<TapeEvent, Bad>> {
+    /// The next event, its levels in the vectors of `bufs` (taken; give them back with
+    /// [`Buffers::recycle`] to decode without allocating).
+    pub(crate) fn next_reusing(&mut self, bufs: &mut Buffers) -> Option<Result<TapeEvent, Bad>> {
         if self.b.is_empty() {
             return None;
         }
-        Some(self.event())
+        Some(self.event(bufs))
     }
 
-    fn event(&mut self) -> Result<TapeEvent, Bad> {
+    fn event(&mut self, bufs: &mut Buffers) -> Result<TapeEvent, Bad> {
         let kind = self.byte()?;
         let local = i128::from(self.prev.ts) + unzigzag(self.varint()?);
         let local = i64::try_from(local).map_err(|_| "time out of range")?;
@@ -245,8 +271,8 @@ impl<'a> Decoder<'a> {
                 } else {
                     None
                 };
-                let bids = self.levels()?;
-                let asks = self.levels()?;
+                let bids = self.levels(std::mem::take(&mut bufs.bids))?;
+                let asks = self.levels(std::mem::take(&mut bufs.asks))?;
                 let kind = if kind == SNAPSHOT {
                     BookEventKind::Snapshot
                 } else {
@@ -266,8 +292,8 @@ impl<'a> Decoder<'a> {
             }
             CHECKPOINT => TapeEvent::Checkpoint {
                 local: at,
-                bids: self.levels()?,
-                asks: self.levels()?,
+                bids: self.levels(std::mem::take(&mut bufs.bids))?,
+                asks: self.levels(std::mem::take(&mut bufs.asks))?,
             },
             TRADE => {
                 let trade_id = match self.byte()? {
@@ -339,13 +365,14 @@ impl<'a> Decoder<'a> {
         ))
     }
 
-    fn levels(&mut self) -> Result<Vec<Level>, Bad> {
+    fn levels(&mut self, mut out: Vec<Level>) -> Result<Vec<Level>, Bad> {
         let n = usize::try_from(self.varint()?).map_err(|_| "length")?;
         // Each level takes at least two bytes: a count beyond that is corruption.
         if n > self.b.len() / 2 {
             return Err("level count beyond the block");
         }
-        let mut out = Vec::with_capacity(n);
+        out.clear();
+        out.reserve(n);
         for _ in 0..n {
             let price = self.price()?;
             out.push(Level::new(price, self.qty()?));
@@ -360,6 +387,7 @@ impl<'a> Decoder<'a> {
             let m = pm
                 .checked_add(unzigzag(code >> 1))
                 .ok_or("price out of range")?;
+            self.prev.price = Some((m, ps));
             match i64::try_from(m) {
                 Ok(small) => Decimal::try_new(small, ps).map_err(|_| "price out of range")?,
                 Err(_) => {
@@ -367,9 +395,10 @@ impl<'a> Decoder<'a> {
                 }
             }
         } else {
-            from_qty_code(code >> 1)?
+            let d = from_qty_code(code >> 1)?;
+            self.prev.price = Some((d.mantissa(), d.scale()));
+            d
         };
-        self.prev.price = Some((d.mantissa(), d.scale()));
         Price::try_from(d).map_err(|_| "price not positive")
     }
 
@@ -384,6 +413,13 @@ impl<'a> Decoder<'a> {
     }
 
     fn varint(&mut self) -> Result<u128, Bad> {
+        // One byte: counts, small changes.
+        if let Some((&x, rest)) = self.b.split_first()
+            && x < 0x80
+        {
+            self.b = rest;
+            return Ok(u128::from(x));
+        }
         // Almost every value fits in 63 bits: gather those in a u64.
         let mut v = 0u64;
         for (i, x) in self.b.iter().take(9).enumerate() {
@@ -426,7 +462,16 @@ fn from_qty_code(code: u128) -> Result<Decimal, Bad> {
     Ok(d)
 }
 
-pub(crate) fn put_varint(w: &mut Vec<u8>, mut v: u128) {
+pub(crate) fn put_varint(w: &mut Vec<u8>, v: u128) {
+    if let Ok(mut small) = u64::try_from(v) {
+        while small >= 0x80 {
+            w.push((small as u8) | 0x80);
+            small >>= 7;
+        }
+        w.push(small as u8);
+        return;
+    }
+    let mut v = v;
     while v >= 0x80 {
         w.push((v as u8) | 0x80);
         v >>= 7;

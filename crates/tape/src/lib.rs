@@ -21,7 +21,7 @@ mod writer;
 use model::{BookEvent, BookSide, BookState, Level, Price, Qty, Timestamp, Trade};
 
 pub use dir::{TapeDir, TapeFile};
-pub use reader::{Events, TapeReader};
+pub use reader::{Cursor, Events, TapeReader};
 pub use writer::{TapeWriter, WriterConfig, WriterStats};
 
 /// One thing that happened to a book, as recorded.

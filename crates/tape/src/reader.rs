@@ -6,7 +6,7 @@ use std::path::Path;
 
 use model::Timestamp;
 
-use crate::codec::Decoder;
+use crate::codec::{Buffers, Decoder};
 use crate::{TapeError, TapeEvent, TapeHeader};
 
 /// The first bytes of every tape.
@@ -158,9 +158,24 @@ impl Iterator for Events<'_> {
     type Item = Result<TapeEvent, TapeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.next_with(&mut Buffers::default())
+    }
+}
+
+impl<'a> Events<'a> {
+    /// These events through a [`Cursor`], which decodes without allocating.
+    pub fn cursor(self) -> Cursor<'a> {
+        Cursor {
+            events: self,
+            bufs: Buffers::default(),
+            current: None,
+        }
+    }
+
+    fn next_with(&mut self, bufs: &mut Buffers) -> Option<Result<TapeEvent, TapeError>> {
         loop {
             if let Some((dec, offset)) = &mut self.current {
-                match dec.next_event() {
+                match dec.next_reusing(bufs) {
                     Some(Ok(e)) => return Some(Ok(e)),
                     Some(Err(what)) => {
                         let offset = *offset;
@@ -184,6 +199,27 @@ impl Iterator for Events<'_> {
                     }));
                 }
             }
+        }
+    }
+}
+
+/// Events in tape order decoded into one event that is reused (its level vectors too): no
+/// allocation per event once warm, for replays that read many events and keep none.
+pub struct Cursor<'a> {
+    events: Events<'a>,
+    bufs: Buffers,
+    current: Option<TapeEvent>,
+}
+
+impl Cursor<'_> {
+    /// The next event (valid until the next call); an error ends the tape.
+    pub fn next_event(&mut self) -> Option<Result<&TapeEvent, TapeError>> {
+        if let Some(ev) = self.current.take() {
+            self.bufs.recycle(ev);
+        }
+        match self.events.next_with(&mut self.bufs)? {
+            Ok(ev) => Some(Ok(self.current.insert(ev))),
+            Err(e) => Some(Err(e)),
         }
     }
 }

@@ -163,6 +163,13 @@ proptest! {
         let plain: Vec<TapeEvent> =
             read.iter().filter(|e| !matches!(e, TapeEvent::Checkpoint { .. })).cloned().collect();
         prop_assert_eq!(&plain, &events);
+        // The cursor reads the same events, reusing its buffers.
+        let mut c = r.events().cursor();
+        let mut via_cursor = Vec::new();
+        while let Some(e) = c.next_event() {
+            via_cursor.push(e.unwrap().clone());
+        }
+        prop_assert_eq!(&via_cursor, &read);
         for (i, e) in read.iter().enumerate() {
             if let TapeEvent::Checkpoint { bids, asks, .. } = e {
                 let before = book_of(read[..i].iter());
