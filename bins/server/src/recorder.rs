@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use market::{FeedEvent, Recorded, RecorderTap, Recording};
-use model::{BookState, ExchangeId, Timestamp};
+use model::{BookState, ExchangeId, Symbol, Timestamp};
 use tape::{TapeDir, TapeEvent, WriterConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,10 @@ use tracing::{info, warn};
 
 /// Events the hub may hold for the recorder before it drops (about 10 s of a busy venue).
 const QUEUE: usize = 65_536;
+/// Events taken at once.
+const BATCH: usize = 4_096;
+/// How long the recorder lets events gather after a batch.
+const GATHER: Duration = Duration::from_millis(20);
 
 /// A running recorder.
 #[derive(Debug)]
@@ -130,20 +134,25 @@ async fn run(
     retention_days: u32,
     shutdown: CancellationToken,
 ) {
-    let mut books: HashSet<(ExchangeId, String)> = HashSet::new();
+    let mut books: HashSet<(ExchangeId, Symbol)> = HashSet::new();
     let mut flush = tokio::time::interval(Duration::from_secs(1));
     let mut sweep = tokio::time::interval(Duration::from_secs(3_600));
     let mut dropped = 0u64;
-    let mut buf = Vec::with_capacity(512);
+    let mut buf = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            n = rx.recv_many(&mut buf, 512) => {
+            n = rx.recv_many(&mut buf, BATCH) => {
                 if n == 0 {
                     break;
                 }
                 for r in buf.drain(..) {
                     record(&mut tapes, &mut books, r);
+                }
+                // Let events gather: one wake-up per batch, not per event (the tapes are
+                // written once a second anyway); a full batch means more is waiting.
+                if n < BATCH {
+                    tokio::time::sleep(GATHER).await;
                 }
             }
             Some(c) = consumed.recv() => append(&mut tapes, c.exchange, &c.symbol, &c.event),
@@ -155,7 +164,7 @@ async fn run(
                     let at = Timestamp::now();
                     for (e, s) in &books {
                         let ev = TapeEvent::State { local: at, state: BookState::Resyncing };
-                        append(&mut tapes, *e, s, &ev);
+                        append(&mut tapes, *e, s.as_str(), &ev);
                     }
                 }
                 if let Err(e) = tapes.flush() {
@@ -182,7 +191,7 @@ async fn run(
     }
 }
 
-fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, String)>, r: Recorded) {
+fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, Symbol)>, r: Recorded) {
     let ex = r.exchange;
     let feed = match r.event {
         Recording::Feed(f) => f,
@@ -207,7 +216,7 @@ fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, String)>, r: Rec
             event,
             received,
         } => {
-            books.insert((ex, symbol.to_string()));
+            note(books, ex, &symbol);
             let ev = TapeEvent::Book {
                 local: received,
                 event,
@@ -220,12 +229,20 @@ fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, String)>, r: Rec
             }
         }
         FeedEvent::State { symbol, state, .. } => {
-            books.insert((ex, symbol.to_string()));
+            note(books, ex, &symbol);
             let ev = TapeEvent::State { local: r.at, state };
             append(tapes, ex, symbol.as_str(), &ev);
         }
         // The hub records book states as it publishes them (a lost connection included).
         FeedEvent::Connection { .. } => {}
+    }
+}
+
+/// Remember a recorded book (without allocating when it is known).
+fn note(books: &mut HashSet<(ExchangeId, Symbol)>, ex: ExchangeId, symbol: &Symbol) {
+    let key = (ex, symbol.clone());
+    if !books.contains(&key) {
+        books.insert(key);
     }
 }
 

@@ -34,7 +34,8 @@ pub struct TapeFile {
 pub struct TapeDir {
     root: PathBuf,
     config: WriterConfig,
-    open: HashMap<(String, String), (i64, TapeWriter)>,
+    /// Open writers by exchange, then symbol (looked up without allocating).
+    open: HashMap<String, HashMap<String, (i64, TapeWriter)>>,
 }
 
 impl TapeDir {
@@ -63,10 +64,13 @@ impl TapeDir {
         ev: &TapeEvent,
     ) -> Result<(), TapeError> {
         let hour = ev.local().as_nanos().div_euclid(HOUR_NS);
-        let key = (exchange.to_owned(), symbol.to_owned());
-        let current = self.open.get(&key).map(|(h, _)| *h);
-        if current.is_none_or(|h| hour > h) {
-            if let Some((_, mut w)) = self.open.remove(&key) {
+        if let Some((h, w)) = self.open.get_mut(exchange).and_then(|m| m.get_mut(symbol))
+            && hour <= *h
+        {
+            return w.append(ev);
+        }
+        {
+            if let Some((_, mut w)) = self.open.get_mut(exchange).and_then(|m| m.remove(symbol)) {
                 w.flush()?;
             }
             let path = self.path_of(exchange, symbol, hour);
@@ -83,17 +87,19 @@ impl TapeDir {
                 };
                 TapeWriter::create(&path, &header, self.config)?
             };
-            self.open.insert(key.clone(), (hour, w));
-        }
-        match self.open.get_mut(&key) {
-            Some((_, w)) => w.append(ev),
-            None => Ok(()),
+            let (_, w) = self
+                .open
+                .entry(exchange.to_owned())
+                .or_default()
+                .entry(symbol.to_owned())
+                .or_insert((hour, w));
+            w.append(ev)
         }
     }
 
     /// Write out every open tape's current block.
     pub fn flush(&mut self) -> Result<(), TapeError> {
-        for (_, w) in self.open.values_mut() {
+        for (_, w) in self.open.values_mut().flat_map(|m| m.values_mut()) {
             w.flush()?;
         }
         Ok(())
@@ -101,7 +107,7 @@ impl TapeDir {
 
     /// Close the tape of a book (it is no longer recorded).
     pub fn close(&mut self, exchange: &str, symbol: &str) -> Result<(), TapeError> {
-        if let Some((_, mut w)) = self.open.remove(&(exchange.to_owned(), symbol.to_owned())) {
+        if let Some((_, mut w)) = self.open.get_mut(exchange).and_then(|m| m.remove(symbol)) {
             w.flush()?;
         }
         Ok(())
@@ -113,12 +119,8 @@ impl TapeDir {
         let mut removed = 0;
         for f in list(&self.root)? {
             if f.hour.as_nanos() + HOUR_NS <= cutoff {
-                let key = (f.exchange.clone(), f.symbol.clone());
-                if self
-                    .open
-                    .get(&key)
-                    .is_some_and(|(h, _)| *h * HOUR_NS == f.hour.as_nanos())
-                {
+                let open = self.open.get(&f.exchange).and_then(|m| m.get(&f.symbol));
+                if open.is_some_and(|(h, _)| *h * HOUR_NS == f.hour.as_nanos()) {
                     continue;
                 }
                 std::fs::remove_file(&f.path)?;

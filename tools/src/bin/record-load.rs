@@ -1,0 +1,136 @@
+//! What the lab's recorder costs the whole ingest path: the hub following N simulated books
+//! (each updated every `--interval-ms`), the process's CPU time measured over `--secs`, first
+//! without recording, then with the server's recorder writing every event to tapes.
+//!
+//! `cargo run --release -p papertwap-tools --bin record-load -- --books 50 --interval-ms 10 --secs 20`
+//!
+//! "Ingest" here is everything the process does to keep the books: the simulated venue
+//! generating events (in place of the network and the parser), the hub applying them and
+//! publishing snapshots. The recorder's share is the CPU the second phase adds.
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use market::{Exchange, Hub, HubConfig};
+use model::{ExchangeId, Timestamp};
+use sim::{SimConfig, SimExchange};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Books followed (the sim's 4 markets plus synthetic copies of BTC-USDT).
+    #[arg(long, default_value_t = 50)]
+    books: usize,
+    /// Time between two updates of each book, ms.
+    #[arg(long, default_value_t = 10)]
+    interval_ms: u64,
+    /// Seconds measured per phase.
+    #[arg(long, default_value_t = 20)]
+    secs: u64,
+}
+
+/// CPU seconds (user + system) this process has used.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with ')'): utime is the 12th, stime the 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
+    let dir = tempfile::tempdir()?;
+    let mut specs = sim::SimSpec::defaults();
+    let mut symbols: Vec<String> = specs
+        .iter()
+        .map(|s| format!("{}-{}", s.base, s.quote))
+        .collect();
+    for i in 0..args.books.saturating_sub(specs.len()) {
+        let mut extra = specs[0].clone();
+        // A tool binary: the few names live for the whole run.
+        extra.base = Box::leak(format!("S{:03}", i + 1).into_boxed_str());
+        symbols.push(format!("{}-{}", extra.base, extra.quote));
+        specs.push(extra);
+    }
+    symbols.truncate(args.books.max(1));
+    let sim: Arc<dyn Exchange> = Arc::new(SimExchange::with_specs(
+        SimConfig {
+            update_interval: Duration::from_millis(args.interval_ms),
+            history_minutes: 0,
+            ..SimConfig::default()
+        },
+        specs,
+        Timestamp::now(),
+    )?);
+    let stop_recorder = CancellationToken::new();
+    let recorder = if record {
+        Some(papertwap_server::recorder::start(
+            dir.path().join("tapes"),
+            7,
+            stop_recorder.clone(),
+        )?)
+    } else {
+        None
+    };
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(
+        HubConfig {
+            default_symbols: [(ExchangeId::Sim, symbols.clone())].into(),
+            recorder: recorder.as_ref().map(|r| r.tap.clone()),
+            ..HubConfig::default()
+        },
+        vec![sim],
+        shutdown.child_token(),
+    );
+    hub.pairs_within(ExchangeId::Sim, Duration::from_secs(10))
+        .await?;
+    // Let every book go live before measuring.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let messages = || {
+        hub.exchanges()
+            .iter()
+            .find(|e| e.id == ExchangeId::Sim)
+            .map_or(0, |e| e.messages)
+    };
+    let (m0, c0, t0) = (messages(), cpu_secs(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(args.secs)).await;
+    let (m1, c1, wall) = (messages(), cpu_secs(), t0.elapsed().as_secs_f64());
+    shutdown.cancel();
+    hub.wait().await;
+    let mut bytes = 0;
+    if let Some(r) = recorder {
+        stop_recorder.cancel();
+        let _ = r.task.await;
+        anyhow::ensure!(
+            r.tap.dropped() == 0,
+            "the recorder dropped {} events",
+            r.tap.dropped()
+        );
+        bytes = tape::dir::list(dir.path().join("tapes"))?
+            .iter()
+            .map(|f| f.bytes)
+            .sum();
+    }
+    Ok(((c1 - c0) / wall, (m1 - m0) / args.secs.max(1), bytes))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (off, rate, _) = phase(&args, false).await?;
+    let (on, rate_on, bytes) = phase(&args, true).await?;
+    println!(
+        "{} books, an update each every {} ms: {rate} book events/s without recording, {rate_on} with",
+        args.books, args.interval_ms
+    );
+    println!("CPU without recording: {off:.3} cores; with: {on:.3} cores");
+    println!(
+        "the recorder adds {:.1} % to the ingest path's CPU; {bytes} bytes of tape in {} s (and the warm-up)",
+        (on - off) / off * 100.0,
+        args.secs
+    );
+    Ok(())
+}
