@@ -4,6 +4,27 @@
 //! # Invariant
 //! Every loop a tool runs is bounded in count and time and stops by itself.
 
+/// The sim's markets for `books` followed books: its default markets plus synthetic copies
+/// of the first (`S001-USDT`, …), and the symbols to follow (the first `books`).
+pub fn sim_books(books: usize) -> (Vec<sim::SimSpec>, Vec<String>) {
+    let mut specs = sim::SimSpec::defaults();
+    let mut symbols: Vec<String> = specs
+        .iter()
+        .map(|s| format!("{}-{}", s.base, s.quote))
+        .collect();
+    for i in 0..books.saturating_sub(specs.len()) {
+        let Some(mut extra) = specs.first().cloned() else {
+            break;
+        };
+        // A tool: the few names live for the whole run.
+        extra.base = Box::leak(format!("S{:03}", i + 1).into_boxed_str());
+        symbols.push(format!("{}-{}", extra.base, extra.quote));
+        specs.push(extra);
+    }
+    symbols.truncate(books.max(1));
+    (specs, symbols)
+}
+
 /// Percentiles of a sample (sorted copy): `(p50, p99, max)`.
 pub fn percentiles(samples: &[f64]) -> (f64, f64, f64) {
     if samples.is_empty() {

@@ -43,19 +43,7 @@ fn cpu_secs() -> f64 {
 
 async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
     let dir = tempfile::tempdir()?;
-    let mut specs = sim::SimSpec::defaults();
-    let mut symbols: Vec<String> = specs
-        .iter()
-        .map(|s| format!("{}-{}", s.base, s.quote))
-        .collect();
-    for i in 0..args.books.saturating_sub(specs.len()) {
-        let mut extra = specs[0].clone();
-        // A tool binary: the few names live for the whole run.
-        extra.base = Box::leak(format!("S{:03}", i + 1).into_boxed_str());
-        symbols.push(format!("{}-{}", extra.base, extra.quote));
-        specs.push(extra);
-    }
-    symbols.truncate(args.books.max(1));
+    let (specs, symbols) = papertwap_tools::sim_books(args.books);
     let sim: Arc<dyn Exchange> = Arc::new(SimExchange::with_specs(
         SimConfig {
             update_interval: Duration::from_millis(args.interval_ms),
