@@ -3,13 +3,12 @@
 //! `store.tape_dir`, off the ingest path (the hub hands events over a bounded channel and
 //! never waits; what it had to drop is counted and marked in the tapes as a resync).
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use market::{FeedEvent, Recorded, RecorderTap, Recording};
-use model::{BookState, ExchangeId, Symbol, Timestamp};
+use model::{BookState, ExchangeId, Timestamp};
 use tape::{TapeDir, TapeEvent, WriterConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -134,7 +133,6 @@ async fn run(
     retention_days: u32,
     shutdown: CancellationToken,
 ) {
-    let mut books: HashSet<(ExchangeId, Symbol)> = HashSet::new();
     let mut flush = tokio::time::interval(Duration::from_secs(1));
     let mut sweep = tokio::time::interval(Duration::from_secs(3_600));
     let mut dropped = 0u64;
@@ -147,7 +145,7 @@ async fn run(
                     break;
                 }
                 for r in buf.drain(..) {
-                    record(&mut tapes, &mut books, r);
+                    record(&mut tapes, r);
                 }
                 // Let events gather: one wake-up per batch, not per event (the tapes are
                 // written once a second anyway); a full batch means more is waiting.
@@ -161,10 +159,9 @@ async fn run(
                 if now > dropped {
                     warn!(dropped = now - dropped, "the recorder fell behind; the tapes are marked resyncing until the venues' next snapshots");
                     dropped = now;
-                    let at = Timestamp::now();
-                    for (e, s) in &books {
-                        let ev = TapeEvent::State { local: at, state: BookState::Resyncing };
-                        append(&mut tapes, *e, s.as_str(), &ev);
+                    let ev = TapeEvent::State { local: Timestamp::now(), state: BookState::Resyncing };
+                    if let Err(e) = tapes.append_all(&ev) {
+                        warn!(error = %e, "could not mark the tapes");
                     }
                 }
                 if let Err(e) = tapes.flush() {
@@ -181,7 +178,7 @@ async fn run(
         }
     }
     while let Ok(r) = rx.try_recv() {
-        record(&mut tapes, &mut books, r);
+        record(&mut tapes, r);
     }
     while let Ok(c) = consumed.try_recv() {
         append(&mut tapes, c.exchange, &c.symbol, &c.event);
@@ -191,7 +188,7 @@ async fn run(
     }
 }
 
-fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, Symbol)>, r: Recorded) {
+fn record(tapes: &mut TapeDir, r: Recorded) {
     let ex = r.exchange;
     let feed = match r.event {
         Recording::Feed(f) => f,
@@ -216,7 +213,6 @@ fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, Symbol)>, r: Rec
             event,
             received,
         } => {
-            note(books, ex, &symbol);
             let ev = TapeEvent::Book {
                 local: received,
                 event,
@@ -229,20 +225,11 @@ fn record(tapes: &mut TapeDir, books: &mut HashSet<(ExchangeId, Symbol)>, r: Rec
             }
         }
         FeedEvent::State { symbol, state, .. } => {
-            note(books, ex, &symbol);
             let ev = TapeEvent::State { local: r.at, state };
             append(tapes, ex, symbol.as_str(), &ev);
         }
         // The hub records book states as it publishes them (a lost connection included).
         FeedEvent::Connection { .. } => {}
-    }
-}
-
-/// Remember a recorded book (without allocating when it is known).
-fn note(books: &mut HashSet<(ExchangeId, Symbol)>, ex: ExchangeId, symbol: &Symbol) {
-    let key = (ex, symbol.clone());
-    if !books.contains(&key) {
-        books.insert(key);
     }
 }
 

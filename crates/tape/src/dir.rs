@@ -97,6 +97,14 @@ impl TapeDir {
         }
     }
 
+    /// Append an event to every open tape (a mark that concerns them all).
+    pub fn append_all(&mut self, ev: &TapeEvent) -> Result<(), TapeError> {
+        for (_, w) in self.open.values_mut().flat_map(|m| m.values_mut()) {
+            w.append(ev)?;
+        }
+        Ok(())
+    }
+
     /// Write out every open tape's current block.
     pub fn flush(&mut self) -> Result<(), TapeError> {
         for (_, w) in self.open.values_mut().flat_map(|m| m.values_mut()) {
@@ -249,6 +257,8 @@ mod tests {
         tapes
             .append("binance", "ETH-USDT", &state(490_002))
             .unwrap();
+        // A mark for every open tape: the current hour's two files take it.
+        tapes.append_all(&state(490_002)).unwrap();
         tapes.flush().unwrap();
         let files = list(tapes.root()).unwrap();
         let names: Vec<(String, i64)> = files
@@ -266,6 +276,12 @@ mod tests {
         );
         let r = crate::TapeReader::open(&files[1].path).unwrap();
         assert_eq!(r.events().count(), 2);
+        for f in [&files[0], &files[3]] {
+            assert_eq!(
+                crate::TapeReader::open(&f.path).unwrap().events().count(),
+                2
+            );
+        }
         // Two days kept at hour 490 050: the hours that ended before 490 002 go.
         let now = Timestamp::from_nanos(490_050 * HOUR_NS);
         assert_eq!(tapes.sweep(now, 2).unwrap(), 2);
