@@ -153,7 +153,10 @@ impl Application {
             message_burst: settings.feed.message_burst,
             ..api::WsConfig::default()
         };
-        let state = api::AppState::new(hub.clone(), accounts, trading, limits, ws);
+        let mut state = api::AppState::new(hub.clone(), accounts, trading, limits, ws);
+        if let (Some(dir), Some((_, r))) = (settings.store.tape_folder(), &recorder) {
+            state = state.with_lab(Arc::new(ports::TapeLab::new(dir, hub.clone(), r.flusher())));
+        }
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding server.bind {}", settings.server.bind))?;
         let addr = listener.local_addr()?;

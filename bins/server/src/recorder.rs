@@ -3,12 +3,13 @@
 //! `store.tape_dir`, off the ingest path (the hub hands events over a bounded channel and
 //! never waits; what it had to drop is counted and marked in the tapes as a resync).
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use market::{FeedEvent, Recorded, RecorderTap, Recording};
-use model::{BookState, ExchangeId, Timestamp};
+use model::{BookState, ExchangeId, Symbol, Timestamp};
 use tape::{TapeDir, TapeEvent, WriterConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,22 @@ pub struct Recorder {
     /// The task: it ends, tapes flushed, when its token is cancelled.
     pub task: tokio::task::JoinHandle<()>,
     consumed: mpsc::Sender<Consumed>,
+    flushes: mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Asks the recorder to write out what it holds (a what-if about to read the tapes).
+#[derive(Debug, Clone)]
+pub struct Flusher(mpsc::Sender<tokio::sync::oneshot::Sender<()>>);
+
+impl Flusher {
+    /// Return once everything handed to the recorder so far is written to the tapes (or
+    /// at once when the recorder has stopped).
+    pub async fn flush(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.0.send(tx).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
 }
 
 /// Liquidity a paper fill took, on its way to the book's tape.
@@ -54,12 +71,16 @@ pub fn start(
         .map_err(|e| anyhow::anyhow!("store.tape_dir {}: {e}", dir.display()))?;
     let (tx, rx) = mpsc::channel(QUEUE);
     let (consumed, consumed_rx) = mpsc::channel(QUEUE);
+    let (flushes, flush_rx) = mpsc::channel(64);
     let tap = Arc::new(RecorderTap::new(tx));
     info!(dir = %dir.display(), retention_days, "recording books to tapes");
     let task = tokio::spawn(run(
         tapes,
-        rx,
-        consumed_rx,
+        Inputs {
+            rx,
+            consumed: consumed_rx,
+            flushes: flush_rx,
+        },
         tap.clone(),
         retention_days,
         shutdown,
@@ -68,12 +89,20 @@ pub fn start(
         tap,
         task,
         consumed,
+        flushes,
     })
 }
 
 impl Recorder {
+    /// A handle that makes the recorder write out what it holds.
+    pub fn flusher(&self) -> Flusher {
+        Flusher(self.flushes.clone())
+    }
+
     /// Record the liquidity every filled slice takes (what a what-if of another order must
-    /// not take again), from the engine's published updates, until `shutdown`.
+    /// not take again), from the engine's published updates, until `shutdown`; and when the
+    /// last open order of a book ends, that the book's paper ledger is released (the engine
+    /// forgets it then).
     pub fn follow_fills(
         &self,
         mut updates: tokio::sync::broadcast::Receiver<Arc<engine::Update>>,
@@ -81,6 +110,7 @@ impl Recorder {
     ) {
         let tx = self.consumed.clone();
         tokio::spawn(async move {
+            let mut open: HashMap<(ExchangeId, Symbol), HashSet<i64>> = HashMap::new();
             loop {
                 let u = tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -97,25 +127,7 @@ impl Recorder {
                     }
                     Err(_) => return,
                 };
-                let Some(s) = &u.slice else { continue };
-                let o = &u.order;
-                for (i, (price, qty)) in s.fills.iter().enumerate() {
-                    let (Ok(price), Ok(qty)) =
-                        (model::Price::try_from(*price), model::Qty::try_from(*qty))
-                    else {
-                        continue;
-                    };
-                    let item = Consumed {
-                        exchange: s.fill_venues.get(i).copied().unwrap_or(o.exchange()),
-                        symbol: o.symbol().to_string(),
-                        event: TapeEvent::Consumed {
-                            local: s.executed_at,
-                            order: o.id(),
-                            side: o.side().takes(),
-                            price,
-                            qty,
-                        },
-                    };
+                for item in fills_of(&u).chain(releases(&mut open, &u)) {
                     if tx.try_send(item).is_err() {
                         warn!("the recorder is behind; a paper fill is not on tape");
                     }
@@ -125,10 +137,80 @@ impl Recorder {
     }
 }
 
+/// The liquidity an update's slice took, as tape events.
+fn fills_of(u: &engine::Update) -> impl Iterator<Item = Consumed> + '_ {
+    let o = &u.order;
+    u.slice.iter().flat_map(move |s| {
+        s.fills
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, (price, qty))| {
+                let shown = s.fill_shown.get(i).copied().unwrap_or(*qty);
+                let (Ok(price), Ok(qty), Ok(shown)) = (
+                    model::Price::try_from(*price),
+                    model::Qty::try_from(*qty),
+                    model::Qty::try_from(shown),
+                ) else {
+                    return None;
+                };
+                Some(Consumed {
+                    exchange: s.fill_venues.get(i).copied().unwrap_or(o.exchange()),
+                    symbol: o.symbol().to_string(),
+                    event: TapeEvent::Consumed {
+                        local: s.executed_at,
+                        order: o.id(),
+                        side: o.side().takes(),
+                        price,
+                        qty,
+                        shown,
+                    },
+                })
+            })
+    })
+}
+
+/// Follow which orders are open on which books; when an update ends a book's last open
+/// order, that book's release.
+fn releases(
+    open: &mut HashMap<(ExchangeId, Symbol), HashSet<i64>>,
+    u: &engine::Update,
+) -> Vec<Consumed> {
+    let o = &u.order;
+    let mut out = Vec::new();
+    for key in o.books() {
+        if o.status().is_open() {
+            open.entry(key).or_default().insert(o.id());
+        } else if let Some(ids) = open.get_mut(&key)
+            && ids.remove(&o.id())
+            && ids.is_empty()
+        {
+            open.remove(&key);
+            out.push(Consumed {
+                exchange: key.0,
+                symbol: key.1.to_string(),
+                event: TapeEvent::Released {
+                    local: o.closed_at().unwrap_or_else(Timestamp::now),
+                },
+            });
+        }
+    }
+    out
+}
+
+/// What the recorder reads: the hub's events, paper fills and flush requests.
+struct Inputs {
+    rx: mpsc::Receiver<Recorded>,
+    consumed: mpsc::Receiver<Consumed>,
+    flushes: mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
+}
+
 async fn run(
     mut tapes: TapeDir,
-    mut rx: mpsc::Receiver<Recorded>,
-    mut consumed: mpsc::Receiver<Consumed>,
+    Inputs {
+        mut rx,
+        mut consumed,
+        mut flushes,
+    }: Inputs,
     tap: Arc<RecorderTap>,
     retention_days: u32,
     shutdown: CancellationToken,
@@ -154,6 +236,18 @@ async fn run(
                 }
             }
             Some(c) = consumed.recv() => append(&mut tapes, c.exchange, &c.symbol, &c.event),
+            Some(done) = flushes.recv() => {
+                while let Ok(r) = rx.try_recv() {
+                    record(&mut tapes, r);
+                }
+                while let Ok(c) = consumed.try_recv() {
+                    append(&mut tapes, c.exchange, &c.symbol, &c.event);
+                }
+                if let Err(e) = tapes.flush() {
+                    warn!(error = %e, "could not write tapes");
+                }
+                let _ = done.send(());
+            }
             _ = flush.tick() => {
                 let now = tap.dropped();
                 if now > dropped {

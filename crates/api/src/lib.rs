@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod auth;
 pub mod convert;
 mod error;
+pub mod lab;
 pub mod metrics;
 mod middleware;
 pub mod openapi;

@@ -29,6 +29,8 @@ pub struct AppState {
     pub ws: Arc<WsState>,
     /// Rendered order bodies, reused while an order is unchanged.
     pub(crate) order_json: Arc<crate::order_cache::OrderJsonCache>,
+    /// The lab (re-runs on tapes), when the server records.
+    pub lab: Option<Arc<dyn crate::lab::Lab>>,
 }
 
 /// The trading side of the state.
@@ -66,6 +68,13 @@ impl AppState {
             http_metrics: Arc::new(HttpMetrics::default()),
             ws: Arc::new(WsState::new(ws)),
             order_json: Arc::default(),
+            lab: None,
         }
+    }
+
+    /// With the lab (what-ifs on the recorded tapes).
+    pub fn with_lab(mut self, lab: Arc<dyn crate::lab::Lab>) -> Self {
+        self.lab = Some(lab);
+        self
     }
 }

@@ -469,6 +469,19 @@ impl Client {
         self.authed(|h, t| h.delete(&url).bearer_auth(t)).await
     }
 
+    /// `POST /orders/{token_id}/whatif`: re-run a finished order on the market recorded during
+    /// its window with `changes` (an empty request re-runs it as it was: the answer then
+    /// says it reproduces the original). Errors: 409 `order_open`, 409 `not_recorded`.
+    pub async fn whatif(
+        &self,
+        token_id: &str,
+        changes: &wire::WhatIfRequest,
+    ) -> Result<wire::WhatIf, Error> {
+        let url = self.url(&format!("/orders/{}/whatif", enc(token_id)));
+        self.authed(|h, t| h.post(&url).bearer_auth(t).json(changes))
+            .await
+    }
+
     /// Poll `GET /orders/{token_id}` every `every` until the order is `filled`, `expired` or
     /// `cancelled`.
     pub async fn wait_for_final(

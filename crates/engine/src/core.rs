@@ -284,6 +284,7 @@ impl Engine {
                     None
                 };
                 rec.fills = w.fill.levels;
+                rec.fill_shown = w.fill.shown;
                 rec.fill_venues = w.venues;
             }
         } else {
@@ -304,6 +305,7 @@ impl Engine {
         // walk's vector holds 4 levels when 1 or 2 were taken).
         rec.fills.shrink_to_fit();
         rec.fill_venues.shrink_to_fit();
+        rec.fill_shown.shrink_to_fit();
         self.marks.add(id, &rec);
         if order.status.is_open() {
             let due = order.due(order.next_index).as_nanos();
@@ -380,6 +382,20 @@ impl Engine {
         }
     }
 
+    /// Replay into the shared ledger what the recording says of it (a re-run,
+    /// [`crate::lab`]): liquidity another order took, or a release of a book's ledger.
+    pub fn replay_ledger(&mut self, e: &crate::lab::LedgerEvent) {
+        match e {
+            crate::lab::LedgerEvent::Consumed(c) => {
+                self.liquidity
+                    .inject(c.exchange, &c.symbol, c.side, c.price, c.shown, c.qty);
+            }
+            crate::lab::LedgerEvent::Released { exchange, symbol } => {
+                self.liquidity.forget(*exchange, symbol);
+            }
+        }
+    }
+
     /// The (exchange, symbol) pairs open orders trade.
     pub fn books_in_use(&self) -> Vec<(ExchangeId, Symbol)> {
         let mut v: Vec<(ExchangeId, Symbol)> = self.in_use.keys().cloned().collect();
@@ -436,6 +452,7 @@ fn single_venue(
         let (bid, ask, mid) = mid_of(book);
         rec.book_seq = health.seq;
         rec.book_age_ms = health.age_ms(now);
+        rec.book_time = health.last_update;
         rec.best_bid = bid;
         rec.best_ask = ask;
         if health.crossed || book.is_crossed() {
@@ -461,6 +478,7 @@ fn single_venue(
         rec.notional = fill.notional;
         rec.short = if fill.qty < target { fill.short } else { None };
         rec.fills = fill.levels;
+        rec.fill_shown = fill.shown;
     });
 }
 

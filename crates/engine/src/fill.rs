@@ -21,6 +21,9 @@ crate::words::words!(ShortReason, "short reason", { LimitPrice => "limit_price",
 pub struct Fill {
     /// `(price, qty)` taken, best level first.
     pub levels: Vec<(Decimal, Decimal)>,
+    /// The quantity the venue showed at each level taken (parallel to `levels`): what a
+    /// replay needs to know how long the paper consumption lasts.
+    pub shown: Vec<Decimal>,
     /// Total quantity.
     pub qty: Decimal,
     /// Σ price·qty.
@@ -88,6 +91,7 @@ impl Liquidity {
             let q = c.available.min(remaining);
             self.commit(exchange, symbol, side, c, q);
             fill.levels.push((c.price, q));
+            fill.shown.push(c.venue_qty);
             fill.qty += q;
             fill.notional += c.price * q;
             remaining -= q;
@@ -178,6 +182,36 @@ impl Liquidity {
             Taken {
                 venue_qty: c.venue_qty,
                 taken: used + q,
+            },
+        );
+    }
+
+    /// Replay a paper fill another order made (recorded on a tape): `qty` taken at `price`
+    /// of that book side while the venue showed `shown`. As [`Liquidity::commit`] does, it
+    /// adds to what was taken at that level if the venue still showed the same quantity,
+    /// and starts afresh if the level had changed.
+    pub fn inject(
+        &mut self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        side: BookSide,
+        price: Decimal,
+        shown: Decimal,
+        qty: Decimal,
+    ) {
+        let taken = self
+            .books
+            .entry((exchange, symbol.clone(), side))
+            .or_default();
+        let used = taken
+            .get(&price)
+            .filter(|t| t.venue_qty == shown)
+            .map_or(Decimal::ZERO, |t| t.taken);
+        taken.insert(
+            price,
+            Taken {
+                venue_qty: shown,
+                taken: used + qty,
             },
         );
     }

@@ -209,6 +209,16 @@ impl EngineHandle {
             .map(OrderDetail::from))
     }
 
+    /// One of a user's orders as stored, with the request it was created from (what the
+    /// lab re-runs). Another user's order is `None`, like a missing one.
+    pub async fn stored(
+        &self,
+        user_id: i64,
+        token_id: &TokenId,
+    ) -> Result<Option<crate::StoredOrder>, EngineError> {
+        Ok(self.store.find(user_id, token_id).await?)
+    }
+
     /// A user's orders matching `q`, newest first, without slices, and the total: open
     /// orders only are answered from memory; any other listing from the store (whose
     /// rows are committed before anything is published).
@@ -287,6 +297,21 @@ impl EngineHandle {
             .copied()
             .unwrap_or_default();
         Ok(Order::draft(s, plan, fee, now, mid))
+    }
+
+    /// Build the order a what-if of `original` runs: `s` (the original's request with the
+    /// overrides) validated as it would have been when the original was accepted, with the
+    /// original's id, owner and acceptance time.
+    pub fn whatif_draft(&self, s: &Submission, original: &Order) -> Result<Order, EngineError> {
+        let at = original.created_at;
+        let plan = crate::plan::validate(&s.request, &s.pair, at, &self.config.limits, None)
+            .map_err(EngineError::Rejected)?;
+        // The fee the original paid (the configured one may have changed since).
+        let mut order = Order::draft(s, plan, original.fee_bps, at, original.totals.decision_mid);
+        order.id = original.id;
+        order.user_id = original.user_id;
+        order.token_id = original.token_id.clone();
+        Ok(order)
     }
 
     /// The engine's clock.

@@ -19,6 +19,7 @@ mod clock;
 mod core;
 pub mod fill;
 mod handle;
+pub mod lab;
 pub mod markout;
 pub mod memory;
 pub mod order;

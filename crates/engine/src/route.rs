@@ -134,6 +134,7 @@ pub(crate) fn walk(
         let q = c.available.min(remaining);
         liquidity.commit(venues[c.venue].exchange, symbol, side, c, q);
         w.fill.levels.push((c.price, q));
+        w.fill.shown.push(c.venue_qty);
         w.venues.push(venues[c.venue].exchange);
         w.fill.qty += q;
         w.fill.notional += c.price * q;

@@ -57,6 +57,9 @@ pub struct SliceRecord {
     pub book_seq: Option<u64>,
     /// Age of the book used, ms.
     pub book_age_ms: Option<i64>,
+    /// When the last venue event of the book used was received (one venue's slices): the
+    /// exact book a replay of the slice must see.
+    pub book_time: Option<Timestamp>,
     /// Why it was not attempted.
     pub skipped: Option<SkipReason>,
     /// Why it filled less than its target.
@@ -70,6 +73,9 @@ pub struct SliceRecord {
     pub markouts: crate::markout::Markouts,
     /// A routed order: the venue of each fill (parallel to `fills`); empty otherwise.
     pub fill_venues: Vec<ExchangeId>,
+    /// The quantity the venue showed at each fill's level (parallel to `fills`; empty for
+    /// slices stored before it was kept).
+    pub fill_shown: Vec<Decimal>,
 }
 
 impl SliceRecord {
@@ -96,12 +102,14 @@ impl SliceRecord {
             mid: None,
             book_seq: None,
             book_age_ms: None,
+            book_time: None,
             skipped: Some(why),
             short: None,
             market_volume: None,
             market_notional: None,
             markouts: [None; 4],
             fill_venues: Vec::new(),
+            fill_shown: Vec::new(),
         }
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! Layout of one slice: varint index, zigzag scheduled ns, zigzag (executed − scheduled) ns,
 //! a 16-bit presence mask, the four decimals always present (target, filled, notional, fee),
-//! then each optional field present in mask order, then the fills and their venues.
+//! then each optional field present in mask order, then the fills, their venues and the
+//! quantities the venue showed at them.
 
 use std::sync::Arc;
 
@@ -105,6 +106,7 @@ const SKIPPED: u16 = 1 << 8;
 const SHORT: u16 = 1 << 9;
 /// Bits 10..14: the markout of each horizon.
 const MARKOUT0: u16 = 1 << 10;
+const BOOK_TIME: u16 = 1 << 14;
 
 fn encode(s: &SliceRecord) -> Arc<[u8]> {
     let mut w = Vec::with_capacity(128);
@@ -133,6 +135,7 @@ fn encode(s: &SliceRecord) -> Arc<[u8]> {
     for (cond, bit) in [
         (s.book_seq.is_some(), BOOK_SEQ),
         (s.book_age_ms.is_some(), BOOK_AGE),
+        (s.book_time.is_some(), BOOK_TIME),
         (s.skipped.is_some(), SKIPPED),
         (s.short.is_some(), SHORT),
     ] {
@@ -158,6 +161,10 @@ fn encode(s: &SliceRecord) -> Arc<[u8]> {
     if let Some(age) = s.book_age_ms {
         put_zigzag(&mut w, age);
     }
+    if let Some(t) = s.book_time {
+        // Close to the execution time: a small difference.
+        put_zigzag(&mut w, s.executed_at.as_nanos().wrapping_sub(t.as_nanos()));
+    }
     if let Some(k) = s.skipped {
         w.push(position(SkipReason::ALL, &k));
     }
@@ -175,6 +182,10 @@ fn encode(s: &SliceRecord) -> Arc<[u8]> {
     put_varint(&mut w, s.fill_venues.len() as u128);
     for v in &s.fill_venues {
         w.push(position(&ExchangeId::ALL, v));
+    }
+    put_varint(&mut w, s.fill_shown.len() as u128);
+    for q in &s.fill_shown {
+        put_decimal(&mut w, *q);
     }
     w.into()
 }
@@ -215,6 +226,10 @@ fn decode(b: &[u8]) -> Option<SliceRecord> {
         true => Some(r.zigzag()?),
         false => None,
     };
+    let book_time = match has(BOOK_TIME) {
+        true => Some(Timestamp::from_nanos(executed.wrapping_sub(r.zigzag()?))),
+        false => None,
+    };
     let skipped = match has(SKIPPED) {
         true => Some(*SkipReason::ALL.get(usize::from(r.byte()?))?),
         false => None,
@@ -239,6 +254,11 @@ fn decode(b: &[u8]) -> Option<SliceRecord> {
     for _ in 0..n {
         fill_venues.push(*ExchangeId::ALL.get(usize::from(r.byte()?))?);
     }
+    let n = usize::try_from(r.varint()?).ok()?;
+    let mut fill_shown = Vec::with_capacity(n.min(b.len()));
+    for _ in 0..n {
+        fill_shown.push(r.decimal()?);
+    }
     Some(SliceRecord {
         index,
         scheduled_at: Timestamp::from_nanos(scheduled),
@@ -254,12 +274,14 @@ fn decode(b: &[u8]) -> Option<SliceRecord> {
         mid,
         book_seq,
         book_age_ms,
+        book_time,
         skipped,
         short,
         market_volume,
         market_notional,
         markouts,
         fill_venues,
+        fill_shown,
     })
 }
 
@@ -348,11 +370,13 @@ mod tests {
             fixed in proptest::array::uniform4(decimal()),
             opts in proptest::array::uniform6(opt()),
             seq in proptest::option::of(any::<u64>()), age in proptest::option::of(any::<i64>()),
+            book_time in proptest::option::of(any::<i64>()),
             skipped in proptest::option::of(0..SkipReason::ALL.len()),
             short in proptest::option::of(0..ShortReason::ALL.len()),
             markouts in proptest::array::uniform4(opt()),
             fills in proptest::collection::vec((decimal(), decimal()), 0..4),
             venues in proptest::collection::vec(0..ExchangeId::ALL.len(), 0..4),
+            shown in proptest::collection::vec(decimal(), 0..4),
         ) -> SliceRecord {
             SliceRecord {
                 index,
@@ -362,11 +386,13 @@ mod tests {
                 avg_price: opts[0], best_bid: opts[1], best_ask: opts[2], mid: opts[3],
                 market_volume: opts[4], market_notional: opts[5],
                 book_seq: seq, book_age_ms: age,
+                book_time: book_time.map(Timestamp::from_nanos),
                 skipped: skipped.map(|i| SkipReason::ALL[i]),
                 short: short.map(|i| ShortReason::ALL[i]),
                 markouts,
                 fills,
                 fill_venues: venues.into_iter().map(|i| ExchangeId::ALL[i]).collect(),
+                fill_shown: shown,
             }
         }
     }

@@ -118,6 +118,10 @@ pub struct SliceRow {
     pub markouts: Option<String>,
     /// A routed order's slice: the venue of each fill, JSON array.
     pub fill_venues: Option<String>,
+    /// When the last venue event of the book used was received, ns.
+    pub book_ns: Option<i64>,
+    /// The quantity the venue showed at each fill's level, JSON array of decimal strings.
+    pub fill_shown: Option<String>,
 }
 
 /// One change to record: the order row, the slice it added (if any), and a slice's new
@@ -170,7 +174,7 @@ macro_rules! slices_json {
     () => {
         "(SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
          notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
-         short_reason, market, markouts, fill_venues)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
+         short_reason, market, markouts, fill_venues, book_ns, fill_shown)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
     };
 }
 
@@ -248,6 +252,8 @@ fn slice_row(r: &SqliteRow) -> Result<SliceRow, sqlx::Error> {
         market: r.try_get("market")?,
         markouts: r.try_get("markouts")?,
         fill_venues: r.try_get("fill_venues")?,
+        book_ns: r.try_get("book_ns")?,
+        fill_shown: r.try_get("fill_shown")?,
     })
 }
 
@@ -454,6 +460,8 @@ fn slices_from_json(order_id: i64, text: &str) -> Result<Vec<SliceRow>, String> 
                 market: txt(16),
                 markouts: txt(17),
                 fill_venues: txt(18),
+                book_ns: int(19),
+                fill_shown: txt(20),
             })
         })
         .collect()

@@ -29,7 +29,7 @@ fn chunked<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
 
 const SLICE_COLUMNS: &str = "order_id, idx, scheduled_ns, executed_ns, target, filled, notional, \
      avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason, \
-     market, markouts, fill_venues";
+     market, markouts, fill_venues, book_ns, fill_shown";
 
 const ORDER_COLUMNS: [&str; 13] = [
     "status",
@@ -118,7 +118,9 @@ fn insert_slices(rows: &[&SliceRow]) -> QueryBuilder<Sqlite> {
             .push_bind(&s.short_reason)
             .push_bind(&s.market)
             .push_bind(&s.markouts)
-            .push_bind(&s.fill_venues);
+            .push_bind(&s.fill_venues)
+            .push_bind(s.book_ns)
+            .push_bind(&s.fill_shown);
     });
     q.push(format!(
         ") INSERT INTO slices ({SLICE_COLUMNS}) SELECT {SLICE_COLUMNS} FROM v \

@@ -18,6 +18,7 @@ const CHECKPOINT: u8 = 3;
 const TRADE: u8 = 4;
 const STATE: u8 = 5;
 const CONSUMED: u8 = 6;
+const RELEASED: u8 = 7;
 
 const STATES: [BookState; 5] = [
     BookState::Syncing,
@@ -81,6 +82,7 @@ impl Encoder {
             TapeEvent::Trade(_) => TRADE,
             TapeEvent::State { .. } => STATE,
             TapeEvent::Consumed { .. } => CONSUMED,
+            TapeEvent::Released { .. } => RELEASED,
         };
         self.buf.push(kind);
         put_varint(
@@ -149,11 +151,13 @@ impl Encoder {
                 let i = STATES.iter().position(|s| s == state).unwrap_or(0);
                 self.buf.push(i as u8);
             }
+            TapeEvent::Released { .. } => {}
             TapeEvent::Consumed {
                 order,
                 side,
                 price,
                 qty,
+                shown,
                 ..
             } => {
                 put_varint(&mut self.buf, zigzag(i128::from(*order)));
@@ -163,6 +167,7 @@ impl Encoder {
                 });
                 self.price(price.get());
                 put_varint(&mut self.buf, qty_code(qty.get()));
+                put_varint(&mut self.buf, qty_code(shown.get()));
             }
         }
     }
@@ -352,8 +357,10 @@ impl<'a> Decoder<'a> {
                     side,
                     price: self.price()?,
                     qty: self.qty()?,
+                    shown: self.qty()?,
                 }
             }
+            RELEASED => TapeEvent::Released { local: at },
             _ => return Err("unknown record kind"),
         })
     }

@@ -4,7 +4,7 @@
 //! Layout: `<root>/<exchange>/<symbol>/<YYYYMMDD>T<HH>.tape` (UTC). The folder is created
 //! owner-only (0700 on Unix): tapes show what the server's users traded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use model::{Timestamp, civil_from_days, days_from_civil};
@@ -36,6 +36,8 @@ pub struct TapeDir {
     config: WriterConfig,
     /// Open writers by exchange, then symbol (looked up without allocating).
     open: HashMap<String, HashMap<String, (i64, TapeWriter)>>,
+    /// The tapes this folder has written to since it was opened.
+    started: HashSet<(String, String)>,
 }
 
 impl TapeDir {
@@ -47,6 +49,7 @@ impl TapeDir {
             root,
             config,
             open: HashMap::new(),
+            started: HashSet::new(),
         })
     }
 
@@ -56,7 +59,9 @@ impl TapeDir {
     }
 
     /// Append an event to its book's tape (the file of the event's hour, created or reopened
-    /// as needed; an event older than the file's hour goes to the current file).
+    /// as needed; an event older than the file's hour goes to the current file). The first
+    /// event a folder writes to a tape is preceded by [`TapeEvent::Released`]: a new process
+    /// starts with no paper consumption.
     pub fn append(
         &mut self,
         exchange: &str,
@@ -93,6 +98,12 @@ impl TapeDir {
                 .or_default()
                 .entry(symbol.to_owned())
                 .or_insert((hour, w));
+            if self
+                .started
+                .insert((exchange.to_owned(), symbol.to_owned()))
+            {
+                w.append(&TapeEvent::Released { local: ev.local() })?;
+            }
             w.append(ev)
         }
     }
@@ -274,14 +285,17 @@ mod tests {
                 ("sim".into(), 490_002)
             ]
         );
-        let r = crate::TapeReader::open(&files[1].path).unwrap();
-        assert_eq!(r.events().count(), 2);
-        for f in [&files[0], &files[3]] {
-            assert_eq!(
-                crate::TapeReader::open(&f.path).unwrap().events().count(),
-                2
-            );
-        }
+        let kinds = |f: &TapeFile| -> Vec<bool> {
+            crate::TapeReader::open(&f.path)
+                .unwrap()
+                .events()
+                .map(|e| matches!(e.unwrap(), TapeEvent::Released { .. }))
+                .collect()
+        };
+        // The first write to each tape is preceded by the release mark, once per folder.
+        assert_eq!(kinds(&files[1]), [true, false, false]);
+        assert_eq!(kinds(&files[0]), [true, false, false]);
+        assert_eq!(kinds(&files[3]), [false, false]);
         // Two days kept at hour 490 050: the hours that ended before 490 002 go.
         let now = Timestamp::from_nanos(490_050 * HOUR_NS);
         assert_eq!(tapes.sweep(now, 2).unwrap(), 2);

@@ -67,6 +67,15 @@ pub enum TapeEvent {
         price: Price,
         /// The quantity taken.
         qty: Qty,
+        /// The quantity the venue showed at that level when it was taken (the taken part
+        /// stays unavailable until the venue changes the level).
+        shown: Qty,
+    },
+    /// The paper consumption recorded before no longer holds: no order trades the book any
+    /// more, or the server (re)started with an empty ledger.
+    Released {
+        /// When.
+        local: Timestamp,
     },
 }
 
@@ -77,7 +86,8 @@ impl TapeEvent {
             TapeEvent::Book { local, .. }
             | TapeEvent::Checkpoint { local, .. }
             | TapeEvent::State { local, .. }
-            | TapeEvent::Consumed { local, .. } => *local,
+            | TapeEvent::Consumed { local, .. }
+            | TapeEvent::Released { local } => *local,
             TapeEvent::Trade(t) => t.local_ts,
         }
     }

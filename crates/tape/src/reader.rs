@@ -10,7 +10,7 @@ use crate::codec::{Buffers, Decoder};
 use crate::{TapeError, TapeEvent, TapeHeader};
 
 /// The first bytes of every tape.
-pub(crate) const MAGIC: &[u8; 8] = b"PTTAPE1\n";
+pub(crate) const MAGIC: &[u8; 8] = b"PTTAPE2\n";
 
 /// Where one block is.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +42,9 @@ impl TapeReader {
     pub fn from_bytes(data: Vec<u8>) -> Result<Self, TapeError> {
         let not = |why: &str| TapeError::NotATape(why.to_owned());
         if data.len() < MAGIC.len() + 4 || &data[..MAGIC.len()] != MAGIC {
-            return Err(not("missing the PTTAPE1 header"));
+            return Err(not(
+                "missing the PTTAPE2 header (or a tape of an older version)",
+            ));
         }
         let mut at = MAGIC.len();
         let len = u32_at(&data, at).ok_or_else(|| not("truncated header"))? as usize;
@@ -118,6 +120,15 @@ impl TapeReader {
             t = Some(e?.local());
         }
         Ok(t)
+    }
+
+    /// The time of the last checkpoint at or before `t`, if the tape has one.
+    pub fn checkpoint_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
+        self.blocks
+            .iter()
+            .rev()
+            .find(|b| b.checkpoint && b.first_ts <= t.as_nanos())
+            .map(|b| Timestamp::from_nanos(b.first_ts))
     }
 
     /// Every event, oldest first.

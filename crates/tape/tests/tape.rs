@@ -31,7 +31,7 @@ fn lvl(p: i64, q: i64, scale: u32) -> Level {
 /// trades (numeric and text ids), state changes and paper consumption, 1–300 ms apart.
 fn stream() -> impl Strategy<Value = Vec<TapeEvent>> {
     let step = (
-        0u8..10,
+        0u8..11,
         1i64..300,
         -3i64..=3,
         proptest::collection::vec((0i64..20, 0i64..5_000, 0u32..9), 1..6),
@@ -82,6 +82,7 @@ fn stream() -> impl Strategy<Value = Vec<TapeEvent>> {
                     state: [BookState::Live, BookState::Stale, BookState::Resyncing]
                         [(x % 3) as usize],
                 },
+                10 => TapeEvent::Released { local },
                 _ => TapeEvent::Consumed {
                     local,
                     order: (x % 1_000_000) as i64,
@@ -92,6 +93,7 @@ fn stream() -> impl Strategy<Value = Vec<TapeEvent>> {
                     },
                     price: Price::try_from(Decimal::new(mid + 1, 2)).unwrap(),
                     qty: Qty::try_from(Decimal::new(3, 3)).unwrap(),
+                    shown: Qty::try_from(Decimal::new((x % 9_999 + 1) as i64, 3)).unwrap(),
                 },
             });
         }

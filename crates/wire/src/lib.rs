@@ -10,6 +10,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod enums;
+mod lab;
 mod market;
 mod orders;
 mod problem;
@@ -20,6 +21,7 @@ pub use enums::{
     BookState, CatchUp, Channel, ConnectionStatus, EstimateMethod, HealthStatus, OrderStatus,
     ShortReason, Side, SkipReason, Strategy,
 };
+pub use lab::{WhatIf, WhatIfRequest};
 pub use market::{
     BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
     OrderBookQuery, Pair, PairsQuery, ServiceInfo, Trade, Trades, TradesQuery,

@@ -6,6 +6,7 @@ mod docs_offline;
 mod feed_chaos;
 mod kraken_mock;
 mod lab_tapes;
+mod lab_whatif;
 mod layering;
 mod live_venues;
 mod market_api;

@@ -3,9 +3,11 @@
 
 mod accounts;
 mod books;
+mod lab;
 mod rows;
 mod rows_json;
 
 pub use accounts::{REFRESH_EVERY, StoreAccounts, keep_accounts_fresh};
 pub use books::HubBooks;
+pub use lab::TapeLab;
 pub use rows::StoreOrders;

@@ -355,6 +355,10 @@ fn slice_row(order_id: i64, s: &SliceRecord) -> SliceRow {
             )
             .to_string()
         }),
+        book_ns: s.book_time.map(Timestamp::as_nanos),
+        fill_shown: (!s.fill_shown.is_empty()).then(|| {
+            Value::Array(s.fill_shown.iter().map(|q| Value::from(txt(*q))).collect()).to_string()
+        }),
     }
 }
 
@@ -388,6 +392,7 @@ fn slice_from_row(s: &SliceRow) -> Result<SliceRecord, String> {
         mid: odec("mid", &s.mid)?,
         book_seq: s.book_seq.and_then(|v| u64::try_from(v).ok()),
         book_age_ms: s.book_age_ms,
+        book_time: s.book_ns.map(Timestamp::from_nanos),
         skipped: s.skipped.as_deref().map(word).transpose()?,
         short: s.short_reason.as_deref().map(word).transpose()?,
         market_volume: market.map(|m| m.0),
@@ -404,6 +409,14 @@ fn slice_from_row(s: &SliceRow) -> Result<SliceRecord, String> {
                 .map_err(|e| format!("stored fill venues: {e}"))?
                 .iter()
                 .map(|e| word::<ExchangeId>(e))
+                .collect::<Result<_, _>>()?,
+        },
+        fill_shown: match &s.fill_shown {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<Vec<String>>(text)
+                .map_err(|e| format!("stored fill_shown: {e}"))?
+                .iter()
+                .map(|q| dec("fill shown", q))
                 .collect::<Result<_, _>>()?,
         },
     })
@@ -433,6 +446,7 @@ mod tests {
             mid: Some(Decimal::from_str("67002.45").unwrap()),
             book_seq: Some(71_420_955_199),
             book_age_ms: Some(35),
+            book_time: Some(Timestamp::from_nanos(1_700_000_000_188_000_001)),
             skipped: None,
             short: Some(engine::ShortReason::Depth),
             market_volume: Some(Decimal::from_str("12.5").unwrap()),
@@ -444,6 +458,7 @@ mod tests {
                 None,
             ],
             fill_venues: vec![ExchangeId::Binance, ExchangeId::Okx],
+            fill_shown: vec![Decimal::from_str("0.40").unwrap()],
         };
         assert_eq!(slice_from_row(&slice_row(9, &rec)).unwrap(), rec);
     }

@@ -8,6 +8,7 @@ pub mod orders;
 pub(crate) mod preview;
 mod profile;
 pub(crate) mod service;
+pub(crate) mod whatif;
 
 use std::time::Duration;
 
@@ -48,6 +49,14 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             web::resource("/orders/preview")
                 .app_data(RoutePattern("/orders/preview"))
                 .route(web::post().to(preview::preview))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
+                })),
+        );
+        cfg.service(
+            web::resource("/orders/{token_id}/whatif")
+                .app_data(RoutePattern("/orders/{token_id}/whatif"))
+                .route(web::post().to(whatif::whatif))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
                 })),

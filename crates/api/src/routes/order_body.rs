@@ -28,6 +28,16 @@ pub fn decode_twap(
     now: DateTime<Utc>,
     place: &dyn Fn(String) -> String,
 ) -> Result<OrderRequest, ApiError> {
+    decode_order(&twap_as_order(req, query, place)?, true, now, place)
+}
+
+/// A TWAP body and the original design's query parameters as the `POST /orders` body they
+/// mean.
+pub(crate) fn twap_as_order(
+    req: &wire::TwapRequest,
+    query: &wire::TwapQuery,
+    place: &dyn Fn(String) -> String,
+) -> Result<wire::OrderRequest, ApiError> {
     let side = req.side.clone().ok_or_else(|| {
         bad(
             "invalid_side",
@@ -54,7 +64,7 @@ pub fn decode_twap(
         max_slice_qty: None,
         latency_ms: None,
     };
-    decode_order(&body, true, now, place)
+    Ok(body)
 }
 
 /// Decode a `POST /orders` body (or a preview's, `need_token` false: a missing `token_id`

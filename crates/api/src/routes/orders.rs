@@ -115,7 +115,14 @@ async fn submission(
             .map_err(|e| refused(e, place))?
             .is_none()
     {
-        super::profile::fill(state, &mut request, &pair, place).await?;
+        super::profile::fill(
+            state,
+            &mut request,
+            &pair,
+            state.trading.engine.clock().now(),
+            place,
+        )
+        .await?;
     }
     Ok(Submission {
         user_id: user.id,

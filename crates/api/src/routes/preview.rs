@@ -54,7 +54,14 @@ pub(crate) async fn preview(
     let place = |d: String| d;
     let mut request = decode_order(&body, false, Utc::now(), &place)?;
     let pair = profile::pair_for(&state, &mut request, &body.symbol, &place)?;
-    profile::fill(&state, &mut request, &pair, &place).await?;
+    profile::fill(
+        &state,
+        &mut request,
+        &pair,
+        state.trading.engine.clock().now(),
+        &place,
+    )
+    .await?;
     // Every book the order would trade, each given a moment to go live (a first request
     // for a lazily subscribed book).
     let keys = match &request.route {

@@ -45,11 +45,13 @@ pub(crate) fn kline_interval(interval_ms: i64, duration_ms: i64) -> Interval {
 /// times its schedule will have. Other strategies, a `profile_days` out of range (the
 /// engine refuses it with its own message) and a profile the venue's candles cannot give
 /// (the engine refuses the empty profile: `no_volume_profile`) are left as they are. Fails
-/// only when the venue cannot be reached for any day.
+/// only when the venue cannot be reached for any day. `now` is the time the schedule is
+/// validated at (the clock's now; a what-if's original acceptance).
 pub(crate) async fn fill(
     state: &AppState,
     req: &mut OrderRequest,
     pair: &Pair,
+    now: Timestamp,
     place: &dyn Fn(String) -> String,
 ) -> Result<(), ApiError> {
     let Strategy::Vwap { profile_days, .. } = &req.strategy else {
@@ -63,16 +65,11 @@ pub(crate) async fn fill(
     // VWAP slices are due exactly when a plain TWAP's are: read the times off that plan.
     let mut probe = req.clone();
     probe.strategy = Strategy::default();
-    let plan = engine::validate(
-        &probe,
-        pair,
-        engine.clock().now(),
-        &engine.config().limits,
-        None,
-    )
-    .map_err(|r| ApiError::BadRequest {
-        code: r.code,
-        detail: place(r.detail),
+    let plan = engine::validate(&probe, pair, now, &engine.config().limits, None).map_err(|r| {
+        ApiError::BadRequest {
+            code: r.code,
+            detail: place(r.detail),
+        }
     })?;
     let times: Vec<Timestamp> = (0..plan.slices).map(|i| plan.slice_time(i)).collect();
     let iv = kline_interval(plan.interval_ms, plan.duration_ms);

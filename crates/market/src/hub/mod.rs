@@ -368,6 +368,12 @@ impl Hub {
             })
     }
 
+    /// An empty book as the venue's feed builds it for `pair` (its scales and depth cap): what
+    /// a replay of the venue's recorded events must start from to reach the same books.
+    pub fn new_book(&self, pair: &Pair) -> Result<OrderBook, MarketError> {
+        Ok(self.venue(pair.exchange)?.exchange.new_book(pair))
+    }
+
     /// Candles from the venue.
     pub async fn klines(
         &self,

@@ -1,0 +1,183 @@
+//! The lab's re-run (DESIGN §17): one order executed alone, by the same core as live
+//! trading, against a recorded market instead of the live one.
+//!
+//! Exactness: a paper fill never moves the venue's book, so an order re-run against the books
+//! it saw, with the liquidity other orders took before it replayed into the ledger, fills
+//! exactly as it did. Each slice of the re-run whose scheduled time equals one of the
+//! original's is run at the original's execution time against the book the original saw (its
+//! `book_time`); any other slice runs at its scheduled time against the book as recorded then.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::{BookSide, ExchangeId, Symbol, Timestamp};
+use rust_decimal::Decimal;
+
+use crate::core::{Books, Engine};
+use crate::order::{Order, SliceRecord};
+
+/// Liquidity another order took, as recorded: replayed into the re-run's ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumption {
+    /// The venue.
+    pub exchange: ExchangeId,
+    /// The symbol.
+    pub symbol: Symbol,
+    /// The book side taken from.
+    pub side: BookSide,
+    /// The level's price.
+    pub price: Decimal,
+    /// The quantity the venue showed there when it was taken.
+    pub shown: Decimal,
+    /// The quantity taken.
+    pub qty: Decimal,
+}
+
+/// What the recording says about the paper ledger of a book.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LedgerEvent {
+    /// Another order took liquidity.
+    Consumed(Consumption),
+    /// Everything taken before no longer holds (no order traded the book, or the server
+    /// restarted).
+    Released {
+        /// The venue.
+        exchange: ExchangeId,
+        /// The symbol.
+        symbol: Symbol,
+    },
+}
+
+/// A recorded market a re-run executes against: books (with health and market volume)
+/// positioned on demand, moving forward only.
+pub trait RecordedMarket: Books {
+    /// Bring every book to what a slice executed at `now` saw: venue events received up to
+    /// `book_time` (`now` when `None`) and book states published up to `now`; hand what
+    /// the recording says of the paper ledger up to `now` (other orders' consumption,
+    /// releases) to `ledger`, in recorded order.
+    fn advance(
+        &mut self,
+        now: Timestamp,
+        book_time: Option<Timestamp>,
+        ledger: &mut dyn FnMut(LedgerEvent),
+    );
+}
+
+/// Where a slice of the original was observed: run a re-run's slice due at the same time
+/// at the same moment on the same book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Anchor {
+    executed_at: Timestamp,
+    book_time: Option<Timestamp>,
+}
+
+/// A re-run's result: the order as it ended (or stood when the recording ended) and its
+/// slices, markouts included where the recording reached them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rerun {
+    /// The order.
+    pub order: Order,
+    /// Its slices, by index.
+    pub slices: Vec<SliceRecord>,
+}
+
+/// Run `order` (a draft: not yet admitted) alone against `market`, anchored on the
+/// `original` order's slices, until it ends and its markouts are taken or the recording
+/// ends at `horizon`. `decision_mid` (and `arrival_mid` when the start is unchanged) are
+/// the original's: the decision was taken then, whatever is changed afterwards.
+pub fn rerun(
+    mut order: Order,
+    original: &Order,
+    original_slices: &[SliceRecord],
+    market: &mut dyn RecordedMarket,
+    horizon: Timestamp,
+) -> Rerun {
+    let anchors: HashMap<i64, Anchor> = original_slices
+        .iter()
+        .filter(|s| s.skipped != Some(crate::SkipReason::ServerDown))
+        .map(|s| {
+            (
+                s.scheduled_at.as_nanos(),
+                Anchor {
+                    executed_at: s.executed_at,
+                    book_time: s.book_time,
+                },
+            )
+        })
+        .collect();
+    let created = original.created_at;
+    let mut engine = Engine::new();
+    market.advance(created, None, &mut |c| engine.replay_ledger(&c));
+    engine.admit(&mut order, created, market);
+    order.created_at = created;
+    order.totals.decision_mid = original.totals.decision_mid;
+    if order.plan.start == original.plan.start {
+        order.totals.arrival_mid = original.totals.arrival_mid;
+    }
+    let id = order.id;
+    let mut last = Arc::new(order.clone());
+    engine.schedule(order);
+    let mut slices: Vec<SliceRecord> = Vec::new();
+    while let Some(due) = engine.next_due() {
+        if due > horizon {
+            break;
+        }
+        // The next slice's anchor, when the original ran a slice at that time.
+        let anchor = engine
+            .get(id)
+            .filter(|o| o.next_index < o.plan.slices)
+            .filter(|o| o.due(o.next_index) <= due)
+            .and_then(|o| anchors.get(&o.plan.slice_time(o.next_index).as_nanos()))
+            .filter(|a| a.executed_at >= due);
+        let (now, book_time) = match anchor {
+            Some(a) => (a.executed_at, a.book_time),
+            None => (due, None),
+        };
+        market.advance(now, book_time, &mut |c| engine.replay_ledger(&c));
+        for u in engine.run_due(now, market) {
+            if let Some(s) = u.slice {
+                slices.push(s);
+            }
+            if let Some((i, m)) = u.markouts
+                && let Some(s) = slices.iter_mut().find(|s| s.index == i)
+            {
+                s.markouts = m;
+            }
+            last = u.order;
+        }
+    }
+    Rerun {
+        order: Arc::unwrap_or_clone(last),
+        slices,
+    }
+}
+
+/// The fields that make two runs of a slice the same execution: when and what it asked,
+/// what it took at which prices, and why it was skipped or short.
+pub fn same_execution(a: &SliceRecord, b: &SliceRecord) -> bool {
+    a.index == b.index
+        && a.scheduled_at == b.scheduled_at
+        && a.target == b.target
+        && a.filled == b.filled
+        && a.notional == b.notional
+        && a.avg_price == b.avg_price
+        && a.fee == b.fee
+        && a.fills == b.fills
+        && a.fill_venues == b.fill_venues
+        && a.skipped == b.skipped
+        && a.short == b.short
+        && a.mid == b.mid
+        && a.best_bid == b.best_bid
+        && a.best_ask == b.best_ask
+}
+
+/// True when a re-run reproduced the original: the same slices, fill for fill, and the same
+/// end.
+pub fn reproduces(original: &Order, slices: &[SliceRecord], run: &Rerun) -> bool {
+    original.status == run.order.status
+        && slices.len() == run.slices.len()
+        && slices
+            .iter()
+            .zip(&run.slices)
+            .all(|(a, b)| same_execution(a, b))
+}

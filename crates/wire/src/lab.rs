@@ -1,0 +1,119 @@
+//! The lab's bodies: what-if re-runs of finished orders on their recorded market.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::enums::Strategy;
+use crate::orders::Order;
+use crate::strategies::Jitter;
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `POST /orders/{token_id}/whatif` body: what to change in the order before re-running it on
+/// the market recorded during its window. Every field is optional; `{}` re-runs the order as
+/// it was (and must reproduce it). Giving `interval_secs` replaces the original's `slices`
+/// and the other way round; `duration_secs` replaces `end_time` and the other way round.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WhatIfRequest {
+    /// Seconds between slices.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 2))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_secs: Option<u64>,
+    /// Number of slices.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<u64>,
+    /// Total duration in seconds.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 604800))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
+    /// Start of the window (it must be on tape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    /// End of the window (it must be on tape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// `spread`, `next` or `none`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(spread|next|none)$"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<String>,
+    /// A new price cap, or `null` for none.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^[0-9]{1,15}(\\.[0-9]{1,18})?$", example = "70000"))]
+    #[serde(
+        default,
+        deserialize_with = "explicit",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit_price: Option<Option<Decimal>>,
+    /// Another algorithm (its parameters below; a VWAP's profile is computed from the
+    /// venue's klines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// TWAP: seeded randomization of slice times and sizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Jitter>,
+    /// VWAP: days of klines the profile averages.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 30))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_days: Option<u32>,
+    /// POV: share of the market's volume, 0 < p ≤ 0.5.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "0.1"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participation: Option<Decimal>,
+    /// POV: most one slice may ask for.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_slice_qty: Option<Decimal>,
+    /// Simulated latency, ms.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 5000))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u32>,
+}
+
+impl WhatIfRequest {
+    /// True when it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == WhatIfRequest::default()
+    }
+
+    /// True when it changes when slices are due.
+    pub fn changes_schedule(&self) -> bool {
+        self.interval_secs.is_some()
+            || self.slices.is_some()
+            || self.duration_secs.is_some()
+            || self.start_time.is_some()
+            || self.end_time.is_some()
+    }
+
+    /// True when it changes the algorithm or any of its parameters.
+    pub fn changes_strategy(&self) -> bool {
+        self.strategy.is_some()
+            || self.jitter.is_some()
+            || self.profile_days.is_some()
+            || self.participation.is_some()
+            || self.max_slice_qty.is_some()
+    }
+}
+
+/// `POST /orders/{token_id}/whatif` answer: the order re-run alone on the recorded market.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WhatIf {
+    /// Always `true`: nothing here happened.
+    pub simulated: bool,
+    /// The re-run equals the original, slice for slice and fill for fill (what a re-run with
+    /// no overrides must give).
+    pub reproduces_original: bool,
+    /// The changes applied, as sent.
+    pub overrides: WhatIfRequest,
+    /// The simulated order, with its slices and analytics (as `GET /orders/{token_id}`).
+    pub order: Order,
+}
