@@ -12,10 +12,10 @@ use rust_decimal::Decimal;
 use sim::{SimMarket, SimSpec};
 use tape::{TapeDir, TapeEvent, WriterConfig};
 
-pub const SECOND: i64 = 1_000_000_000;
+pub(crate) const SECOND: i64 = 1_000_000_000;
 
 /// The sim's BTC-USDT market and its pair.
-pub fn market(start: Timestamp) -> (SimMarket, Pair) {
+pub(crate) fn market(start: Timestamp) -> (SimMarket, Pair) {
     let spec = SimSpec::defaults().remove(0);
     let m = SimMarket::new(spec, 7, start, 0).unwrap();
     let pair = m.pair().clone();
@@ -24,7 +24,7 @@ pub fn market(start: Timestamp) -> (SimMarket, Pair) {
 
 /// `steps` tenths of a second of the sim's BTC-USDT book (10 Hz) and its trades, recorded
 /// as the server records (hour files, a checkpoint a minute). Returns the book events.
-pub fn record(root: &std::path::Path, start: Timestamp, steps: i64) -> usize {
+pub(crate) fn record(root: &std::path::Path, start: Timestamp, steps: i64) -> usize {
     let (mut m, _) = market(start);
     let mut tapes = TapeDir::new(root, WriterConfig::default()).unwrap();
     let snapshot = TapeEvent::Book {
@@ -55,7 +55,7 @@ pub fn record(root: &std::path::Path, start: Timestamp, steps: i64) -> usize {
 }
 
 /// A TWAP buy of `qty` over `duration_secs`, a slice every `interval_secs`, from `start`.
-pub fn order(
+pub(crate) fn order(
     pair: &Pair,
     start: Timestamp,
     qty: Decimal,
