@@ -155,7 +155,12 @@ impl Application {
         };
         let mut state = api::AppState::new(hub.clone(), accounts, trading, limits, ws);
         if let (Some(dir), Some((_, r))) = (settings.store.tape_folder(), &recorder) {
-            state = state.with_lab(Arc::new(ports::TapeLab::new(dir, hub.clone(), r.flusher())));
+            state = state.with_lab(Arc::new(ports::TapeLab::new(
+                dir,
+                hub.clone(),
+                r.flusher(),
+                store.clone(),
+            )));
         }
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding server.bind {}", settings.server.bind))?;

@@ -32,4 +32,35 @@ pub trait Lab: Send + Sync + 'static {
         original: engine::StoredOrder,
         sim: engine::Order,
     ) -> BoxFuture<'static, Result<LabRun, LabFailure>>;
+
+    /// Run `order` (a backtest's draft) alone on the market recorded during its window,
+    /// with the paper orders' recorded consumption.
+    fn backtest(
+        &self,
+        order: engine::Order,
+    ) -> BoxFuture<'static, Result<engine::lab::Rerun, LabFailure>>;
+
+    /// Keep a backtest's answer (`body`, JSON) as `id` for `user_id`.
+    fn save_backtest(
+        &self,
+        user_id: i64,
+        id: String,
+        created_ns: i64,
+        body: String,
+    ) -> BoxFuture<'static, Result<(), LabFailure>>;
+
+    /// A user's stored backtests (JSON), newest first.
+    fn backtests(
+        &self,
+        user_id: i64,
+        limit: u32,
+        offset: u32,
+    ) -> BoxFuture<'static, Result<Vec<String>, LabFailure>>;
+
+    /// One of a user's stored backtests (JSON).
+    fn find_backtest(
+        &self,
+        user_id: i64,
+        id: String,
+    ) -> BoxFuture<'static, Result<Option<String>, LabFailure>>;
 }

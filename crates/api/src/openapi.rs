@@ -101,15 +101,18 @@ impl Modify for Bearer {
         crate::routes::orders::get,
         crate::routes::orders::cancel,
         crate::routes::whatif::whatif,
+        crate::routes::backtests::create,
+        crate::routes::backtests::list,
+        crate::routes::backtests::get,
     ),
-    components(schemas(wire::Problem, wire::TwapRequest, wire::OrderRequest, wire::Preview, wire::PreviewSlice, wire::PreviewTotals, wire::Estimate, wire::EstimateMethod, wire::Strategy, wire::Jitter, wire::ImplementationShortfall, wire::Markouts, wire::VenueFills, wire::Order, wire::Slice, wire::Analytics, wire::WhatIfRequest, wire::WhatIf, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook, wire::Trades)),
+    components(schemas(wire::Problem, wire::TwapRequest, wire::OrderRequest, wire::Preview, wire::PreviewSlice, wire::PreviewTotals, wire::Estimate, wire::EstimateMethod, wire::Strategy, wire::Jitter, wire::ImplementationShortfall, wire::Markouts, wire::VenueFills, wire::Order, wire::Slice, wire::Analytics, wire::WhatIfRequest, wire::WhatIf, wire::BacktestRequest, wire::Backtest, wire::BacktestResult, wire::BacktestWindow, wire::ClientMessage, wire::ServerMessage, wire::Subscription, wire::ConsolidatedBook, wire::Trades)),
     modifiers(&Bearer),
     tags(
         (name = "service", description = "What the server is and whether it is healthy"),
         (name = "market", description = "Exchanges, pairs, candles, public trades and live books"),
         (name = "auth", description = "Bearer tokens"),
         (name = "orders", description = "Paper orders (TWAP, VWAP, POV), their previews and analytics"),
-        (name = "lab", description = "Finished orders re-run on the market recorded during their window (what-if)"),
+        (name = "lab", description = "Finished orders re-run on the market recorded during their window (what-if), and backtests of orders and their variants on recorded windows"),
     )
 )]
 pub struct ApiDoc;

@@ -482,6 +482,27 @@ impl Client {
             .await
     }
 
+    /// `POST /backtests`: run an order and its variants side by side on a recorded past
+    /// window; the result is stored. Errors: 400 `invalid_window`, 409 `not_recorded`.
+    pub async fn backtest(&self, req: &wire::BacktestRequest) -> Result<wire::Backtest, Error> {
+        let url = self.url("/backtests");
+        self.authed(|h, t| h.post(&url).bearer_auth(t).json(req))
+            .await
+    }
+
+    /// `GET /backtests`: your backtests, newest first.
+    pub async fn backtests(&self, q: &wire::BacktestsQuery) -> Result<Vec<wire::Backtest>, Error> {
+        let url = self.url("/backtests");
+        self.authed(|h, t| h.get(&url).bearer_auth(t).query(q))
+            .await
+    }
+
+    /// `GET /backtests/{id}`.
+    pub async fn backtest_by_id(&self, id: &str) -> Result<wire::Backtest, Error> {
+        let url = self.url(&format!("/backtests/{}", enc(id)));
+        self.authed(|h, t| h.get(&url).bearer_auth(t)).await
+    }
+
     /// Poll `GET /orders/{token_id}` every `every` until the order is `filled`, `expired` or
     /// `cancelled`.
     pub async fn wait_for_final(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use model::{ExchangeId, Pair};
+use model::{ExchangeId, Pair, Timestamp};
 use rust_decimal::Decimal;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -312,6 +312,20 @@ impl EngineHandle {
         order.user_id = original.user_id;
         order.token_id = original.token_id.clone();
         Ok(order)
+    }
+
+    /// Build the order a backtest runs: `s` validated as if submitted at `at` (its window's
+    /// start), with the fee configured now. Its id (0) is no stored order's.
+    pub fn backtest_draft(&self, s: &Submission, at: Timestamp) -> Result<Order, EngineError> {
+        let plan = crate::plan::validate(&s.request, &s.pair, at, &self.config.limits, None)
+            .map_err(EngineError::Rejected)?;
+        let fee = self
+            .config
+            .fees
+            .get(&s.request.exchange)
+            .copied()
+            .unwrap_or_default();
+        Ok(Order::draft(s, plan, fee, at, None))
     }
 
     /// The engine's clock.

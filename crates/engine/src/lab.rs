@@ -81,18 +81,21 @@ pub struct Rerun {
     pub slices: Vec<SliceRecord>,
 }
 
-/// Run `order` (a draft: not yet admitted) alone against `market`, anchored on the
-/// `original` order's slices, until it ends and its markouts are taken or the recording
-/// ends at `horizon`. `decision_mid` (and `arrival_mid` when the start is unchanged) are
-/// the original's: the decision was taken then, whatever is changed afterwards.
+/// Run `order` (a draft: not yet admitted) alone against `market` until it ends and its
+/// markouts are taken, or the recording ends at `horizon`. A what-if passes the `original`
+/// order and its slices: its slices are anchored on the original's, and `decision_mid` (and
+/// `arrival_mid` when the start is unchanged) are the original's — the decision was taken
+/// then, whatever is changed afterwards. A backtest passes none: the order is accepted at
+/// its draft's `created_at`, with the recorded mid then.
 pub fn rerun(
     mut order: Order,
-    original: &Order,
-    original_slices: &[SliceRecord],
+    original: Option<(&Order, &[SliceRecord])>,
     market: &mut dyn RecordedMarket,
     horizon: Timestamp,
 ) -> Rerun {
-    let anchors: HashMap<i64, Anchor> = original_slices
+    let anchors: HashMap<i64, Anchor> = original
+        .map(|(_, slices)| slices)
+        .unwrap_or_default()
         .iter()
         .filter(|s| s.skipped != Some(crate::SkipReason::ServerDown))
         .map(|s| {
@@ -105,14 +108,16 @@ pub fn rerun(
             )
         })
         .collect();
-    let created = original.created_at;
+    let created = original.map_or(order.created_at, |(o, _)| o.created_at);
     let mut engine = Engine::new();
     market.advance(created, None, &mut |c| engine.replay_ledger(&c));
     engine.admit(&mut order, created, market);
     order.created_at = created;
-    order.totals.decision_mid = original.totals.decision_mid;
-    if order.plan.start == original.plan.start {
-        order.totals.arrival_mid = original.totals.arrival_mid;
+    if let Some((o, _)) = original {
+        order.totals.decision_mid = o.totals.decision_mid;
+        if order.plan.start == o.plan.start {
+            order.totals.arrival_mid = o.totals.arrival_mid;
+        }
     }
     let id = order.id;
     let mut last = Arc::new(order.clone());

@@ -54,8 +54,33 @@ pub fn whatif(
     sim: Order,
     new_book: &dyn Fn(ExchangeId, &Symbol) -> OrderBook,
 ) -> Result<WhatIf, LabError> {
+    let run = on_tape(root, sim, Some((original, original_slices)), new_book)?;
+    let reproduces_original = reproduces(original, original_slices, &run);
+    Ok(WhatIf {
+        run,
+        reproduces_original,
+    })
+}
+
+/// Run `order` (a draft accepted at its start, with an id no recorded order has) on the
+/// tapes under `root`: a backtest.
+pub fn backtest(
+    root: &Path,
+    order: Order,
+    new_book: &dyn Fn(ExchangeId, &Symbol) -> OrderBook,
+) -> Result<Rerun, LabError> {
+    on_tape(root, order, None, new_book)
+}
+
+fn on_tape(
+    root: &Path,
+    sim: Order,
+    original: Option<(&Order, &[SliceRecord])>,
+    new_book: &dyn Fn(ExchangeId, &Symbol) -> OrderBook,
+) -> Result<Rerun, LabError> {
     let plan = sim.plan();
-    let from = original.created_at().min(plan.start);
+    let created = original.map_or(sim.created_at(), |(o, _)| o.created_at());
+    let from = created.min(plan.start);
     let last = sim.due(plan.slices.saturating_sub(1));
     let to = Timestamp::from_nanos(last.as_nanos().saturating_add(MARKOUT_TAIL_NS));
     let mut market = TapeMarket::new();
@@ -65,7 +90,7 @@ pub fn whatif(
             root,
             (exchange, &symbol),
             new_book(exchange, &symbol),
-            original.id(),
+            sim.id(),
             (from, to),
         )?;
         let missing = |what: String| {
@@ -93,12 +118,7 @@ pub fn whatif(
             }
         }
     }
-    let run = rerun(sim, original, original_slices, &mut market, end);
-    let reproduces_original = reproduces(original, original_slices, &run);
-    Ok(WhatIf {
-        run,
-        reproduces_original,
-    })
+    Ok(rerun(sim, original, &mut market, end))
 }
 
 /// `t` as RFC 3339 UTC, to the millisecond.

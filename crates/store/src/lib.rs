@@ -8,6 +8,7 @@
 //! - Secrets generated here (the JWT secret) are written once and never logged.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod backtests;
 mod orders;
 mod record;
 mod users;

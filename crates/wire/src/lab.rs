@@ -117,3 +117,68 @@ pub struct WhatIf {
     /// The simulated order, with its slices and analytics (as `GET /orders/{token_id}`).
     pub order: Order,
 }
+
+/// `POST /backtests` body: an order (the fields of `POST /orders`; `token_id` is not needed)
+/// with `start_time` and `end_time` (or `duration_secs`) inside the recorded past, and the
+/// variants to run beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BacktestRequest {
+    /// The base order.
+    #[serde(flatten)]
+    pub order: crate::strategies::OrderRequest,
+    /// Changes to the base order, each run on the same market beside it (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<WhatIfRequest>,
+}
+
+/// The recorded window a backtest ran on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BacktestWindow {
+    /// The base order's start.
+    pub start: DateTime<Utc>,
+    /// The base order's end.
+    pub end: DateTime<Utc>,
+}
+
+/// One run of a backtest: the changes it made (`{}` for the base order) and the order it
+/// gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BacktestResult {
+    /// The changes to the base order.
+    pub variant: WhatIfRequest,
+    /// The simulated order (its `token_id` is the backtest's id and the run's position).
+    pub order: Order,
+}
+
+/// A stored backtest: `POST /backtests` answer, `GET /backtests/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Backtest {
+    /// `bt-…`.
+    pub id: String,
+    /// When it was run.
+    pub created_at: DateTime<Utc>,
+    /// The window of the base order.
+    pub window: BacktestWindow,
+    /// The request, as sent.
+    pub request: BacktestRequest,
+    /// The base order first, then each variant in the order sent.
+    pub results: Vec<BacktestResult>,
+}
+
+/// `GET /backtests` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct BacktestsQuery {
+    /// At most this many (1–100, default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Skip this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+}

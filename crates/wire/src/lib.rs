@@ -21,7 +21,10 @@ pub use enums::{
     BookState, CatchUp, Channel, ConnectionStatus, EstimateMethod, HealthStatus, OrderStatus,
     ShortReason, Side, SkipReason, Strategy,
 };
-pub use lab::{WhatIf, WhatIfRequest};
+pub use lab::{
+    Backtest, BacktestRequest, BacktestResult, BacktestWindow, BacktestsQuery, WhatIf,
+    WhatIfRequest,
+};
 pub use market::{
     BookHealth, BookLevel, Exchange, ExchangeHealth, Health, Kline, KlinesQuery, OrderBook,
     OrderBookQuery, Pair, PairsQuery, ServiceInfo, Trade, Trades, TradesQuery,

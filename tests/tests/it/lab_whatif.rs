@@ -257,3 +257,146 @@ async fn whatif_reproduces_random_orders_and_survives_a_restart() {
     all_reproduce(&c, &originals).await;
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn backtests_run_variants_side_by_side_on_a_recorded_window_and_are_kept() {
+    let app = e2e::spawn_app().await.unwrap();
+    let c = Client::new(&app.base).unwrap();
+    c.login("premium", "CryptoTWAPpremium").await.unwrap();
+    // A real order records a few seconds of market, and ends: its window is on tape.
+    let src = order(
+        Strategy::Twap,
+        "bt-src",
+        "sim",
+        "BTC-USDT",
+        "buy",
+        "0.1",
+        4,
+        1,
+    )
+    .unwrap();
+    c.submit_order(&src).await.unwrap();
+    let o = tokio::time::timeout(
+        Duration::from_secs(60),
+        c.wait_for_final("bt-src", Duration::from_millis(100)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut base = order(
+        Strategy::Twap,
+        "ignored",
+        "sim",
+        "BTC-USDT",
+        "sell",
+        "0.3",
+        3,
+        1,
+    )
+    .unwrap();
+    base.start_time = Some(o.start_time);
+    let req = wire::BacktestRequest {
+        order: base.clone(),
+        variants: vec![
+            WhatIfRequest {
+                interval_secs: Some(3),
+                ..WhatIfRequest::default()
+            },
+            WhatIfRequest {
+                strategy: Some(Strategy::Pov),
+                participation: Some(d("0.2")),
+                ..WhatIfRequest::default()
+            },
+        ],
+    };
+    let bt = c.backtest(&req).await.unwrap();
+    assert!(bt.id.starts_with("bt-"), "{}", bt.id);
+    assert_eq!(bt.results.len(), 3);
+    assert_eq!(bt.window.start, o.start_time);
+    assert_eq!(bt.request, req);
+    let slices: Vec<usize> = bt
+        .results
+        .iter()
+        .map(|r| r.order.slices.as_ref().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(slices, [3, 1, 3]);
+    for r in &bt.results {
+        assert!(!r.order.status.is_open(), "{:?}", r.order.status);
+        assert_eq!(r.order.side, wire::Side::Sell);
+    }
+    assert_eq!(bt.results[0].order.filled_quantity, d("0.3"));
+    assert_eq!(bt.results[2].order.strategy, Strategy::Pov);
+    // Kept: listed newest first and read back as it was answered.
+    let second = c
+        .backtest(&wire::BacktestRequest {
+            order: base.clone(),
+            variants: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let list = c.backtests(&wire::BacktestsQuery::default()).await.unwrap();
+    let ids: Vec<&str> = list.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, [second.id.as_str(), bt.id.as_str()]);
+    assert_eq!(c.backtest_by_id(&bt.id).await.unwrap(), bt);
+    // Another user sees none of it.
+    app.add_user("other", "other-password-1", "basic")
+        .await
+        .unwrap();
+    let other = Client::new(&app.base).unwrap();
+    other.login("other", "other-password-1").await.unwrap();
+    let e = other.backtest_by_id(&bt.id).await.unwrap_err();
+    assert_eq!(e.code(), Some("backtest_not_found"), "{e}");
+    assert!(
+        other
+            .backtests(&wire::BacktestsQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Windows it cannot run: in the future, before the recording; bad variants.
+    let mut future = base.clone();
+    future.start_time = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
+    let e = c
+        .backtest(&wire::BacktestRequest {
+            order: future,
+            variants: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("invalid_window"), "{e}");
+    let mut early = base.clone();
+    early.start_time = Some(o.start_time - chrono::Duration::hours(2));
+    let e = c
+        .backtest(&wire::BacktestRequest {
+            order: early,
+            variants: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("not_recorded"), "{e}");
+    let e = c
+        .backtest(&wire::BacktestRequest {
+            order: base.clone(),
+            variants: vec![WhatIfRequest {
+                interval_secs: Some(1),
+                slices: Some(2),
+                ..WhatIfRequest::default()
+            }],
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("variant #0"), "{e}");
+    let token = c.token().await.unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/backtests", app.base))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"exchange": "sim", "symbol": "BTC-USDT", "side": "buy",
+            "quantity": "1", "duration_secs": 3, "interval_secs": 1, "token": "x"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    app.stop().await.unwrap();
+}

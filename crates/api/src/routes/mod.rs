@@ -2,6 +2,7 @@
 //! them and holds what they share.
 
 pub(crate) mod auth;
+pub(crate) mod backtests;
 pub(crate) mod market;
 mod order_body;
 pub mod orders;
@@ -51,6 +52,23 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 .route(web::post().to(preview::preview))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
+                })),
+        );
+        cfg.service(
+            web::resource("/backtests")
+                .app_data(RoutePattern("/backtests"))
+                .route(web::get().to(backtests::list))
+                .route(web::post().to(backtests::create))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET, POST" })
+                })),
+        );
+        cfg.service(
+            web::resource("/backtests/{id}")
+                .app_data(RoutePattern("/backtests/{id}"))
+                .route(web::get().to(backtests::get))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
                 })),
         );
         cfg.service(

@@ -24,7 +24,7 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, detail)
 }
 
-fn utc(t: Timestamp) -> DateTime<Utc> {
+pub(crate) fn utc(t: Timestamp) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(t.as_nanos())
 }
 
@@ -47,7 +47,7 @@ fn original_body(stored: &StoredOrder) -> Result<wire::OrderRequest, ApiError> {
 
 /// The original body with the overrides applied (a timing field replaces its alternative;
 /// another strategy drops the original's parameters).
-fn apply(
+pub(crate) fn apply(
     mut r: wire::OrderRequest,
     o: &wire::WhatIfRequest,
 ) -> Result<wire::OrderRequest, ApiError> {
