@@ -122,10 +122,97 @@ pub(crate) enum Command {
         /// The order's token id.
         token_id: String,
     },
+    /// Re-run a finished order on the market recorded during its window, with changes; shows
+    /// both side by side (no changes: the re-run must reproduce the original).
+    Whatif(WhatIfArgs),
+    /// Backtests: an order and its variants side by side on a recorded past window.
+    Backtest {
+        #[command(subcommand)]
+        action: BacktestAction,
+    },
     /// The lab's tapes on this machine (the server's `store.tape_dir`).
     Tape {
         #[command(subcommand)]
         action: TapeAction,
+    },
+}
+
+/// `papertwap whatif TOKEN_ID` and the changes to make.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct WhatIfArgs {
+    /// The finished order's token id.
+    pub(crate) token_id: String,
+    #[command(flatten)]
+    pub(crate) changes: Changes,
+}
+
+/// Changes to an order (a what-if's, a backtest variant's).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct Changes {
+    /// Seconds between slices.
+    #[arg(long)]
+    pub(crate) interval: Option<u64>,
+    /// Number of slices (instead of --interval).
+    #[arg(long, conflicts_with = "interval")]
+    pub(crate) slices: Option<u64>,
+    /// Total duration, seconds.
+    #[arg(long)]
+    pub(crate) duration: Option<u64>,
+    /// Start of the window (RFC 3339; without an offset, UTC).
+    #[arg(long)]
+    pub(crate) start: Option<String>,
+    /// End of the window (instead of --duration).
+    #[arg(long, conflicts_with = "duration")]
+    pub(crate) end: Option<String>,
+    /// spread, next or none.
+    #[arg(long)]
+    pub(crate) catch_up: Option<String>,
+    /// A new price cap.
+    #[arg(long)]
+    pub(crate) limit_price: Option<papertwap_client::Decimal>,
+    /// Remove the price cap.
+    #[arg(long, conflicts_with = "limit_price")]
+    pub(crate) no_limit: bool,
+    /// twap, vwap or pov.
+    #[arg(long, value_parser = ["twap", "vwap", "pov"])]
+    pub(crate) strategy: Option<String>,
+    /// POV: share of the market's volume.
+    #[arg(long)]
+    pub(crate) participation: Option<papertwap_client::Decimal>,
+    /// POV: most one slice may ask for.
+    #[arg(long)]
+    pub(crate) max_slice_qty: Option<papertwap_client::Decimal>,
+    /// VWAP: days of klines the profile averages.
+    #[arg(long)]
+    pub(crate) profile_days: Option<u32>,
+    /// Simulated latency, ms.
+    #[arg(long)]
+    pub(crate) latency_ms: Option<u32>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum BacktestAction {
+    /// Run an order (its flags, with --start in the recorded past) and its variants.
+    Run {
+        #[command(flatten)]
+        spec: OrderSpec,
+        /// Start of the window (RFC 3339; without an offset, UTC).
+        #[arg(long)]
+        start: String,
+        /// A variant: the changes as JSON, e.g. '{"interval_secs":5}' (repeatable).
+        #[arg(long = "variant")]
+        variants: Vec<String>,
+    },
+    /// Your backtests, newest first.
+    Ls {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One backtest, its runs side by side.
+    Show {
+        /// The backtest's id (`bt-…`).
+        id: String,
     },
 }
 

@@ -29,6 +29,7 @@ macro_rules! outp {
     }};
 }
 mod args;
+mod lab;
 mod orders;
 mod render;
 mod tape;
@@ -133,6 +134,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     let json = cli.json;
     match &cli.command {
         Command::Tape { action } => tape::run(action, json)?,
+        Command::Whatif(a) => lab::whatif(&authed(&cli).await?, a, json).await?,
+        Command::Backtest { action } => lab::backtest(&authed(&cli).await?, action, json).await?,
         Command::Login {
             user,
             password,

@@ -99,8 +99,15 @@ fn time(text: Option<&str>, flag: &str) -> Result<Option<Timestamp>, Fail> {
     let Some(t) = text else {
         return Ok(None);
     };
-    // RFC 3339, or without an offset (read as UTC).
-    let parsed = chrono::DateTime::parse_from_rfc3339(t)
+    let ns = parse_utc(t, flag)?
+        .timestamp_nanos_opt()
+        .ok_or_else(|| Fail::Usage(format!("{flag}: `{t}` is out of range")))?;
+    Ok(Some(Timestamp::from_nanos(ns)))
+}
+
+/// A time flag: RFC 3339, or without an offset (read as UTC).
+pub(crate) fn parse_utc(t: &str, flag: &str) -> Result<chrono::DateTime<chrono::Utc>, Fail> {
+    chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| d.with_timezone(&chrono::Utc))
         .or_else(|_| {
             chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc())
@@ -110,11 +117,7 @@ fn time(text: Option<&str>, flag: &str) -> Result<Option<Timestamp>, Fail> {
                 "{flag}: `{t}` is not a time (expected RFC 3339, e.g. 2026-12-07T03:00:00Z; \
                  without an offset it is read as UTC)"
             ))
-        })?;
-    let ns = parsed
-        .timestamp_nanos_opt()
-        .ok_or_else(|| Fail::Usage(format!("{flag}: `{t}` is out of range")))?;
-    Ok(Some(Timestamp::from_nanos(ns)))
+        })
 }
 
 /// The book's files that may hold events in `[from, to]`, oldest first.

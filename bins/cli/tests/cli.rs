@@ -219,3 +219,123 @@ async fn login_market_data_and_a_watched_twap() {
     assert_eq!(code, 3, "unreachable server");
     app.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whatif_and_backtests_from_the_command_line() {
+    let app = e2e::spawn_app().await.unwrap();
+    let conf = tempfile::tempdir().unwrap();
+    let server = app.base.clone();
+    let run = |args: Vec<String>| {
+        let (s, c) = (server.clone(), conf.path().to_owned());
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(&s, &c, &args)
+        })
+    };
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (code, _, err) = run(v(&["login", "--password", "CryptoTWAPpremium"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(v(&[
+        "order",
+        "submit",
+        "--symbol",
+        "BTC-USDT",
+        "--side",
+        "buy",
+        "--quantity",
+        "0.2",
+        "--duration",
+        "3",
+        "--interval",
+        "1",
+        "--token-id",
+        "cli-lab",
+        "--watch",
+        "--json",
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let o: Value = serde_json::from_str(&out).unwrap();
+    // Unchanged: the same fills; changed: a different run, side by side.
+    let (code, out, err) = run(v(&["whatif", "cli-lab"])).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("reproduces the original fill for fill"),
+        "{out}"
+    );
+    assert!(out.contains("original") && out.contains("what-if"), "{out}");
+    let (code, out, err) = run(v(&["whatif", "cli-lab", "--slices", "1", "--json"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let w: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(w["simulated"], true);
+    assert_eq!(w["order"]["slices"].as_array().unwrap().len(), 1);
+    let (code, _, err) = run(v(&["whatif", "cli-lab", "--duration", "7200"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not_recorded"), "{err}");
+    // A backtest on the same window, with a variant; listed and shown again.
+    let start = o["start_time"].as_str().unwrap().to_owned();
+    let (code, out, err) = run(v(&[
+        "backtest",
+        "run",
+        "--symbol",
+        "BTC-USDT",
+        "--side",
+        "sell",
+        "--quantity",
+        "0.2",
+        "--duration",
+        "2",
+        "--interval",
+        "1",
+        "--start",
+        &start,
+        "--variant",
+        r#"{"interval_secs":2}"#,
+        "--json",
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let b: Value = serde_json::from_str(&out).unwrap();
+    let id = b["id"].as_str().unwrap().to_owned();
+    assert_eq!(b["results"].as_array().unwrap().len(), 2);
+    let (code, out, err) = run(v(&["backtest", "ls"])).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&id), "{out}");
+    let (code, out, err) = run(v(&["backtest", "show", &id])).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("base") && out.contains("interval_secs"),
+        "{out}"
+    );
+    assert!(out.contains("shortfall bps"), "{out}");
+    let (code, _, err) = run(v(&[
+        "backtest",
+        "run",
+        "--symbol",
+        "BTC-USDT",
+        "--side",
+        "sell",
+        "--quantity",
+        "0.2",
+        "--duration",
+        "2",
+        "--interval",
+        "1",
+        "--start",
+        &start,
+        "--variant",
+        "{nope",
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--variant #0"), "{err}");
+}
