@@ -195,7 +195,7 @@ pub(crate) enum BacktestAction {
     /// Run an order (its flags, with --start in the recorded past) and its variants.
     Run {
         #[command(flatten)]
-        spec: OrderSpec,
+        spec: Box<OrderSpec>,
         /// Start of the window (RFC 3339; without an offset, UTC).
         #[arg(long)]
         start: String,
