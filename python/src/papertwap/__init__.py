@@ -20,6 +20,7 @@ from .aio import AsyncClient
 from .client import Client
 from .errors import ApiError, DecodeError, NotLoggedIn, PapertwapError, Timeout, TransportError
 from .frames import to_frame
+from .lab import Backtest, BacktestRequest, BacktestResult, BacktestWindow, WhatIf, WhatIfRequest
 from .models import (
     Analytics,
     Authenticated,
@@ -82,6 +83,10 @@ __all__ = [
     "ApiError",
     "AsyncClient",
     "Authenticated",
+    "Backtest",
+    "BacktestRequest",
+    "BacktestResult",
+    "BacktestWindow",
     "BookFrame",
     "BookHealth",
     "BookState",
@@ -139,6 +144,8 @@ __all__ = [
     "UnknownFrame",
     "Unsubscribed",
     "VenueFills",
+    "WhatIf",
+    "WhatIfRequest",
     "__version__",
     "order",
     "to_frame",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional, TypeVar
 import httpx
 from typing_extensions import Unpack
 
-from . import _core, _orders
+from . import _core, _orders, lab
 from ._base import USER_AGENT, ClientBase
 from ._core import (
     DEFAULT_RETRY,
@@ -255,6 +255,28 @@ class Client(ClientBase):
     def order(self, token_id: str) -> Order:
         """``GET /orders/{token_id}``: progress, analytics and every slice."""
         return self._run(_core.order(token_id))
+
+    def whatif(self, token_id: str, changes: lab.WhatIfInput = None) -> lab.WhatIf:
+        """``POST /orders/{token_id}/whatif``: re-run a finished order alone on the market
+        recorded during its window, with ``changes`` (none: it must reproduce the original,
+        ``reproduces_original`` says whether it did). 409 ``order_open``, 409
+        ``not_recorded``."""
+        return self._run(lab.whatif(token_id, changes))
+
+    def backtest(self, request: lab.BacktestInput) -> lab.Backtest:
+        """``POST /backtests``: an order and its variants side by side on a recorded past
+        window; the result is stored. 400 ``invalid_window``, 409 ``not_recorded``."""
+        return self._run(lab.backtest(request))
+
+    def backtests(
+        self, *, limit: Optional[int] = None, offset: Optional[int] = None
+    ) -> list[lab.Backtest]:
+        """``GET /backtests``: your backtests, newest first."""
+        return self._run(lab.backtests(limit, offset))
+
+    def backtest_by_id(self, backtest_id: str) -> lab.Backtest:
+        """``GET /backtests/{id}``: one backtest as it was run."""
+        return self._run(lab.backtest_by_id(backtest_id))
 
     def cancel(self, token_id: str) -> Order:
         """``DELETE /orders/{token_id}``: the cancelled order (409 if it already ended)."""

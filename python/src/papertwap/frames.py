@@ -222,12 +222,19 @@ def to_frame(
     *,
     exact: bool = False,
 ) -> pd.DataFrame:
-    """A DataFrame of klines, trades, slices, fills, orders or a book.
+    """A DataFrame of klines, trades, slices, fills, orders or a book — or of the lab's
+    results: a what-if (its simulated order's slices) and a backtest (one row per run).
 
     ``kind`` is guessed from ``data`` when omitted: a list of klines, trades or orders, a
     trades frame, an order (its slices; ``kind="fills"`` for its fills), a list of slices, a
     book.
     """
+    from .lab import Backtest, WhatIf
+
+    if isinstance(data, Backtest) and kind is None:
+        return data.to_frame(exact)
+    if isinstance(data, WhatIf):
+        data = data.order
     if kind is None:
         kind = _guess(data)
     if kind == "klines":
