@@ -154,8 +154,44 @@ try {
   await page.locator("#fills-chart canvas").waitFor();
   await page.locator("#waterfall svg g[data-part=total]").waitFor();
   await page.screenshot({ path: join(out, "05-detail.png") });
-  await page.click("#detail .detail-head button[value=close]");
+
+  step("what if: re-run unchanged, it reproduces the original; with 2 s slices it differs, side by side");
+  await page.locator("#whatif:not([hidden])").waitFor();
+  await page.click("#whatif-run");
+  await expectText(page, "#whatif-verdict", /reproduces the original fill for fill/);
+  await page.fill("#whatif-form [name=interval_secs]", "2");
+  await page.click("#whatif-run");
+  await expectText(page, "#whatif-verdict", /\{"interval_secs":2\}: a different execution/);
+  await expectText(page, "#whatif-compare", /Slices\s*6 done · 0 skipped\s*3 done · 0 skipped/);
+  await page.locator("#whatif-chart canvas").waitFor();
+  await page.locator("#whatif-wf-sim svg g[data-part=total]").waitFor();
+  await page.locator("#whatif-result").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(out, "05a-whatif.png") });
+  await page.fill("#whatif-form [name=interval_secs]", "0");
+  expectHttpError(`POST /orders/${tokenId}/whatif`);
+  await page.click("#whatif-run");
+  await expectText(page, "#whatif-err", /interval/);
+
+  step("backtest this window: the order and two variants side by side, kept in the list");
+  await page.fill("#whatif-form [name=interval_secs]", "");
+  await page.click("#whatif-to-bt");
   await page.locator("#detail").waitFor({ state: "hidden" });
+  await page.fill("#bt-form [name=variants]", '{"interval_secs":2}\n{"catch_up":"none","latency_ms":200}');
+  await page.click("#bt-run");
+  await page.waitForFunction(() => document.querySelector("#bt-title").textContent || document.querySelector("#bt-err").textContent);
+  const btErr = await page.textContent("#bt-err");
+  if (btErr) throw new Error(`the backtest was refused: ${btErr}`);
+  await expectText(page, "#bt-title", /bt-[0-9a-f]{16}/);
+  await expectText(page, "#bt-compare", /Base/);
+  await page.waitForFunction(() => document.querySelectorAll("#bt-compare tr:first-child th").length === 4);
+  await expectText(page, "#bt-compare", /Filled\s*0\.05/);
+  await page.waitForFunction(() => document.querySelectorAll("#bt-list tbody tr[data-id]").length === 1);
+  await page.locator("#backtests").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(out, "05b-backtest.png") });
+  await page.fill("#bt-form [name=start_time]", "2001-01-01T00:00:00");
+  expectHttpError("POST /backtests");
+  await page.click("#bt-run");
+  await expectText(page, "#bt-err", /not on tape|not_recorded|past/);
 
   step("strategy ticket: a VWAP preview over a day shows its profile before anything is sent");
   await page.click("#twap .strategy label:has(input[value=vwap])");
@@ -169,7 +205,7 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#schedule-chart svg rect").length === 24);
   await expectText(page, "#preview-summary", /^24 slices · 2\.4 BTC/);
   await expectText(page, "#preview-estimates", /book walk .*square root law/);
-  await page.screenshot({ path: join(out, "05b-vwap-preview.png") });
+  await page.screenshot({ path: join(out, "05c-vwap-preview.png") });
 
   step("a POV's bad participation is shown at its field; a good one runs, with its shortfall waterfall");
   await page.click("#twap .strategy label:has(input[value=pov])");
@@ -191,7 +227,7 @@ try {
   await expectText(page, "#detail-summary", /Strategy\s*POV · 30\.00% of volume/);
   await expectText(page, "#analytics", /Participation\s*\d/);
   await page.waitForFunction(() => document.querySelectorAll("#waterfall svg g[data-part]").length === 7);
-  await page.screenshot({ path: join(out, "05c-pov-detail.png") });
+  await page.screenshot({ path: join(out, "05d-pov-detail.png") });
   await page.click("#detail .detail-head button[value=close]");
   await page.locator("#detail").waitFor({ state: "hidden" });
   await page.click("#twap .strategy label:has(input[value=twap])");

@@ -155,6 +155,7 @@
     if ($("#login").open) $("#login").close();
     connectWs();
     await loadOrders();
+    window.PT.onSignedIn?.();
   }
   $("#login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -820,7 +821,7 @@
       ["Fill ratio", `${(Number(o.fill_ratio) * 100).toFixed(2)}%`],
       ["Skipped slices", skipped],
     ].map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v }))));
-    drawWaterfall(a.implementation_shortfall_bps, a.implementation_shortfall);
+    drawWaterfall($("#waterfall"), a.implementation_shortfall_bps, a.implementation_shortfall);
     const slices = o.slices || [];
     $("#slices tbody").replaceChildren(...slices.map((s) => el("tr", {},
       el("td", { text: String(s.index) }), el("td", { text: fmtTime(s.executed_at) }),
@@ -828,6 +829,7 @@
       el("td", { class: "num", text: s.avg_price || "—" }), el("td", { class: "num", text: s.mid || "—" }),
       el("td", { text: s.skipped ? `skipped: ${s.skipped}` : s.short_reason || (s.fill_venues ? [...new Set(s.fill_venues)].join("+") : "") || (s.fills.length > 1 ? `${s.fills.length} levels` : "") }))));
     drawFills(o, slices);
+    window.PT.onDetail?.(o);
   }
   function strategyText(o) {
     if (o.strategy === "vwap") return `VWAP · profile of ${o.profile_days} days`;
@@ -835,9 +837,8 @@
     const j = o.jitter ? ` · jitter seed ${o.jitter.seed} (time ±${o.jitter.time_pct}%, size ±${o.jitter.size_pct}%)` : "";
     return `TWAP${j}${o.latency_ms ? ` · latency ${o.latency_ms} ms` : ""}`;
   }
-  /** The shortfall's parts as a waterfall (bps): each bar starts where the last ended. */
-  function drawWaterfall(b, q) {
-    const node = $("#waterfall");
+  /** The shortfall's parts as a waterfall (bps) in `node`: each bar starts where the last ended. */
+  function drawWaterfall(node, b, q) {
     if (!b) { node.replaceChildren(el("p", { class: "preview", text: "No decision price yet: the shortfall needs a live book at acceptance or a first slice." })); return; }
     const parts = [["delay", b.delay_cost, q.delay_cost], ["spread", b.spread_cost, q.spread_cost], ["impact", b.impact_cost, q.impact_cost],
       ["timing", b.timing_cost, q.timing_cost], ["opportunity", b.opportunity_cost, q.opportunity_cost], ["fees", b.fees, q.fees]];
@@ -901,6 +902,8 @@
     setInterval(loadKlines, 5000);
     if (loadSession()) { scheduleRefresh(); await signedIn(); } else signedOut();
   }
+  // What the lab's panels (lab.js) share with the page.
+  window.PT = { api, el, $, fmtTime, fmtDateTime, css, num, toast, sized, axis, drawWaterfall, strategyText, S, FINAL, decimalRe };
   renderOrders();
   start();
 })();
