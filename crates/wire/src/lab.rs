@@ -176,9 +176,11 @@ pub struct Backtest {
 #[serde(deny_unknown_fields)]
 pub struct BacktestsQuery {
     /// At most this many (1–100, default 20).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
-    /// Skip this many.
+    /// Skip this many (at most 1 000 000).
+    #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 1000000))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }

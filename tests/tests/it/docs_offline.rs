@@ -82,8 +82,22 @@ async fn documentation_is_served_locally_and_complete() {
         "/orders/twap",
         "/orders",
         "/orders/{token_id}",
+        "/orders/{token_id}/whatif",
+        "/backtests",
+        "/backtests/{id}",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} is documented");
+    }
+    // Every operation has its own id (tools link operations by it).
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                ids.insert(id.clone()),
+                "{method} {path}: operationId `{id}` is taken"
+            );
+        }
     }
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],

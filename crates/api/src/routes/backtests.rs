@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::auth::AuthUser;
 use super::orders::{decode_order, json_body, refused};
 use super::profile;
-use super::whatif::{apply, utc};
+use super::whatif::{apply, changes_of, utc};
 use crate::convert;
 use crate::error::ApiError;
 use crate::lab::{Lab, LabFailure};
@@ -61,8 +61,14 @@ fn parse(value: Value) -> Result<wire::BacktestRequest, ApiError> {
     };
     let variants: Vec<wire::WhatIfRequest> = match fields.remove("variants") {
         None | Some(Value::Null) => Vec::new(),
-        Some(v) => serde_json::from_value(v)
-            .map_err(|e| bad("invalid_body", format!("invalid variants: {e}")))?,
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                changes_of(v).map_err(|d| bad("invalid_body", format!("variant #{i}: {d}")))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(bad("invalid_body", "variants is an array of changes")),
     };
     if variants.len() > MAX_VARIANTS {
         return Err(bad(
@@ -127,7 +133,7 @@ async fn run(
 }
 
 /// `POST /backtests`.
-#[utoipa::path(post, path = "/backtests", tag = "lab", security(("bearer" = []), ("oauth2" = [])),
+#[utoipa::path(post, path = "/backtests", operation_id = "create_backtest", tag = "lab", security(("bearer" = []), ("oauth2" = [])),
     request_body(content = wire::BacktestRequest, description = "An order (the fields of `POST /orders`, `token_id` not needed) with `start_time` and `end_time` (or `duration_secs`) inside the recorded past, and up to 10 `variants` (the changes a what-if takes) to run beside it."),
     responses(
         (status = 201, description = "Run and stored: the base order first, then each variant, all on the same recorded market", body = wire::Backtest, headers(("Location" = String, description = "/backtests/{id}"))),
@@ -194,7 +200,7 @@ pub(crate) async fn create(
 }
 
 /// `GET /backtests`: the user's backtests, newest first.
-#[utoipa::path(get, path = "/backtests", tag = "lab", security(("bearer" = []), ("oauth2" = [])),
+#[utoipa::path(get, path = "/backtests", operation_id = "list_backtests", tag = "lab", security(("bearer" = []), ("oauth2" = [])),
     params(wire::BacktestsQuery),
     responses((status = 200, description = "Your backtests, newest first", body = [wire::Backtest]), BadRequest, Unauthorized, RateLimited))]
 pub(crate) async fn list(
@@ -206,11 +212,15 @@ pub(crate) async fn list(
     if !(1..=100).contains(&limit) {
         return Err(bad("invalid_query", "limit must be between 1 and 100"));
     }
+    let offset = query.offset.unwrap_or(0);
+    if offset > 1_000_000 {
+        return Err(bad("invalid_query", "offset must be at most 1000000"));
+    }
     let Some(lab) = state.lab.clone() else {
         return Ok(HttpResponse::Ok().json(Vec::<wire::Backtest>::new()));
     };
     let rows = lab
-        .backtests(user.id, limit, query.offset.unwrap_or(0))
+        .backtests(user.id, limit, offset)
         .await
         .map_err(failure)?;
     Ok(HttpResponse::Ok()
@@ -219,7 +229,7 @@ pub(crate) async fn list(
 }
 
 /// `GET /backtests/{id}`.
-#[utoipa::path(get, path = "/backtests/{id}", tag = "lab", security(("bearer" = []), ("oauth2" = [])),
+#[utoipa::path(get, path = "/backtests/{id}", operation_id = "get_backtest", tag = "lab", security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "The backtest's id (`bt-…`)")),
     responses((status = 200, description = "The backtest as it was run", body = wire::Backtest), Unauthorized, NotFound, RateLimited))]
 pub(crate) async fn get(
@@ -270,5 +280,7 @@ mod tests {
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = parse(serde_json::json!({"variants": [{"bogus": 1}]})).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
+        let e = parse(serde_json::json!({"variants": [[null, null]]})).unwrap_err();
+        assert!(e.to_string().contains("variant #0"), "{e}");
     }
 }

@@ -45,6 +45,15 @@ fn original_body(stored: &StoredOrder) -> Result<wire::OrderRequest, ApiError> {
     twap_as_order(&req, &query, &|d| d)
 }
 
+/// A what-if's changes from JSON: an object only (serde would also take an array of the
+/// fields' values).
+pub(crate) fn changes_of(v: Value) -> Result<wire::WhatIfRequest, String> {
+    if !v.is_object() {
+        return Err("the changes are a JSON object, e.g. {\"interval_secs\": 2}".to_owned());
+    }
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
 /// The original body with the overrides applied (a timing field replaces its alternative;
 /// another strategy drops the original's parameters).
 pub(crate) fn apply(
@@ -111,7 +120,7 @@ pub(crate) fn apply(
 /// `POST /orders/{token_id}/whatif`.
 #[utoipa::path(post, path = "/orders/{token_id}/whatif", tag = "lab", security(("bearer" = []), ("oauth2" = [])),
     params(("token_id" = String, Path, description = "Your client order id (a finished order)")),
-    request_body(content = wire::WhatIfRequest, description = "What to change (every field optional; an empty object or no body re-runs the order as it was)."),
+    request_body(content = Option<wire::WhatIfRequest>, description = "What to change (every field optional; an empty object or no body re-runs the order as it was)."),
     responses(
         (status = 200, description = "The order re-run alone on the market recorded during its window: a full order, marked simulated, and whether it reproduces the original fill for fill", body = wire::WhatIf),
         BadRequest, Unauthorized, NotFound,
@@ -126,11 +135,14 @@ pub(crate) async fn whatif(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // No body, or `null`: no changes.
     let overrides: wire::WhatIfRequest = if body.iter().all(u8::is_ascii_whitespace) {
         wire::WhatIfRequest::default()
     } else {
-        serde_json::from_value(json_body(&req, &body)?)
-            .map_err(|e| bad("invalid_body", format!("invalid what-if: {e}")))?
+        match json_body(&req, &body)? {
+            Value::Null => wire::WhatIfRequest::default(),
+            v => changes_of(v).map_err(|d| bad("invalid_body", format!("invalid what-if: {d}")))?,
+        }
     };
     let missing = || {
         ApiError::not_found(
