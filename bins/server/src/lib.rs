@@ -84,7 +84,7 @@ impl Application {
             Some(dir) => {
                 let stop = CancellationToken::new();
                 let r = recorder::start(dir, settings.store.tape_retention_days, stop.clone())?;
-                hub_config.recorder = Some(r.tap.clone());
+                hub_config.recorder = Some(r.recorders.clone());
                 Some((stop, r))
             }
             None => None,

@@ -32,7 +32,7 @@ pub use exchange::{
     UnknownConnState, group_trades,
 };
 pub use hub::{
-    BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, Recorded, RecorderTap, Recording,
+    BookRecorder, BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, RecorderFactory,
     TapeLimits, TradeTape, TradeWatch, TradesSince,
 };
 pub use klines::{MAX_KLINE_PAGES, kline_pages, shape_klines};

@@ -130,6 +130,58 @@ impl TapeMarket {
         };
         // The instants at which the re-run order's own consumption was recorded.
         let mut own_at: Option<Timestamp> = None;
+        let mut ledger = |r: &mut Replayed, ev: TapeEvent| match ev {
+            TapeEvent::Consumed {
+                local,
+                order: o,
+                side,
+                price,
+                qty,
+                shown,
+            } => {
+                if o == order {
+                    own_at = Some(local);
+                    return;
+                }
+                r.consumed.push(Recorded {
+                    local,
+                    after_own: own_at == Some(local),
+                    event: LedgerEvent::Consumed(Consumption {
+                        exchange,
+                        symbol: symbol.clone(),
+                        side,
+                        price: price.get(),
+                        shown: shown.get(),
+                        qty: qty.get(),
+                    }),
+                });
+            }
+            TapeEvent::Released { local } => r.consumed.push(Recorded {
+                local,
+                after_own: own_at == Some(local),
+                event: LedgerEvent::Released {
+                    exchange,
+                    symbol: symbol.clone(),
+                },
+            }),
+            _ => {}
+        };
+        // The paper ledger's events are written as they happen, while a book's events reach
+        // the tape a block (about a second) later: they are read from the start of the first
+        // file, and of the one before it, not from the checkpoint.
+        let before = first
+            .checked_sub(1)
+            .and_then(|i| files.get(i))
+            .map(|(_, p)| TapeReader::open(p))
+            .transpose()?;
+        for reader in before.iter().chain(readers.first()) {
+            for ev in reader.events() {
+                let ev = ev?;
+                if matches!(ev, TapeEvent::Consumed { .. } | TapeEvent::Released { .. }) {
+                    ledger(&mut r, ev);
+                }
+            }
+        }
         for (i, reader) in readers.iter().enumerate() {
             let events = if i == 0 {
                 reader.seek(from)
@@ -145,39 +197,11 @@ impl TapeMarket {
                         r.trades
                             .push((t.local_ts, t.qty.get(), t.qty.get() * t.price.get()));
                     }
-                    TapeEvent::Consumed {
-                        local,
-                        order: o,
-                        side,
-                        price,
-                        qty,
-                        shown,
-                    } => {
-                        if o == order {
-                            own_at = Some(local);
-                            continue;
+                    TapeEvent::Consumed { .. } | TapeEvent::Released { .. } => {
+                        if i > 0 {
+                            ledger(&mut r, ev);
                         }
-                        r.consumed.push(Recorded {
-                            local,
-                            after_own: own_at == Some(local),
-                            event: LedgerEvent::Consumed(Consumption {
-                                exchange,
-                                symbol: symbol.clone(),
-                                side,
-                                price: price.get(),
-                                shown: shown.get(),
-                                qty: qty.get(),
-                            }),
-                        });
                     }
-                    TapeEvent::Released { local } => r.consumed.push(Recorded {
-                        local,
-                        after_own: own_at == Some(local),
-                        event: LedgerEvent::Released {
-                            exchange,
-                            symbol: symbol.clone(),
-                        },
-                    }),
                     TapeEvent::Checkpoint { .. } => {
                         span.start.get_or_insert(local);
                         r.stream.push(ev);

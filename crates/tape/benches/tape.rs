@@ -10,7 +10,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use model::Timestamp;
 use sim::{SimMarket, SimSpec};
-use tape::{TapeEvent, TapeHeader, TapeReader, TapeWriter, WriterConfig};
+use tape::{BlockEncoder, TapeEvent, TapeHeader, TapeReader, TapeWriter, WriterConfig};
 
 fn stream() -> Vec<TapeEvent> {
     let start = Timestamp::from_nanos(1_765_000_000_000_000_000);
@@ -211,6 +211,23 @@ fn recording_vs_ingest(c: &mut Criterion) {
             )
         });
     }
+    // What the hub's ingest task does now: encode each applied event by reference into its
+    // book's block, a block finished (handed to the writer) every 10 frames.
+    g.bench_function("record_block_encode", |b| {
+        b.iter(|| {
+            let mut blocks = 0usize;
+            let mut block = BlockEncoder::new(Timestamp::from_nanos(0));
+            for (i, ev) in events.iter().enumerate() {
+                block.book(Timestamp::from_nanos(2 + i as i64 * 100_000_000), ev);
+                if i % 10 == 9 {
+                    let done =
+                        std::mem::replace(&mut block, BlockEncoder::new(Timestamp::from_nanos(0)));
+                    blocks += black_box(done.finish()).bytes();
+                }
+            }
+            blocks + block.finish().bytes()
+        })
+    });
     g.finish();
 }
 

@@ -71,19 +71,8 @@ impl Encoder {
         }
     }
 
-    pub(crate) fn push(&mut self, ev: &TapeEvent) {
-        let local = ev.local().as_nanos();
-        let kind = match ev {
-            TapeEvent::Book { event, .. } => match event.kind {
-                BookEventKind::Snapshot => SNAPSHOT,
-                BookEventKind::Delta => DELTA,
-            },
-            TapeEvent::Checkpoint { .. } => CHECKPOINT,
-            TapeEvent::Trade(_) => TRADE,
-            TapeEvent::State { .. } => STATE,
-            TapeEvent::Consumed { .. } => CONSUMED,
-            TapeEvent::Released { .. } => RELEASED,
-        };
+    /// A record's kind and time.
+    fn head(&mut self, kind: u8, local: i64) {
         self.buf.push(kind);
         put_varint(
             &mut self.buf,
@@ -91,75 +80,28 @@ impl Encoder {
         );
         self.prev.ts = local;
         self.events += 1;
+    }
+
+    pub(crate) fn push(&mut self, ev: &TapeEvent) {
         match ev {
-            TapeEvent::Book { event, .. } => {
-                let flags = u8::from(event.seq.is_some())
-                    | u8::from(event.exchange_ts.is_some()) << 1
-                    | u8::from(event.checksum.is_some()) << 2;
-                self.buf.push(flags);
-                if let Some(seq) = event.seq {
-                    put_varint(
-                        &mut self.buf,
-                        zigzag(i128::from(seq) - i128::from(self.prev.seq)),
-                    );
-                    self.prev.seq = seq;
-                }
-                if let Some(t) = event.exchange_ts {
-                    put_varint(
-                        &mut self.buf,
-                        zigzag(i128::from(t.as_nanos()) - i128::from(local)),
-                    );
-                }
-                if let Some(c) = event.checksum {
-                    self.buf.extend_from_slice(&c.to_le_bytes());
-                }
-                self.levels(&event.bids);
-                self.levels(&event.asks);
-            }
-            TapeEvent::Checkpoint { bids, asks, .. } => {
+            TapeEvent::Book { local, event } => self.book(local.as_nanos(), event),
+            TapeEvent::Checkpoint { local, bids, asks } => {
+                self.head(CHECKPOINT, local.as_nanos());
                 self.levels(bids);
                 self.levels(asks);
             }
-            TapeEvent::Trade(t) => {
-                match &t.trade_id {
-                    TradeId::Num(n) => {
-                        self.buf.push(0);
-                        put_varint(
-                            &mut self.buf,
-                            zigzag(i128::from(*n) - i128::from(self.prev.trade)),
-                        );
-                        self.prev.trade = *n;
-                    }
-                    TradeId::Text(s) => {
-                        self.buf.push(1);
-                        put_varint(&mut self.buf, s.len() as u128);
-                        self.buf.extend_from_slice(s.as_bytes());
-                    }
-                }
-                put_varint(
-                    &mut self.buf,
-                    zigzag(i128::from(t.exchange_ts.as_nanos()) - i128::from(local)),
-                );
-                self.price(t.price.get());
-                put_varint(&mut self.buf, qty_code(t.qty.get()));
-                self.buf.push(match t.taker_side {
-                    Side::Buy => 0,
-                    Side::Sell => 1,
-                });
-            }
-            TapeEvent::State { state, .. } => {
-                let i = STATES.iter().position(|s| s == state).unwrap_or(0);
-                self.buf.push(i as u8);
-            }
-            TapeEvent::Released { .. } => {}
+            TapeEvent::Trade(t) => self.trade(t),
+            TapeEvent::State { local, state } => self.state(local.as_nanos(), *state),
+            TapeEvent::Released { local } => self.head(RELEASED, local.as_nanos()),
             TapeEvent::Consumed {
+                local,
                 order,
                 side,
                 price,
                 qty,
                 shown,
-                ..
             } => {
+                self.head(CONSUMED, local.as_nanos());
                 put_varint(&mut self.buf, zigzag(i128::from(*order)));
                 self.buf.push(match side {
                     BookSide::Bid => 0,
@@ -170,6 +112,89 @@ impl Encoder {
                 put_varint(&mut self.buf, qty_code(shown.get()));
             }
         }
+    }
+
+    /// A venue snapshot or delta received at `local`.
+    pub(crate) fn book(&mut self, local: i64, event: &BookEvent) {
+        let kind = match event.kind {
+            BookEventKind::Snapshot => SNAPSHOT,
+            BookEventKind::Delta => DELTA,
+        };
+        self.head(kind, local);
+        let flags = u8::from(event.seq.is_some())
+            | u8::from(event.exchange_ts.is_some()) << 1
+            | u8::from(event.checksum.is_some()) << 2;
+        self.buf.push(flags);
+        if let Some(seq) = event.seq {
+            put_varint(
+                &mut self.buf,
+                zigzag(i128::from(seq) - i128::from(self.prev.seq)),
+            );
+            self.prev.seq = seq;
+        }
+        if let Some(t) = event.exchange_ts {
+            put_varint(
+                &mut self.buf,
+                zigzag(i128::from(t.as_nanos()) - i128::from(local)),
+            );
+        }
+        if let Some(c) = event.checksum {
+            self.buf.extend_from_slice(&c.to_le_bytes());
+        }
+        self.levels(&event.bids);
+        self.levels(&event.asks);
+    }
+
+    /// The whole book at `local`, best levels first.
+    pub(crate) fn checkpoint_of(&mut self, local: i64, book: &model::OrderBook) {
+        self.head(CHECKPOINT, local);
+        let (nb, na) = book.len();
+        for (side, n) in [(BookSide::Bid, nb), (BookSide::Ask, na)] {
+            put_varint(&mut self.buf, n as u128);
+            for l in book.levels(side) {
+                self.price(l.price.get());
+                put_varint(&mut self.buf, qty_code(l.qty.get()));
+            }
+            self.levels += n;
+        }
+    }
+
+    /// A public trade.
+    pub(crate) fn trade(&mut self, t: &Trade) {
+        let local = t.local_ts.as_nanos();
+        self.head(TRADE, local);
+        match &t.trade_id {
+            TradeId::Num(n) => {
+                self.buf.push(0);
+                put_varint(
+                    &mut self.buf,
+                    zigzag(i128::from(*n) - i128::from(self.prev.trade)),
+                );
+                self.prev.trade = *n;
+            }
+            TradeId::Text(s) => {
+                self.buf.push(1);
+                put_varint(&mut self.buf, s.len() as u128);
+                self.buf.extend_from_slice(s.as_bytes());
+            }
+        }
+        put_varint(
+            &mut self.buf,
+            zigzag(i128::from(t.exchange_ts.as_nanos()) - i128::from(local)),
+        );
+        self.price(t.price.get());
+        put_varint(&mut self.buf, qty_code(t.qty.get()));
+        self.buf.push(match t.taker_side {
+            Side::Buy => 0,
+            Side::Sell => 1,
+        });
+    }
+
+    /// A book state change.
+    pub(crate) fn state(&mut self, local: i64, state: BookState) {
+        self.head(STATE, local);
+        let i = STATES.iter().position(|s| *s == state).unwrap_or(0);
+        self.buf.push(i as u8);
     }
 
     fn levels(&mut self, levels: &[Level]) {
@@ -470,20 +495,22 @@ fn from_qty_code(code: u128) -> Result<Decimal, Bad> {
 }
 
 pub(crate) fn put_varint(w: &mut Vec<u8>, v: u128) {
-    if let Ok(mut small) = u64::try_from(v) {
-        while small >= 0x80 {
-            w.push((small as u8) | 0x80);
-            small >>= 7;
+    // Most values (time steps, price steps, small quantities) take one to three bytes:
+    // written as constant-length slices (inlined, no loop).
+    if v < 0x80 {
+        w.push(v as u8);
+    } else if v < 0x4000 {
+        w.extend_from_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
+    } else if v < 0x20_0000 {
+        w.extend_from_slice(&[(v as u8) | 0x80, ((v >> 7) as u8) | 0x80, (v >> 14) as u8]);
+    } else {
+        let mut v = v;
+        while v >= 0x80 {
+            w.push((v as u8) | 0x80);
+            v >>= 7;
         }
-        w.push(small as u8);
-        return;
+        w.push(v as u8);
     }
-    let mut v = v;
-    while v >= 0x80 {
-        w.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    w.push(v as u8);
 }
 
 fn zigzag(v: i128) -> u128 {

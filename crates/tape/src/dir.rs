@@ -68,13 +68,35 @@ impl TapeDir {
         symbol: &str,
         ev: &TapeEvent,
     ) -> Result<(), TapeError> {
-        let hour = ev.local().as_nanos().div_euclid(HOUR_NS);
-        if let Some((h, w)) = self.open.get_mut(exchange).and_then(|m| m.get_mut(symbol))
-            && hour <= *h
-        {
-            return w.append(ev);
-        }
-        {
+        self.writer(exchange, symbol, ev.local())?.append(ev)
+    }
+
+    /// Append a block encoded elsewhere to its book's tape (the file of its first event's
+    /// hour, as [`TapeDir::append`] chooses it).
+    pub fn append_block(
+        &mut self,
+        exchange: &str,
+        symbol: &str,
+        block: &crate::Block,
+    ) -> Result<(), TapeError> {
+        self.writer(exchange, symbol, block.first())?
+            .append_block(block)
+    }
+
+    /// The writer of the book's tape for an event at `at`.
+    fn writer(
+        &mut self,
+        exchange: &str,
+        symbol: &str,
+        at: Timestamp,
+    ) -> Result<&mut TapeWriter, TapeError> {
+        let hour = at.as_nanos().div_euclid(HOUR_NS);
+        let current = self
+            .open
+            .get(exchange)
+            .and_then(|m| m.get(symbol))
+            .is_some_and(|(h, _)| hour <= *h);
+        if !current {
             if let Some((_, mut w)) = self.open.get_mut(exchange).and_then(|m| m.remove(symbol)) {
                 w.flush()?;
             }
@@ -82,7 +104,7 @@ impl TapeDir {
             if let Some(dir) = path.parent() {
                 create_private_dir(dir)?;
             }
-            let w = if path.exists() {
+            let mut w = if path.exists() {
                 TapeWriter::open(&path, self.config)?
             } else {
                 let header = TapeHeader {
@@ -92,20 +114,22 @@ impl TapeDir {
                 };
                 TapeWriter::create(&path, &header, self.config)?
             };
-            let (_, w) = self
-                .open
-                .entry(exchange.to_owned())
-                .or_default()
-                .entry(symbol.to_owned())
-                .or_insert((hour, w));
             if self
                 .started
                 .insert((exchange.to_owned(), symbol.to_owned()))
             {
-                w.append(&TapeEvent::Released { local: ev.local() })?;
+                w.append(&TapeEvent::Released { local: at })?;
             }
-            w.append(ev)
+            self.open
+                .entry(exchange.to_owned())
+                .or_default()
+                .insert(symbol.to_owned(), (hour, w));
         }
+        self.open
+            .get_mut(exchange)
+            .and_then(|m| m.get_mut(symbol))
+            .map(|(_, w)| w)
+            .ok_or_else(|| TapeError::NotATape(format!("no writer for {exchange} {symbol}")))
     }
 
     /// Append an event to every open tape (a mark that concerns them all).

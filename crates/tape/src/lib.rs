@@ -13,6 +13,7 @@
 //!   can start with nothing before it.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod block;
 mod codec;
 pub mod dir;
 mod reader;
@@ -20,6 +21,7 @@ mod writer;
 
 use model::{BookEvent, BookSide, BookState, Level, Price, Qty, Timestamp, Trade};
 
+pub use block::{Block, BlockEncoder};
 pub use dir::{TapeDir, TapeFile};
 pub use reader::{Cursor, Events, TapeReader};
 pub use writer::{TapeWriter, WriterConfig, WriterStats};

@@ -197,17 +197,31 @@ impl TapeWriter {
         self.stats.levels += block.levels as u64;
     }
 
+    /// Write a block encoded elsewhere ([`crate::BlockEncoder`]) after what this writer
+    /// holds. Meant for a writer with no checkpoints of its own
+    /// (`checkpoint_every_ns: None`): the block's events are not applied to its book.
+    pub fn append_block(&mut self, block: &crate::Block) -> Result<(), TapeError> {
+        self.flush()?;
+        self.stats.events += block.events as u64;
+        self.stats.levels += block.levels as u64;
+        self.stats.checkpoints += u64::from(block.checkpoint);
+        self.write_block(&block.payload)
+    }
+
     /// Write out the current block (nothing when it is empty). After a crash the tape holds
     /// every block flushed before it.
     pub fn flush(&mut self) -> Result<(), TapeError> {
         let Some(block) = self.block.take() else {
             return Ok(());
         };
-        let payload = block.buf;
+        self.write_block(&block.buf)
+    }
+
+    fn write_block(&mut self, payload: &[u8]) -> Result<(), TapeError> {
         let mut out = Vec::with_capacity(payload.len() + 8);
         out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        out.extend_from_slice(&payload);
+        out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        out.extend_from_slice(payload);
         self.file.write_all(&out)?;
         self.stats.bytes += out.len() as u64;
         Ok(())

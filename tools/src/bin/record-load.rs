@@ -2,7 +2,7 @@
 //! (each updated every `--interval-ms`), the process's CPU time measured over `--secs`, first
 //! without recording, then with the server's recorder writing every event to tapes.
 //!
-//! `cargo run --release -p papertwap-tools --bin record-load -- --books 50 --interval-ms 10 --secs 20`
+//! `cargo run --release -p papertwap-tools --bin record-load -- --books 200 --interval-ms 5 --secs 10 --rounds 5`
 //!
 //! "Ingest" here is everything the process does to keep the books: the simulated venue
 //! generating events (in place of the network and the parser), the hub applying them and
@@ -29,6 +29,13 @@ struct Args {
     /// Seconds measured per phase.
     #[arg(long, default_value_t = 20)]
     secs: u64,
+    /// Rounds of (without, with) phases, alternating; the median share is reported (the
+    /// machine's noise is of the order of the share measured).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Run one phase only (`with` or `without` recording), for a profiler.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// CPU seconds (user + system) this process has used.
@@ -67,7 +74,9 @@ async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
     let hub = Hub::start(
         HubConfig {
             default_symbols: [(ExchangeId::Sim, symbols.clone())].into(),
-            recorder: recorder.as_ref().map(|r| r.tap.clone()),
+            recorder: recorder
+                .as_ref()
+                .map(|r| r.recorders.clone() as Arc<dyn market::RecorderFactory>),
             ..HubConfig::default()
         },
         vec![sim],
@@ -91,12 +100,9 @@ async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
     let mut bytes = 0;
     if let Some(r) = recorder {
         stop_recorder.cancel();
+        let dropped = r.dropped();
         let _ = r.task.await;
-        anyhow::ensure!(
-            r.tap.dropped() == 0,
-            "the recorder dropped {} events",
-            r.tap.dropped()
-        );
+        anyhow::ensure!(dropped == 0, "the recorder dropped {dropped} blocks");
         bytes = tape::dir::list(dir.path().join("tapes"))?
             .iter()
             .map(|f| f.bytes)
@@ -108,16 +114,27 @@ async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let (off, rate, _) = phase(&args, false).await?;
-    let (on, rate_on, bytes) = phase(&args, true).await?;
+    if let Some(only) = &args.only {
+        let (cpu, rate, bytes) = phase(&args, only == "with").await?;
+        println!("{only} recording: {cpu:.3} cores, {rate} book events/s, {bytes} bytes of tape");
+        return Ok(());
+    }
+    let mut shares = Vec::new();
+    for round in 1..=args.rounds.max(1) {
+        let (off, rate, _) = phase(&args, false).await?;
+        let (on, rate_on, bytes) = phase(&args, true).await?;
+        let share = (on - off) / off * 100.0;
+        println!(
+            "round {round}: {} books, an update each every {} ms: {rate} book events/s without recording, {rate_on} with; CPU {off:.3} cores without, {on:.3} with: {share:+.1} %; {bytes} bytes of tape",
+            args.books, args.interval_ms
+        );
+        shares.push(share);
+    }
+    shares.sort_by(f64::total_cmp);
     println!(
-        "{} books, an update each every {} ms: {rate} book events/s without recording, {rate_on} with",
-        args.books, args.interval_ms
-    );
-    println!("CPU without recording: {off:.3} cores; with: {on:.3} cores");
-    println!(
-        "the recorder adds {:.1} % to the ingest path's CPU; {bytes} bytes of tape in {} s (and the warm-up)",
-        (on - off) / off * 100.0,
+        "the recorder adds {:.1} % to the ingest path's CPU (median of {} rounds of {} s per phase)",
+        shares[shares.len() / 2],
+        shares.len(),
         args.secs
     );
     Ok(())

@@ -5,9 +5,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use model::{
-    BookEvent, BookEventKind, BookHealth, BookState, Level, OrderBook, Pair, Symbol, Timestamp,
-};
+use model::{BookEvent, BookEventKind, BookHealth, BookState, OrderBook, Pair, Symbol, Timestamp};
 use tracing::{info, warn};
 
 use crate::exchange::{ConnState, FeedEvent};
@@ -38,9 +36,9 @@ pub(crate) struct IngestLimits {
     pub(crate) checkpoint_every_ms: Option<u64>,
 }
 
-/// A book's whole picture at a point of its stream: (symbol, the time of the event it
-/// follows, bids best first, asks best first).
-pub(crate) type Checkpoint = (Symbol, Timestamp, Vec<Level>, Vec<Level>);
+/// A checkpoint due: the book's whole picture right after the event received at this time
+/// (taken by the driver from [`IngestState::book`] before the next event is applied).
+pub(crate) type Checkpoint = (Symbol, Timestamp);
 
 /// One book as the hub keeps it.
 #[derive(Debug)]
@@ -87,9 +85,14 @@ impl IngestState {
         }
     }
 
-    /// The checkpoints taken since the last call, in stream order.
+    /// The checkpoints due since the last call, in stream order.
     pub(crate) fn take_checkpoints(&mut self) -> Vec<Checkpoint> {
         std::mem::take(&mut self.checkpoints)
+    }
+
+    /// A book as it now stands.
+    pub(crate) fn book(&self, symbol: &Symbol) -> Option<&OrderBook> {
+        self.books.get(symbol).map(|lb| &lb.book)
     }
 
     fn live_book(&mut self, venue: &dyn IngestVenue, symbol: &Symbol) -> Option<&mut LiveBook> {
@@ -267,12 +270,7 @@ impl IngestState {
                 .is_none_or(|t| now.saturating_sub(t) >= every)
         {
             lb.last_checkpoint = Some(now);
-            Some((
-                symbol.clone(),
-                received,
-                lb.book.levels(model::BookSide::Bid).collect(),
-                lb.book.levels(model::BookSide::Ask).collect(),
-            ))
+            Some((symbol.clone(), received))
         } else {
             None
         };

@@ -10,7 +10,7 @@ mod trades;
 
 pub use book_watch::BookWatch;
 use book_watch::{Lease, Slot};
-pub use record::{Recorded, RecorderTap, Recording};
+pub use record::{BookRecorder, RecorderFactory};
 pub use trades::{TapeLimits, TradeTape, TradeWatch, TradesSince};
 
 use std::collections::HashMap;
@@ -60,8 +60,8 @@ pub struct HubConfig {
     pub pair_cache: Option<Arc<dyn PairCache>>,
     /// How many public trades each book keeps, and for how long.
     pub trades: TapeLimits,
-    /// Where every feed event of a subscribed book is also sent (the lab's recorder).
-    pub recorder: Option<Arc<RecorderTap>>,
+    /// The lab's recorder: every ingest task records its books through one.
+    pub recorder: Option<Arc<dyn RecorderFactory>>,
 }
 
 impl Default for HubConfig {

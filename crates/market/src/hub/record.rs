@@ -1,75 +1,29 @@
-//! The recorder's tap: what each ingest task received for its subscribed books, handed to a
-//! recorder (the lab's tapes) through a bounded channel without waiting. A full channel
-//! drops the item and counts it: ingest never waits for the recorder.
+//! The lab's recorder as the hub sees it: each venue's ingest task owns a [`BookRecorder`]
+//! and calls it, on that task and by reference, with every event it applies to a subscribed
+//! book, every trade, every published state change and a checkpoint of each live book about
+//! once a minute. The recorder copies (encodes) what it keeps and never waits: what it does
+//! with it (the composition root's tapes) is its business.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt::Debug;
 
-use model::{ExchangeId, Level, Symbol, Timestamp};
-use tokio::sync::mpsc;
+use model::{BookEvent, BookState, ExchangeId, OrderBook, Symbol, Timestamp, Trade};
 
-use crate::exchange::FeedEvent;
-
-/// One feed event as an ingest task received it.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// The venue.
-    pub exchange: ExchangeId,
-    /// When the ingest task took it (book events also carry their own receive time).
-    pub at: Timestamp,
-    /// What happened.
-    pub event: Recording,
+/// Makes one [`BookRecorder`] per venue ingest task.
+pub trait RecorderFactory: Send + Sync + Debug {
+    /// The recorder of `exchange`'s ingest task.
+    fn for_venue(&self, exchange: ExchangeId) -> Box<dyn BookRecorder>;
 }
 
-/// What the hub hands the recorder.
-#[derive(Debug, Clone)]
-pub enum Recording {
-    /// A feed event of a subscribed book, as the venue's adapter normalized it (a book
-    /// state, as the hub published it).
-    Feed(FeedEvent),
-    /// The whole book right after the event before it (taken by the ingest task about once
-    /// a minute per live book, so that a tape can be read from there).
-    Checkpoint {
-        /// The book.
-        symbol: Symbol,
-        /// The time of the event it follows.
-        at: Timestamp,
-        /// Bids, best first.
-        bids: Vec<Level>,
-        /// Asks, best first.
-        asks: Vec<Level>,
-    },
-}
-
-/// Where the hub sends what it receives, and how much it had to drop.
-#[derive(Debug)]
-pub struct RecorderTap {
-    tx: mpsc::Sender<Recorded>,
-    dropped: AtomicU64,
-}
-
-impl RecorderTap {
-    /// A tap sending to `tx`.
-    pub fn new(tx: mpsc::Sender<Recorded>) -> Self {
-        RecorderTap {
-            tx,
-            dropped: AtomicU64::new(0),
-        }
-    }
-
-    /// Items dropped because the recorder was behind (each one a gap in a tape, which the
-    /// recorder marks when it sees the count grow).
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn send(&self, exchange: ExchangeId, event: Recording) {
-        let item = Recorded {
-            exchange,
-            at: Timestamp::now(),
-            event,
-        };
-        if self.tx.try_send(item).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
+/// Records one venue's books, called on its ingest task. Every method returns at once.
+pub trait BookRecorder: Send {
+    /// A venue snapshot or delta the hub applied to `symbol`'s book, received at `received`.
+    fn book(&mut self, symbol: &Symbol, event: &BookEvent, received: Timestamp);
+    /// Public trades of `symbol` (each at its `local_ts`).
+    fn trades(&mut self, symbol: &Symbol, trades: &[Trade]);
+    /// The hub published a new state of `symbol`'s book.
+    fn state(&mut self, symbol: &Symbol, at: Timestamp, state: BookState);
+    /// `symbol`'s whole book right after the event received at `at`.
+    fn checkpoint(&mut self, symbol: &Symbol, at: Timestamp, book: &OrderBook);
+    /// About once a second, and when the ingest task ends: hand over what is held.
+    fn tick(&mut self);
 }

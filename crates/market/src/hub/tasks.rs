@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::ingest::{IngestLimits, IngestState, IngestVenue};
-use super::{BookSnapshot, Hub, Recording, Venue, lock, mono_ms, rd, wr};
+use super::{BookRecorder, BookSnapshot, Hub, Venue, lock, mono_ms, rd, wr};
 use crate::backoff::Backoff;
 use crate::exchange::{FeedCommand, FeedEvent};
 
@@ -146,6 +146,8 @@ impl Hub {
         let mut resyncs = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rec: Option<Box<dyn BookRecorder>> =
+            cfg.recorder.as_ref().map(|f| f.for_venue(venue.id()));
         loop {
             tokio::select! {
                 _ = self.inner.shutdown.cancelled() => break,
@@ -154,17 +156,13 @@ impl Hub {
                         break;
                     }
                     let now = mono_ms(clock);
-                    let tap = cfg.recorder.as_deref();
                     for ev in buf.drain(..) {
                         match ev {
                             FeedEvent::Trades { symbol, trades } => {
                                 // Trades of a book no longer subscribed are dropped.
                                 if let Some(slot) = venue.slot(&symbol) {
-                                    if let Some(tap) = tap {
-                                        tap.send(venue.id(), Recording::Feed(FeedEvent::Trades {
-                                            symbol: symbol.clone(),
-                                            trades: trades.clone(),
-                                        }));
+                                    if let Some(rec) = rec.as_deref_mut() {
+                                        rec.trades(&symbol, &trades);
                                     }
                                     slot.record_trades(trades, Timestamp::now());
                                 }
@@ -173,15 +171,13 @@ impl Hub {
                                 let subscribed = state.book_event(
                                     &*venue, &symbol, &event, received, now, &mut resyncs,
                                 );
-                                // Applied first, then handed on without a copy.
-                                if let Some(tap) = tap.filter(|_| subscribed) {
-                                    tap.send(venue.id(), Recording::Feed(FeedEvent::Book {
-                                        symbol,
-                                        event,
-                                        received,
-                                    }));
-                                    for (symbol, at, bids, asks) in state.take_checkpoints() {
-                                        tap.send(venue.id(), Recording::Checkpoint { symbol, at, bids, asks });
+                                // Recorded as applied, by reference, on this task.
+                                if let Some(rec) = rec.as_deref_mut().filter(|_| subscribed) {
+                                    rec.book(&symbol, &event, received);
+                                    for (symbol, at) in state.take_checkpoints() {
+                                        if let Some(book) = state.book(&symbol) {
+                                            rec.checkpoint(&symbol, at, book);
+                                        }
                                     }
                                 }
                             }
@@ -192,16 +188,22 @@ impl Hub {
                 _ = tick.tick() => {
                     let alive = venue.alive.load(Ordering::Relaxed);
                     state.check_liveness(&*venue, mono_ms(clock), alive);
+                    if let Some(rec) = rec.as_deref_mut() {
+                        rec.tick();
+                    }
                 }
             }
             for p in resyncs.drain(..) {
                 let _ = venue.commands.send(FeedCommand::Resync(p));
             }
-            venue.sync_from(&mut state, cfg.recorder.as_deref());
+            venue.sync_from(&mut state, rec.as_deref_mut());
         }
         // Readers must not keep trusting books nobody maintains any more.
         state.shut_down();
-        venue.sync_from(&mut state, cfg.recorder.as_deref());
+        venue.sync_from(&mut state, rec.as_deref_mut());
+        if let Some(rec) = rec.as_deref_mut() {
+            rec.tick();
+        }
     }
 }
 
@@ -226,7 +228,11 @@ impl IngestVenue for Venue {
 impl Venue {
     /// Publish what the state machine changed: its connection state, message count and
     /// every dirty book's snapshot.
-    fn sync_from(&self, state: &mut IngestState, tap: Option<&super::RecorderTap>) {
+    fn sync_from(
+        &self,
+        state: &mut IngestState,
+        mut rec: Option<&mut (dyn BookRecorder + 'static)>,
+    ) {
         if let Some(conn) = state.take_conn_change() {
             *lock(&self.conn) = conn;
         }
@@ -234,17 +240,10 @@ impl Venue {
         let id = self.exchange.id();
         for lb in state.drain_dirty() {
             if let Some(slot) = self.slot(&lb.pair.symbol) {
-                if let Some(tap) = tap
+                if let Some(rec) = rec.as_deref_mut()
                     && slot.tx.borrow().health.state != lb.health.state
                 {
-                    tap.send(
-                        id,
-                        Recording::Feed(FeedEvent::State {
-                            symbol: lb.pair.symbol.clone(),
-                            state: lb.health.state,
-                            reason: lb.health.last_error.clone(),
-                        }),
-                    );
+                    rec.state(&lb.pair.symbol, Timestamp::now(), lb.health.state);
                 }
                 slot.tx.send_replace(Arc::new(BookSnapshot {
                     exchange: id,
