@@ -40,6 +40,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("order_request", order_request),
     ("venue_rest", venue_rest),
     ("ws_message", ws_message),
+    ("lab_request", lab_request),
+    ("tape_decode", tape_decode),
 ];
 
 /// A fixed "now" (2026-11-21T12:00:00Z) so every run of an input does the same.
@@ -346,15 +348,44 @@ pub fn order_request(data: &[u8]) {
         serde_json::Value::Array(items) => items,
         other => vec![other],
     };
-    let pair = test_pair();
-    let now = chrono::DateTime::from_timestamp(NOW_SECS, 0).unwrap_or_default();
-    let limits = engine::Limits::default();
     for item in items.into_iter().take(8) {
         let Ok(req) = serde_json::from_value::<wire::OrderRequest>(item) else {
             continue;
         };
-        let Ok(mut request) = api::orders::decode_order(&req, false, now, &|s| s) else {
-            continue;
+        check_order(&req, data.len());
+    }
+}
+
+/// A what-if or a backtest variant (DESIGN §17): `[original body, changes]` as JSON. The
+/// changes are applied as the endpoint applies them (`api::orders::with_changes`: objects only,
+/// a timing field replacing its alternative, another strategy dropping the original's
+/// parameters), then the result is decoded and validated as any `POST /orders` body, with the
+/// same properties of an accepted plan.
+pub fn lab_request(data: &[u8]) {
+    let Ok(serde_json::Value::Array(parts)) = serde_json::from_slice::<serde_json::Value>(data)
+    else {
+        return;
+    };
+    let [original, changes] = parts.as_slice() else {
+        return;
+    };
+    let Ok(original) = serde_json::from_value::<wire::OrderRequest>(original.clone()) else {
+        return;
+    };
+    if let Ok(req) = api::orders::with_changes(original, changes.clone()) {
+        check_order(&req, data.len());
+    }
+}
+
+/// Decode and validate one order body; an accepted plan must keep its invariants.
+fn check_order(req: &wire::OrderRequest, seed: usize) {
+    let data_len = seed;
+    let pair = test_pair();
+    let now = chrono::DateTime::from_timestamp(NOW_SECS, 0).unwrap_or_default();
+    let limits = engine::Limits::default();
+    {
+        let Ok(mut request) = api::orders::decode_order(req, false, now, &|s| s) else {
+            return;
         };
         if request.route.is_some() {
             request.route = Some(
@@ -379,15 +410,15 @@ pub fn order_request(data: &[u8]) {
             let Ok(p) =
                 engine::validate(&probe, &pair, Timestamp::from_secs(NOW_SECS), &limits, None)
             else {
-                continue;
+                return;
             };
             let n = p.slices as usize;
             let weights: Vec<Decimal> = (0..n)
-                .map(|i| Decimal::from((i * 31 + data.len()) % 7))
+                .map(|i| Decimal::from((i * 31 + data_len) % 7))
                 .collect();
             let total: Decimal = weights.iter().copied().sum();
             if total.is_zero() {
-                continue;
+                return;
             }
             request.strategy = engine::Strategy::Vwap {
                 profile_days: *profile_days,
@@ -405,7 +436,7 @@ pub fn order_request(data: &[u8]) {
             &limits,
             Some(Decimal::from(67_000)),
         ) else {
-            continue;
+            return;
         };
         assert!((1..=10_000).contains(&plan.slices), "slice count");
         let mut last_time = plan.start;
@@ -476,5 +507,30 @@ pub fn ws_message(data: &[u8]) {
         && let Ok(ms) = text.parse::<i64>()
     {
         assert_eq!(t.as_millis(), ms);
+    }
+}
+
+/// A tape file's bytes (DESIGN §17): never a panic; every event read back re-encodes to a
+/// tape that reads back the same events; a seek anywhere yields events of the tape.
+pub fn tape_decode(data: &[u8]) {
+    let Ok(reader) = tape::TapeReader::from_bytes(data.to_vec()) else {
+        return;
+    };
+    let events: Vec<tape::TapeEvent> = reader.events().map_while(Result::ok).collect();
+    assert!(
+        reader.valid_len() <= data.len(),
+        "valid length within the file"
+    );
+    let mut block = tape::BlockEncoder::new(model::Timestamp::from_nanos(0));
+    for e in &events {
+        block.event(e);
+    }
+    let bytes = tape::tape_bytes(reader.header(), &[block.finish()]);
+    if let Ok(again) = tape::TapeReader::from_bytes(bytes) {
+        let back: Vec<tape::TapeEvent> = again.events().map_while(Result::ok).collect();
+        assert_eq!(back, events, "events re-encode to themselves");
+    }
+    if let Some(first) = events.first() {
+        let _ = reader.seek(first.local()).count();
     }
 }

@@ -24,7 +24,7 @@ use model::{BookEvent, BookSide, BookState, Level, Price, Qty, Timestamp, Trade}
 pub use block::{Block, BlockEncoder};
 pub use dir::{TapeDir, TapeFile};
 pub use reader::{Cursor, Events, TapeReader};
-pub use writer::{TapeWriter, WriterConfig, WriterStats};
+pub use writer::{TapeWriter, WriterConfig, WriterStats, tape_bytes};
 
 /// One thing that happened to a book, as recorded.
 #[derive(Debug, Clone, PartialEq)]

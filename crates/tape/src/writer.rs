@@ -74,16 +74,7 @@ impl TapeWriter {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        let mut h = Vec::new();
-        h.extend_from_slice(MAGIC);
-        let mut body = Vec::new();
-        for s in [&header.exchange, &header.symbol] {
-            put_varint(&mut body, s.len() as u128);
-            body.extend_from_slice(s.as_bytes());
-        }
-        body.extend_from_slice(&header.created.as_nanos().to_le_bytes());
-        h.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        h.extend_from_slice(&body);
+        let h = header_bytes(header);
         file.write_all(&h)?;
         Ok(TapeWriter::on(file, path, config, h.len()))
     }
@@ -233,6 +224,33 @@ impl TapeWriter {
         self.file.sync_data()?;
         Ok(())
     }
+}
+
+/// The magic and header of a tape.
+fn header_bytes(header: &TapeHeader) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(MAGIC);
+    let mut body = Vec::new();
+    for s in [&header.exchange, &header.symbol] {
+        put_varint(&mut body, s.len() as u128);
+        body.extend_from_slice(s.as_bytes());
+    }
+    body.extend_from_slice(&header.created.as_nanos().to_le_bytes());
+    h.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    h.extend_from_slice(&body);
+    h
+}
+
+/// A whole tape in memory: its header and `blocks`, each behind its length and CRC-32 (what
+/// a [`TapeWriter`] would write to a file; for tests and tools).
+pub fn tape_bytes(header: &TapeHeader, blocks: &[crate::Block]) -> Vec<u8> {
+    let mut out = header_bytes(header);
+    for b in blocks {
+        out.extend_from_slice(&(b.payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&b.payload).to_le_bytes());
+        out.extend_from_slice(&b.payload);
+    }
+    out
 }
 
 impl Drop for TapeWriter {

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::auth::AuthUser;
 pub use super::order_body::{decode_order, decode_twap};
+pub use super::whatif::with_changes;
 use crate::convert;
 use crate::error::ApiError;
 use crate::openapi::{BadRequest, NotFound, RateLimited, Unauthorized};

@@ -45,6 +45,17 @@ fn original_body(stored: &StoredOrder) -> Result<wire::OrderRequest, ApiError> {
     twap_as_order(&req, &query, &|d| d)
 }
 
+/// `original` with `changes` (JSON, as a what-if or a backtest variant sends them) applied:
+/// what the endpoints then decode as a `POST /orders` body.
+pub fn with_changes(
+    original: wire::OrderRequest,
+    changes: Value,
+) -> Result<wire::OrderRequest, ApiError> {
+    let changes =
+        changes_of(changes).map_err(|d| bad("invalid_body", format!("invalid what-if: {d}")))?;
+    apply(original, &changes)
+}
+
 /// A what-if's changes from JSON: an object only (serde would also take an array of the
 /// fields' values).
 pub(crate) fn changes_of(v: Value) -> Result<wire::WhatIfRequest, String> {
