@@ -268,6 +268,7 @@ impl Engine {
             rec.best_bid = w.best_bid;
             rec.best_ask = w.best_ask;
             rec.book_age_ms = w.age_ms;
+            rec.book_time = w.book_time;
             rec.skipped = w.skipped;
             if w.skipped.is_none() {
                 rec.mid = w

@@ -39,6 +39,9 @@ pub(crate) struct Walk {
     pub(crate) best_ask: Option<Decimal>,
     /// The oldest live book used, ms.
     pub(crate) age_ms: Option<i64>,
+    /// The latest receive time of the last event of any book looked at: every book's state
+    /// is its events up to then (a re-run's bound, [`crate::lab`]).
+    pub(crate) book_time: Option<model::Timestamp>,
     /// Why nothing could be attempted (no venue live).
     pub(crate) skipped: Option<SkipReason>,
 }
@@ -82,6 +85,7 @@ pub(crate) fn walk(
                 return;
             };
             any_book = true;
+            w.book_time = w.book_time.max(health.last_update);
             if health.crossed || book.is_crossed() {
                 crossed = true;
                 return;

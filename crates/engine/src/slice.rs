@@ -57,8 +57,8 @@ pub struct SliceRecord {
     pub book_seq: Option<u64>,
     /// Age of the book used, ms.
     pub book_age_ms: Option<i64>,
-    /// When the last venue event of the book used was received (one venue's slices): the
-    /// exact book a replay of the slice must see.
+    /// When the last venue event of the book used was received (a routed slice: the latest
+    /// of its books'): the exact books a replay of the slice must see.
     pub book_time: Option<Timestamp>,
     /// Why it was not attempted.
     pub skipped: Option<SkipReason>,

@@ -60,6 +60,10 @@ fn random_orders(rng: &mut Rng, mids: &[(&str, Decimal)], n: usize) -> Vec<wire:
             if rng.below(3) == 0 {
                 (r.interval_secs, r.slices) = (None, Some(1 + rng.below(duration)));
             }
+            if rng.below(8) == 0 {
+                // Routed: every live venue listing the symbol (here the sim alone).
+                r.exchange = "best".to_owned();
+            }
             r.catch_up = Some(["spread", "next", "none"][rng.below(3) as usize].to_owned());
             if rng.below(3) == 0 {
                 // Within ±5 bps of the mid: some slices stop at the limit.
