@@ -3,10 +3,10 @@
 //! `store.tape_dir`, and the liquidity paper fills take.
 //!
 //! Off the ingest path: each venue's ingest task encodes its books' events where it applies
-//! them, by reference, into one block per book ([`venue`]), and hands finished blocks (about
+//! them, by reference, into one block per book (`venue.rs`), and hands finished blocks (about
 //! one per book a second) to the writer task here through a bounded channel that never waits
 //! (a block it cannot take is counted, and the book's next block starts `resyncing` until
-//! its next checkpoint). The engine's fills come the same way ([`fills`]).
+//! its next checkpoint). The engine's fills come the same way (`fills.rs`).
 
 mod fills;
 mod venue;
