@@ -27,6 +27,13 @@ pub struct EngineConfig {
     pub limits: Limits,
 }
 
+impl EngineConfig {
+    /// The taker fee of `exchange`, basis points (0 when none is configured).
+    pub fn fee_of(&self, exchange: ExchangeId) -> Decimal {
+        self.fees.get(&exchange).copied().unwrap_or_default()
+    }
+}
+
 /// A decoded request for a new order, with the pair it trades and the request text as the
 /// client sent it (compared on a repeated `token_id`).
 #[derive(Debug, Clone, PartialEq)]
@@ -290,12 +297,7 @@ impl EngineHandle {
         let now = self.clock.now();
         let plan = crate::plan::validate(&s.request, &s.pair, now, &self.config.limits, mid)
             .map_err(EngineError::Rejected)?;
-        let fee = self
-            .config
-            .fees
-            .get(&s.request.exchange)
-            .copied()
-            .unwrap_or_default();
+        let fee = self.config.fee_of(s.request.exchange);
         Ok(Order::draft(s, plan, fee, now, mid))
     }
 
@@ -319,12 +321,7 @@ impl EngineHandle {
     pub fn backtest_draft(&self, s: &Submission, at: Timestamp) -> Result<Order, EngineError> {
         let plan = crate::plan::validate(&s.request, &s.pair, at, &self.config.limits, None)
             .map_err(EngineError::Rejected)?;
-        let fee = self
-            .config
-            .fees
-            .get(&s.request.exchange)
-            .copied()
-            .unwrap_or_default();
+        let fee = self.config.fee_of(s.request.exchange);
         Ok(Order::draft(s, plan, fee, at, None))
     }
 

@@ -280,12 +280,7 @@ impl Actor {
     /// Build a new order from a validated request.
     fn build(&self, s: &Submission, plan: crate::plan::Plan) -> Order {
         let now = self.clock.now();
-        let fee = self
-            .config
-            .fees
-            .get(&s.request.exchange)
-            .copied()
-            .unwrap_or_default();
+        let fee = self.config.fee_of(s.request.exchange);
         let mut order = Order::draft(s, plan, fee, now, None);
         self.engine.admit(&mut order, now, &*self.books);
         order

@@ -14,12 +14,18 @@ fn at(t: Timestamp, secs: i64) -> Timestamp {
     Timestamp::from_nanos(t.as_nanos() + secs * SECOND)
 }
 
-#[test]
-fn a_rerun_needs_its_window_on_tape_and_is_the_same_every_time() {
+/// Five minutes of the sim's BTC-USDT book on tape, from `t0`; its pair.
+fn recorded() -> (tempfile::TempDir, Timestamp, model::Pair) {
     let t0 = Timestamp::from_nanos(1_765_000_000 * SECOND + 7 * SECOND);
     let dir = tempfile::tempdir().unwrap();
     record(dir.path(), t0, 3_000);
     let (_, pair) = market(t0);
+    (dir, t0, pair)
+}
+
+#[test]
+fn a_rerun_needs_its_window_on_tape_and_is_the_same_every_time() {
+    let (dir, t0, pair) = recorded();
     let new_book = |_: ExchangeId, _: &Symbol| {
         OrderBook::with_scales(pair.price_precision(), pair.qty_precision())
     };
@@ -64,10 +70,7 @@ fn a_rerun_needs_its_window_on_tape_and_is_the_same_every_time() {
 
 #[test]
 fn a_torn_tail_is_survived() {
-    let t0 = Timestamp::from_nanos(1_765_000_000 * SECOND + 7 * SECOND);
-    let dir = tempfile::tempdir().unwrap();
-    record(dir.path(), t0, 3_000);
-    let (_, pair) = market(t0);
+    let (dir, t0, pair) = recorded();
     let new_book = |_: ExchangeId, _: &Symbol| {
         OrderBook::with_scales(pair.price_precision(), pair.qty_precision())
     };
