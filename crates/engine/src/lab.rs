@@ -61,6 +61,10 @@ pub trait RecordedMarket: Books {
         book_time: Option<Timestamp>,
         ledger: &mut dyn FnMut(LedgerEvent),
     );
+
+    /// The server restarted: every book is as a new process has it — none yet, until the
+    /// events recorded after the restart give it one.
+    fn restart(&mut self);
 }
 
 /// Where a slice of the original was observed: run a re-run's slice due at the same time
@@ -108,6 +112,7 @@ pub fn rerun(
             )
         })
         .collect();
+    let mut downs = restarts(original.map(|(_, slices)| slices).unwrap_or_default());
     let created = original.map_or(order.created_at, |(o, _)| o.created_at);
     let mut engine = Engine::new();
     market.advance(created, None, &mut |c| engine.replay_ledger(&c));
@@ -127,6 +132,29 @@ pub fn rerun(
         if due > horizon {
             break;
         }
+        // The server was down then: as it did, the order resumes at the restart, its slices
+        // due meanwhile recorded `server_down`.
+        let next_slice = engine
+            .get(id)
+            .filter(|o| o.next_index < o.plan.slices && o.due(o.next_index) <= due)
+            .map(|o| o.plan.slice_time(o.next_index));
+        let down = next_slice.and_then(|t| downs.iter().position(|w| w.0 <= t && t < w.1));
+        if let Some(k) = down {
+            // Each restart happens once.
+            let (down, at) = downs.swap_remove(k);
+            // Down by the first slice it skipped: the books as a new process has them
+            // (none), then what it received before the engine resumed.
+            market.advance(down, None, &mut |c| engine.replay_ledger(&c));
+            market.restart();
+            market.advance(at, None, &mut |c| engine.replay_ledger(&c));
+            if let Some(o) = engine.forget(id) {
+                for u in engine.restore(o, at) {
+                    slices.extend(u.slice);
+                    last = u.order;
+                }
+            }
+            continue;
+        }
         // The next slice's anchor, when the original ran a slice at that time.
         let anchor = engine
             .get(id)
@@ -135,7 +163,11 @@ pub fn rerun(
             .and_then(|o| anchors.get(&o.plan.slice_time(o.next_index).as_nanos()))
             .filter(|a| a.executed_at >= due);
         let (now, book_time) = match anchor {
-            Some(a) => (a.executed_at, a.book_time),
+            // The original saw no book data at all (none received yet): no event since.
+            Some(a) => (
+                a.executed_at,
+                Some(a.book_time.unwrap_or(Timestamp::from_nanos(i64::MIN))),
+            ),
             None => (due, None),
         };
         market.advance(now, book_time, &mut |c| engine.replay_ledger(&c));
@@ -155,6 +187,22 @@ pub fn rerun(
         order: Arc::unwrap_or_clone(last),
         slices,
     }
+}
+
+/// When the original's server was down: for each restart (the execution time of its
+/// `server_down` slices), from the earliest slice it skipped to the restart.
+fn restarts(slices: &[SliceRecord]) -> Vec<(Timestamp, Timestamp)> {
+    let mut out: Vec<(Timestamp, Timestamp)> = Vec::new();
+    for s in slices
+        .iter()
+        .filter(|s| s.skipped == Some(crate::SkipReason::ServerDown))
+    {
+        match out.iter_mut().find(|w| w.1 == s.executed_at) {
+            Some(w) => w.0 = w.0.min(s.scheduled_at),
+            None => out.push((s.scheduled_at, s.executed_at)),
+        }
+    }
+    out
 }
 
 /// The fields that make two runs of a slice the same execution: when and what it asked,

@@ -26,6 +26,8 @@ struct Recorded {
 struct Replayed {
     exchange: ExchangeId,
     symbol: Symbol,
+    /// The empty book a feed starts from (scales, depth cap).
+    empty: OrderBook,
     book: OrderBook,
     health: BookHealth,
     /// A baseline (venue snapshot or checkpoint) has been applied since the last resync.
@@ -115,6 +117,7 @@ impl TapeMarket {
         let mut r = Replayed {
             exchange,
             symbol: symbol.clone(),
+            empty: book.clone(),
             book,
             health: BookHealth::syncing(),
             synced: false,
@@ -323,6 +326,14 @@ impl Books for TapeMarket {
 }
 
 impl RecordedMarket for TapeMarket {
+    fn restart(&mut self) {
+        for b in &mut self.books {
+            b.book = b.empty.clone();
+            b.health = BookHealth::syncing();
+            b.synced = false;
+        }
+    }
+
     fn advance(
         &mut self,
         now: Timestamp,

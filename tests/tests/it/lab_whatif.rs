@@ -404,3 +404,73 @@ async fn backtests_run_variants_side_by_side_on_a_recorded_window_and_are_kept()
     assert_eq!(res.status(), 400);
     app.stop().await.unwrap();
 }
+
+/// Orders the server was down in the middle of: their slices due meanwhile are `server_down`,
+/// and a what-if reproduces that too (the re-run resumes the order at the restart, as the
+/// server did), fill for fill.
+#[tokio::test]
+async fn whatif_reproduces_orders_that_spanned_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("down.db").display());
+    let u = url.clone();
+    let app = spawn_app_with(move |s| s.store.url = u).await.unwrap();
+    let c = Client::new(&app.base).unwrap();
+    c.login("premium", "CryptoTWAPpremium").await.unwrap();
+    let policies = ["spread", "next", "none"];
+    let mut tokens = Vec::new();
+    for (i, policy) in policies.iter().enumerate() {
+        let token = format!("down-{i}");
+        let mut r = order(
+            Strategy::Twap,
+            &token,
+            "sim",
+            "BTC-USDT",
+            "buy",
+            "0.6",
+            8,
+            1,
+        )
+        .unwrap();
+        r.catch_up = Some((*policy).to_owned());
+        c.submit_order(&r).await.unwrap();
+        tokens.push(token);
+    }
+    testkit::eventually_async("two slices ran", Duration::from_secs(20), || {
+        let c = c.clone();
+        async move {
+            c.order("down-2")
+                .await
+                .is_ok_and(|o| o.slices_done + o.slices_skipped >= 2)
+        }
+    })
+    .await;
+    app.stop().await.unwrap();
+    // Down long enough for slices to pass beyond the restart grace (1 s).
+    let back = std::time::Instant::now() + Duration::from_millis(2_500);
+    testkit::eventually("the server was down 2.5 s", Duration::from_secs(10), || {
+        std::time::Instant::now() >= back
+    })
+    .await;
+    let app = spawn_app_with(move |s| s.store.url = url).await.unwrap();
+    let c = Client::new(&app.base).unwrap();
+    c.login("premium", "CryptoTWAPpremium").await.unwrap();
+    let mut originals = Vec::new();
+    for t in &tokens {
+        let o = tokio::time::timeout(
+            Duration::from_secs(60),
+            c.wait_for_final(t, Duration::from_millis(100)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        originals.push(o);
+    }
+    let down = originals
+        .iter()
+        .flat_map(|o| o.slices.iter().flatten())
+        .filter(|s| s.skipped == Some(wire::SkipReason::ServerDown))
+        .count();
+    assert!(down >= tokens.len(), "{down} slices skipped server_down");
+    all_reproduce(&c, &originals).await;
+    app.stop().await.unwrap();
+}
