@@ -88,6 +88,9 @@ impl Store {
         {
             create_dir(dir)?;
         }
+        if !memory {
+            owner_only(opts.get_filename())?;
+        }
         let opts = opts
             .create_if_missing(true)
             .journal_mode(if memory {
@@ -243,6 +246,38 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
     })
 }
 
+/// The database file (and its `-wal` and `-shm` files, which SQLite creates with the
+/// database's permissions) readable by its owner only (0600 on Unix): it holds the token
+/// signing secret and the password hashes. A file created by an older version is tightened.
+fn owner_only(db: &Path) -> Result<(), StoreError> {
+    let failed = |source: std::io::Error| StoreError::Folder {
+        path: db.display().to_string(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(db)
+            .map_err(failed)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let path = Path::new(&name);
+            if path.exists() {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(failed)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = failed;
+    Ok(())
+}
+
 /// A URL safe for logs: credentials (for future server URLs) removed.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
@@ -254,6 +289,30 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The database and its WAL files are owner-only, a new one and an older one alike.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("old.db");
+        std::fs::write(&db, b"").unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        for path in [dir.path().join("new.db"), db] {
+            let s = Store::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            s.add_user("u", "h", "basic").await.unwrap();
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                let mode = std::fs::metadata(&name).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{name:?}");
+            }
+            s.close().await;
+        }
+    }
 
     #[tokio::test]
     async fn creates_file_and_folder_migrates_and_keeps_the_secret() {
