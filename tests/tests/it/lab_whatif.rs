@@ -323,7 +323,9 @@ async fn backtests_run_variants_side_by_side_on_a_recorded_window_and_are_kept()
         .iter()
         .map(|r| r.order.slices.as_ref().map_or(0, Vec::len))
         .collect();
-    assert_eq!(slices, [3, 1, 3]);
+    // The TWAPs run their schedules; the POV ends early when the market prints enough.
+    assert_eq!(slices[..2], [3, 1]);
+    assert!((1..=3).contains(&slices[2]), "{slices:?}");
     for r in &bt.results {
         assert!(!r.order.status.is_open(), "{:?}", r.order.status);
         assert_eq!(r.order.side, wire::Side::Sell);
