@@ -156,11 +156,8 @@ pub fn rerun(
             continue;
         }
         // The next slice's anchor, when the original ran a slice at that time.
-        let anchor = engine
-            .get(id)
-            .filter(|o| o.next_index < o.plan.slices)
-            .filter(|o| o.due(o.next_index) <= due)
-            .and_then(|o| anchors.get(&o.plan.slice_time(o.next_index).as_nanos()))
+        let anchor = next_slice
+            .and_then(|t| anchors.get(&t.as_nanos()))
             .filter(|a| a.executed_at >= due);
         let (now, book_time) = match anchor {
             // The original saw no book data at all (none received yet): no event since.
@@ -175,8 +172,9 @@ pub fn rerun(
             if let Some(s) = u.slice {
                 slices.push(s);
             }
+            // Slices are recorded once each, in index order.
             if let Some((i, m)) = u.markouts
-                && let Some(s) = slices.iter_mut().find(|s| s.index == i)
+                && let Some(s) = slices.get_mut(i as usize).filter(|s| s.index == i)
             {
                 s.markouts = m;
             }

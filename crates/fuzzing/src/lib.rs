@@ -378,8 +378,7 @@ pub fn lab_request(data: &[u8]) {
 }
 
 /// Decode and validate one order body; an accepted plan must keep its invariants.
-fn check_order(req: &wire::OrderRequest, seed: usize) {
-    let data_len = seed;
+fn check_order(req: &wire::OrderRequest, data_len: usize) {
     let pair = test_pair();
     let now = chrono::DateTime::from_timestamp(NOW_SECS, 0).unwrap_or_default();
     let limits = engine::Limits::default();

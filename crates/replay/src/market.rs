@@ -7,6 +7,7 @@ use engine::lab::{Consumption, LedgerEvent, RecordedMarket};
 use engine::{BookRef, Books};
 use model::{BookEventKind, BookHealth, BookState, ExchangeId, OrderBook, Symbol, Timestamp};
 use rust_decimal::Decimal;
+use tape::dir::HOUR_NS;
 use tape::{TapeEvent, TapeReader};
 
 use crate::LabError;
@@ -72,8 +73,6 @@ fn tapes_of(
     files.sort();
     Ok(files)
 }
-
-const HOUR_NS: i64 = 3_600_000_000_000;
 
 impl TapeMarket {
     /// An empty market (add books with [`TapeMarket::add`]).

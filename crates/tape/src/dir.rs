@@ -12,7 +12,8 @@ use model::{Timestamp, civil_from_days, days_from_civil};
 use crate::writer::{TapeWriter, WriterConfig};
 use crate::{TapeError, TapeEvent, TapeHeader};
 
-const HOUR_NS: i64 = 3_600_000_000_000;
+/// An hour of tape time, ns: each file holds one.
+pub const HOUR_NS: i64 = 3_600_000_000_000;
 
 /// One tape file of a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

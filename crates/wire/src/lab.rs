@@ -79,11 +79,6 @@ pub struct WhatIfRequest {
 }
 
 impl WhatIfRequest {
-    /// True when it changes nothing.
-    pub fn is_empty(&self) -> bool {
-        *self == WhatIfRequest::default()
-    }
-
     /// True when it changes when slices are due.
     pub fn changes_schedule(&self) -> bool {
         self.interval_secs.is_some()

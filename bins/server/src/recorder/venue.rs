@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use market::{BookRecorder, RecorderFactory};
 use model::{BookEvent, BookState, ExchangeId, OrderBook, Symbol, Timestamp, Trade};
 use tape::BlockEncoder;
+use tape::dir::HOUR_NS;
 use tokio::sync::mpsc;
 
 use super::{Dropped, Item};
 
 /// A block is handed over when it reaches this size (or at the next second).
 const BLOCK_BYTES: usize = 64 * 1024;
-const HOUR_NS: i64 = 3_600_000_000_000;
 
 /// The recorders of every venue: what the hub's config holds.
 #[derive(Debug)]
@@ -61,10 +61,12 @@ impl RecorderFactory for TapeRecorders {
             v.push(exchange);
         }
         Box::new(VenueTapes {
-            exchange,
             books: HashMap::new(),
-            tx: self.tx.clone(),
-            dropped: self.dropped.clone(),
+            writer: Writer {
+                exchange,
+                tx: self.tx.clone(),
+                dropped: self.dropped.clone(),
+            },
             generation: self.generation.clone(),
             seen: 0,
         })
@@ -80,12 +82,43 @@ struct Open {
     lost: bool,
 }
 
-/// One venue's books, on its ingest task.
-struct VenueTapes {
+/// Where a venue's finished blocks go.
+struct Writer {
     exchange: ExchangeId,
-    books: HashMap<Symbol, Open>,
     tx: mpsc::Sender<Item>,
     dropped: Arc<Dropped>,
+}
+
+impl Writer {
+    /// Hand an item over without waiting; false (and counted) when the writer is behind.
+    fn send(&self, item: Item) -> bool {
+        let sent = self.tx.try_send(item).is_ok();
+        if !sent {
+            self.dropped.add();
+        }
+        sent
+    }
+
+    /// Hand `open`'s block (if it holds anything) over.
+    fn ship(&self, open: &mut Open) {
+        let Some(block) = open.block.take().filter(|b| b.events() > 0) else {
+            return;
+        };
+        let item = Item::Block {
+            exchange: self.exchange,
+            symbol: open.symbol.clone(),
+            block: block.finish(),
+        };
+        if !self.send(item) {
+            open.lost = true;
+        }
+    }
+}
+
+/// One venue's books, on its ingest task.
+struct VenueTapes {
+    books: HashMap<Symbol, Open>,
+    writer: Writer,
     generation: Arc<AtomicU64>,
     seen: u64,
 }
@@ -97,41 +130,30 @@ impl VenueTapes {
         if g != self.seen {
             self.seen = g;
             self.ship_all();
-            let item = Item::Flushed {
-                exchange: self.exchange,
+            self.writer.send(Item::Flushed {
+                exchange: self.writer.exchange,
                 generation: g,
-            };
-            if self.tx.try_send(item).is_err() {
-                self.dropped.add();
-            }
+            });
         }
     }
 
     fn ship_all(&mut self) {
-        let (exchange, tx, dropped) = (self.exchange, &self.tx, &self.dropped);
         for open in self.books.values_mut() {
-            ship(exchange, tx, dropped, open);
+            self.writer.ship(open);
         }
     }
 
     /// The block `symbol`'s event at `at` goes into (a new one at a new hour).
     fn block(&mut self, symbol: &Symbol, at: Timestamp) -> &mut BlockEncoder {
         self.check_flush();
-        let VenueTapes {
-            exchange,
-            books,
-            tx,
-            dropped,
-            ..
-        } = self;
-        let open = open_of(books, symbol);
+        let open = open_of(&mut self.books, symbol);
         let hour = |t: Timestamp| t.as_nanos().div_euclid(HOUR_NS);
         if open
             .block
             .as_ref()
             .is_some_and(|b| b.bytes() >= BLOCK_BYTES || hour(b.first()) != hour(at))
         {
-            ship(*exchange, tx, dropped, open);
+            self.writer.ship(open);
         }
         let lost = open.lost;
         open.block.get_or_insert_with(|| {
@@ -163,25 +185,6 @@ fn open_of<'a>(books: &'a mut HashMap<Symbol, Open>, symbol: &Symbol) -> &'a mut
     }
 }
 
-/// Hand `open`'s block (if it holds anything) to the writer.
-fn ship(exchange: ExchangeId, tx: &mpsc::Sender<Item>, dropped: &Dropped, open: &mut Open) {
-    let Some(block) = open.block.take() else {
-        return;
-    };
-    if block.events() == 0 {
-        return;
-    }
-    let item = Item::Block {
-        exchange,
-        symbol: open.symbol.clone(),
-        block: block.finish(),
-    };
-    if tx.try_send(item).is_err() {
-        dropped.add();
-        open.lost = true;
-    }
-}
-
 impl BookRecorder for VenueTapes {
     fn book(&mut self, symbol: &Symbol, event: &BookEvent, received: Timestamp) {
         self.block(symbol, received).book(received, event);
@@ -199,15 +202,8 @@ impl BookRecorder for VenueTapes {
 
     fn checkpoint(&mut self, symbol: &Symbol, at: Timestamp, book: &OrderBook) {
         self.check_flush();
-        let VenueTapes {
-            exchange,
-            books,
-            tx,
-            dropped,
-            ..
-        } = self;
-        let open = open_of(books, symbol);
-        ship(*exchange, tx, dropped, open);
+        let open = open_of(&mut self.books, symbol);
+        self.writer.ship(open);
         open.block = Some(BlockEncoder::checkpoint(at, book));
         open.lost = false;
     }

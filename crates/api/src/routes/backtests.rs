@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use engine::{OrderDetail, SliceList, Submission};
-use model::Timestamp;
 use serde_json::Value;
 
 use super::auth::AuthUser;
@@ -97,7 +96,7 @@ async fn run(
     })?;
     let mut request = decode_order(body, true, start, place)?;
     let pair = profile::pair_for(state, &mut request, &body.symbol, place)?;
-    let at = Timestamp::from_nanos(start.timestamp_nanos_opt().unwrap_or(i64::MAX));
+    let at = super::order_body::ts(start);
     profile::fill(state, &mut request, &pair, at, place).await?;
     let sub = Submission {
         user_id: user.id,

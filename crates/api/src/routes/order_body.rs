@@ -13,7 +13,7 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, detail)
 }
 
-fn ts(t: DateTime<Utc>) -> Timestamp {
+pub(crate) fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp::from_nanos(t.timestamp_nanos_opt().unwrap_or(i64::MAX))
 }
 
