@@ -4,6 +4,8 @@
 //! # Invariant
 //! Every loop a tool runs is bounded in count and time and stops by itself.
 
+pub mod sample_tape;
+
 /// The sim's markets for `books` followed books: its default markets plus synthetic copies
 /// of the first (`S001-USDT`, …), and the symbols to follow (the first `books`).
 pub fn sim_books(books: usize) -> (Vec<sim::SimSpec>, Vec<String>) {

@@ -17,6 +17,7 @@ pub mod users;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +101,7 @@ impl Application {
             (ExchangeId::Okx, ex.okx.fee_bps),
             (ExchangeId::Coinbase, ex.coinbase.fee_bps),
             (ExchangeId::Bitstamp, ex.bitstamp.fee_bps),
+            (ExchangeId::Replay, ex.replay.fee_bps),
         ]
         .into();
         let (engine, engine_task) = engine::runner::start(
@@ -314,6 +316,7 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
         (ExchangeId::Bybit, &ex.bybit),
         (ExchangeId::Coinbase, &ex.coinbase),
         (ExchangeId::Bitstamp, &ex.bitstamp),
+        (ExchangeId::Replay, &ex.replay),
     ] {
         if !e.enabled {
             config.disabled.push(id);
@@ -403,6 +406,22 @@ fn exchanges(s: &Settings) -> anyhow::Result<(Vec<Arc<dyn Exchange>>, HubConfig)
                 })
                 .context("building the Bitstamp adapter")?;
                 list.push(Arc::new(adapter));
+            }
+            ExchangeId::Replay => {
+                let defaults = replay::ReplayConfig::default();
+                let venue = replay::ReplayExchange::new(replay::ReplayConfig {
+                    tape_dir: e.tape_dir.as_ref().map(PathBuf::from),
+                    speed: e.speed.unwrap_or(defaults.speed),
+                    looped: e.looped.unwrap_or(defaults.looped),
+                })
+                .context("building the replay venue (exchanges.replay)")?;
+                if e.symbols.is_empty() {
+                    // Every book on the tapes.
+                    config
+                        .default_symbols
+                        .insert(id, venue.symbols().iter().map(|s| s.to_string()).collect());
+                }
+                list.push(Arc::new(venue));
             }
         }
     }

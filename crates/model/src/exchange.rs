@@ -13,19 +13,21 @@ pub enum ExchangeId {
     Binance,
     /// Kraken spot (WebSocket v2).
     Kraken,
-    /// Coinbase Advanced Trade (planned).
+    /// Coinbase Advanced Trade.
     Coinbase,
-    /// OKX v5 (planned).
+    /// OKX v5.
     Okx,
-    /// Bybit v5 spot (planned).
+    /// Bybit v5 spot.
     Bybit,
-    /// Bitstamp v2 (planned).
+    /// Bitstamp v2.
     Bitstamp,
+    /// Recorded tapes played back as a live venue (the lab's replay venue).
+    Replay,
 }
 
 impl ExchangeId {
     /// Every exchange id, in display order.
-    pub const ALL: [ExchangeId; 7] = [
+    pub const ALL: [ExchangeId; 8] = [
         ExchangeId::Sim,
         ExchangeId::Binance,
         ExchangeId::Kraken,
@@ -33,6 +35,7 @@ impl ExchangeId {
         ExchangeId::Okx,
         ExchangeId::Bybit,
         ExchangeId::Bitstamp,
+        ExchangeId::Replay,
     ];
 
     /// The lower-case id used in URLs and configuration keys (`binance`).
@@ -45,6 +48,7 @@ impl ExchangeId {
             ExchangeId::Okx => "okx",
             ExchangeId::Bybit => "bybit",
             ExchangeId::Bitstamp => "bitstamp",
+            ExchangeId::Replay => "replay",
         }
     }
 
@@ -58,6 +62,7 @@ impl ExchangeId {
             ExchangeId::Okx => "OKX",
             ExchangeId::Bybit => "Bybit",
             ExchangeId::Bitstamp => "Bitstamp",
+            ExchangeId::Replay => "Replay (recorded tapes)",
         }
     }
 }

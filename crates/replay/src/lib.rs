@@ -11,6 +11,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod market;
+pub mod venue;
 
 use std::path::Path;
 
@@ -19,6 +20,7 @@ use engine::{Order, SliceRecord};
 use model::{ExchangeId, OrderBook, Symbol, Timestamp};
 
 pub use market::{Span, TapeMarket};
+pub use venue::{ReplayConfig, ReplayError, ReplayExchange};
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,7 @@
 mod block;
 mod codec;
 pub mod dir;
+pub mod pair;
 mod reader;
 mod writer;
 
@@ -23,6 +24,7 @@ use model::{BookEvent, BookSide, BookState, Level, Price, Qty, Timestamp, Trade}
 
 pub use block::{Block, BlockEncoder};
 pub use dir::{TapeDir, TapeFile};
+pub use pair::{PairInfo, read_pair, write_pair};
 pub use reader::{Cursor, Events, TapeReader};
 pub use writer::{TapeWriter, WriterConfig, WriterStats, tape_bytes};
 

@@ -149,6 +149,30 @@ impl TapeReader {
         self.events_from(first)
     }
 
+    /// The events of block `i` alone (each block decodes on its own), for readers that keep
+    /// one block in hand at a time; `None` past the last good block.
+    pub fn block_events(&self, i: usize) -> Option<Result<Vec<TapeEvent>, TapeError>> {
+        let b = *self.blocks.get(i)?;
+        let payload = &self.data[b.offset..b.offset + b.len];
+        let corrupt = |what| TapeError::Corrupt {
+            offset: b.offset,
+            what,
+        };
+        let mut dec = match Decoder::new(payload) {
+            Ok((dec, _, _)) => dec,
+            Err(what) => return Some(Err(corrupt(what))),
+        };
+        let mut bufs = Buffers::default();
+        let mut out = Vec::new();
+        while let Some(e) = dec.next_reusing(&mut bufs) {
+            match e {
+                Ok(e) => out.push(e),
+                Err(what) => return Some(Err(corrupt(what))),
+            }
+        }
+        Some(Ok(out))
+    }
+
     fn events_from(&self, block: usize) -> Events<'_> {
         Events {
             reader: self,

@@ -337,3 +337,30 @@ fn not_a_tape_is_a_clear_error() {
     let e = TapeReader::from_bytes(b"hello world, this is not a tape".to_vec()).unwrap_err();
     assert!(e.to_string().contains("not a tape"), "{e}");
 }
+
+/// Block by block, the events are the tape's events, in order.
+#[test]
+fn blocks_decoded_one_at_a_time_are_the_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = 1_765_000_000 * SECOND;
+    let mut events = vec![TapeEvent::Book {
+        local: Timestamp::from_nanos(t),
+        event: BookEvent::snapshot(vec![lvl(100, 1, 0)], vec![lvl(101, 1, 0)]),
+    }];
+    for i in 0..2_000 {
+        t += SECOND / 10;
+        events.push(TapeEvent::Book {
+            local: Timestamp::from_nanos(t),
+            event: BookEvent::delta(vec![lvl(100 - i % 7, i % 5, 0)], vec![]),
+        });
+    }
+    let path = write(&dir, &events, WriterConfig::default());
+    let r = TapeReader::open(&path).unwrap();
+    assert!(r.blocks() > 1, "checkpoints start new blocks");
+    let by_block: Vec<TapeEvent> = (0..r.blocks())
+        .flat_map(|i| r.block_events(i).unwrap().unwrap())
+        .collect();
+    let all: Vec<TapeEvent> = r.events().map(|e| e.unwrap()).collect();
+    assert_eq!(by_block, all);
+    assert!(r.block_events(r.blocks()).is_none());
+}

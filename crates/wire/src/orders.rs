@@ -58,7 +58,7 @@ pub struct TwapRequest {
     #[cfg_attr(
         feature = "openapi",
         schema(
-            pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp)$",
+            pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp|replay)$",
             example = "sim"
         )
     )]
@@ -313,7 +313,7 @@ pub struct OrdersQuery {
     /// Exchange id, or `best` for the orders routed across venues.
     #[cfg_attr(
         feature = "openapi",
-        param(pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp|best)$")
+        param(pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp|replay|best)$")
     )]
     #[serde(default)]
     pub exchange: Option<String>,

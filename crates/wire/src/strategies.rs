@@ -49,7 +49,7 @@ pub struct OrderRequest {
     #[cfg_attr(
         feature = "openapi",
         schema(
-            pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp|best)$",
+            pattern = "^(sim|binance|kraken|coinbase|okx|bybit|bitstamp|replay|best)$",
             example = "sim"
         )
     )]

@@ -85,4 +85,15 @@ async fn the_liquidity_an_order_takes_is_on_tape() {
         }
     })
     .await;
+    // The book's rules are kept beside its tapes, so a replay can serve them anywhere.
+    let listed = c.pairs("sim", None).await.unwrap();
+    let btc = listed.iter().find(|p| p.symbol == "BTC-USDT").unwrap();
+    let kept = tape::read_pair(&tapes, "sim", "BTC-USDT")
+        .unwrap()
+        .expect("pair.json beside the tapes");
+    assert_eq!(
+        (kept.price_tick, kept.qty_step, kept.min_qty),
+        (btc.price_tick, btc.qty_step, btc.min_qty)
+    );
+    assert_eq!(kept.exchange_symbol, btc.exchange_symbol);
 }

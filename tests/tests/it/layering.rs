@@ -129,8 +129,9 @@ fn crate_map_of_design_section_1_holds() {
         ("store", &["model"]),
         // The lab's recording format: pure, on the domain types only.
         ("tape", &["model"]),
-        // The lab's replays: tapes as the engine's books (no HTTP, no store).
-        ("replay", &["model", "engine", "tape"]),
+        // The lab's replays: tapes as the engine's books, and as a venue through the
+        // market's `Exchange` trait (no HTTP, no store).
+        ("replay", &["model", "market", "engine", "tape"]),
         ("papertwap-wire", &[]),
         // The HTTP layer knows no store (DESIGN §13): orders come through the engine,
         // users through its accounts port; the composition root implements both.

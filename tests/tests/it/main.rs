@@ -13,6 +13,7 @@ mod market_api;
 mod metrics;
 mod orders_api;
 mod rate_limits;
+mod replay_venue;
 mod sdk;
 mod strategies_api;
 mod trades_all_venues;

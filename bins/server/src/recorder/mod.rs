@@ -45,6 +45,8 @@ pub(crate) enum Item {
         symbol: String,
         event: TapeEvent,
     },
+    /// A book's trading rules, kept beside its tapes.
+    Pair(Box<model::Pair>),
     /// A venue handed over everything it held when flush `generation` was asked.
     Flushed {
         exchange: ExchangeId,
@@ -187,6 +189,7 @@ fn write(tapes: &mut TapeDir, item: Item, flushes: &mut Flushes) {
             symbol,
             event,
         } => tapes.append(exchange.as_str(), &symbol, &event),
+        Item::Pair(pair) => tape::write_pair(tapes.root(), &pair),
         Item::Flushed {
             exchange,
             generation,

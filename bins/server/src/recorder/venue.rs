@@ -2,12 +2,12 @@
 //! applies them, one block per book, and hands a book's block to the writer when it is full,
 //! when a checkpoint starts the next one, when the hour turns, and once a second.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use market::{BookRecorder, RecorderFactory};
-use model::{BookEvent, BookState, ExchangeId, OrderBook, Symbol, Timestamp, Trade};
+use model::{BookEvent, BookState, ExchangeId, OrderBook, Pair, Symbol, Timestamp, Trade};
 use tape::BlockEncoder;
 use tape::dir::HOUR_NS;
 use tokio::sync::mpsc;
@@ -62,6 +62,7 @@ impl RecorderFactory for TapeRecorders {
         }
         Box::new(VenueTapes {
             books: HashMap::new(),
+            described: HashSet::new(),
             writer: Writer {
                 exchange,
                 tx: self.tx.clone(),
@@ -118,6 +119,8 @@ impl Writer {
 /// One venue's books, on its ingest task.
 struct VenueTapes {
     books: HashMap<Symbol, Open>,
+    /// Books whose rules (`pair.json`) this process has written.
+    described: HashSet<Symbol>,
     writer: Writer,
     generation: Arc<AtomicU64>,
     seen: u64,
@@ -200,8 +203,14 @@ impl BookRecorder for VenueTapes {
         self.block(symbol, at).state(at, state);
     }
 
-    fn checkpoint(&mut self, symbol: &Symbol, at: Timestamp, book: &OrderBook) {
+    fn checkpoint(&mut self, pair: &Pair, at: Timestamp, book: &OrderBook) {
         self.check_flush();
+        if !self.described.contains(&pair.symbol) {
+            // The rules go beside the tapes once a process (a replay needs them).
+            self.described.insert(pair.symbol.clone());
+            self.writer.send(Item::Pair(Box::new(pair.clone())));
+        }
+        let symbol = &pair.symbol;
         let open = open_of(&mut self.books, symbol);
         self.writer.ship(open);
         open.block = Some(BlockEncoder::checkpoint(at, book));

@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+mod exchanges;
 mod validate;
+
+pub use exchanges::{ExchangeSettings, ExchangesSettings};
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -150,136 +152,6 @@ impl Default for AuthSettings {
             // contradicts them, and the shorter lifetime is the safer reading.
             token_ttl_secs: 1_800,
             demo_user: true,
-        }
-    }
-}
-
-/// `exchanges.*`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ExchangesSettings {
-    /// `exchanges.binance.*`
-    pub binance: ExchangeSettings,
-    /// `exchanges.kraken.*`
-    pub kraken: ExchangeSettings,
-    /// `exchanges.bybit.*`
-    pub bybit: ExchangeSettings,
-    /// `exchanges.okx.*`
-    pub okx: ExchangeSettings,
-    /// `exchanges.coinbase.*`
-    pub coinbase: ExchangeSettings,
-    /// `exchanges.bitstamp.*`
-    pub bitstamp: ExchangeSettings,
-    /// `exchanges.sim.*`
-    pub sim: ExchangeSettings,
-}
-
-impl Default for ExchangesSettings {
-    fn default() -> Self {
-        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        ExchangesSettings {
-            binance: ExchangeSettings {
-                ws_url: Some("wss://stream.binance.com:9443/stream".to_owned()),
-                rest_url: Some("https://api.binance.com".to_owned()),
-                symbols: list(&["BTC-USDT", "ETH-USDT"]),
-                fee_bps: Decimal::from(10),
-                ..ExchangeSettings::default()
-            },
-            kraken: ExchangeSettings {
-                ws_url: Some("wss://ws.kraken.com/v2".to_owned()),
-                rest_url: Some("https://api.kraken.com".to_owned()),
-                symbols: list(&["BTC-USD", "ETH-USD"]),
-                fee_bps: Decimal::from(40),
-                book_depth: Some(10),
-                checksum: Some(true),
-                ..ExchangeSettings::default()
-            },
-            bybit: ExchangeSettings {
-                ws_url: Some("wss://stream.bybit.com/v5/public/spot".to_owned()),
-                rest_url: Some("https://api.bybit.com".to_owned()),
-                symbols: list(&["BTC-USDT", "ETH-USDT"]),
-                fee_bps: Decimal::from(10),
-                book_depth: Some(200),
-                ..ExchangeSettings::default()
-            },
-            okx: ExchangeSettings {
-                ws_url: Some("wss://ws.okx.com:8443/ws/v5/public".to_owned()),
-                rest_url: Some("https://www.okx.com".to_owned()),
-                symbols: list(&["BTC-USDT", "ETH-USDT"]),
-                fee_bps: Decimal::from(10),
-                checksum: Some(true),
-                ..ExchangeSettings::default()
-            },
-            coinbase: ExchangeSettings {
-                ws_url: Some("wss://advanced-trade-ws.coinbase.com".to_owned()),
-                rest_url: Some("https://api.coinbase.com".to_owned()),
-                symbols: list(&["BTC-USD", "ETH-USD"]),
-                fee_bps: Decimal::from(60),
-                ..ExchangeSettings::default()
-            },
-            bitstamp: ExchangeSettings {
-                ws_url: Some("wss://ws.bitstamp.net".to_owned()),
-                rest_url: Some("https://www.bitstamp.net".to_owned()),
-                symbols: list(&["BTC-USD", "ETH-USD"]),
-                fee_bps: Decimal::from(40),
-                ..ExchangeSettings::default()
-            },
-            sim: ExchangeSettings {
-                symbols: list(&["BTC-USDT", "ETH-USDT", "SOL-USDT", "ETH-BTC"]),
-                fee_bps: Decimal::from(10),
-                seed: Some(42),
-                update_interval_ms: Some(50),
-                history_minutes: Some(10_080),
-                ..ExchangeSettings::default()
-            },
-        }
-    }
-}
-
-/// `exchanges.<id>.*`. Venue-specific keys are accepted only on their venue.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ExchangeSettings {
-    /// Connect to this exchange.
-    pub enabled: bool,
-    /// Full WebSocket endpoint.
-    pub ws_url: Option<String>,
-    /// REST API origin.
-    pub rest_url: Option<String>,
-    /// Symbols kept subscribed from start (any spelling the exchange understands).
-    pub symbols: Vec<String>,
-    /// Taker fee charged on paper fills, in basis points.
-    pub fee_bps: Decimal,
-    /// Kraken and Bybit only: book depth (Kraken 10, 25, 100, 500, 1000; Bybit 1, 50, 200,
-    /// 1000).
-    pub book_depth: Option<u32>,
-    /// Kraken and OKX only: verify book checksums (OKX: whenever a frame carries one).
-    pub checksum: Option<bool>,
-    /// Kraken only: symbols whose checksums are not verified (pairs with known venue-side
-    /// mismatches); their books rely on crossed-book and staleness checks.
-    pub checksum_skip: Vec<String>,
-    /// Sim only: seed of the random walk.
-    pub seed: Option<u64>,
-    /// Sim only: milliseconds between book updates.
-    pub update_interval_ms: Option<u64>,
-    /// Sim only: minutes of 1-minute candles generated at start.
-    pub history_minutes: Option<usize>,
-}
-
-impl Default for ExchangeSettings {
-    fn default() -> Self {
-        ExchangeSettings {
-            enabled: true,
-            ws_url: None,
-            rest_url: None,
-            symbols: Vec::new(),
-            fee_bps: Decimal::ZERO,
-            book_depth: None,
-            checksum: None,
-            checksum_skip: Vec::new(),
-            seed: None,
-            update_interval_ms: None,
-            history_minutes: None,
         }
     }
 }
@@ -444,7 +316,7 @@ pub struct Overrides {
 }
 
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: [&str; 9] = [
+const LIST_KEYS: [&str; 10] = [
     "exchanges.binance.symbols",
     "exchanges.kraken.symbols",
     "exchanges.bybit.symbols",
@@ -454,6 +326,7 @@ const LIST_KEYS: [&str; 9] = [
     "exchanges.kraken.checksum_skip",
     "limits.trusted_proxies",
     "exchanges.sim.symbols",
+    "exchanges.replay.symbols",
 ];
 
 impl Settings {
@@ -545,6 +418,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -629,7 +503,34 @@ mod tests {
                 "http://x",
                 "exchanges.sim.ws_url",
             ),
+            (
+                "PAPERTWAP_EXCHANGES__SIM__SPEED",
+                "2",
+                "exchanges.sim.speed",
+            ),
+            (
+                "PAPERTWAP_EXCHANGES__REPLAY__SPEED",
+                "0",
+                "exchanges.replay.speed",
+            ),
+            (
+                "PAPERTWAP_EXCHANGES__REPLAY__TAPE_DIR",
+                " ",
+                "exchanges.replay.tape_dir",
+            ),
         ];
+        let replay = Settings::load_from(
+            &Overrides::default(),
+            &env(&[
+                ("PAPERTWAP_EXCHANGES__REPLAY__ENABLED", "true"),
+                ("PAPERTWAP_EXCHANGES__REPLAY__SPEED", "10"),
+                ("PAPERTWAP_EXCHANGES__REPLAY__LOOP", "false"),
+            ]),
+        )
+        .unwrap();
+        let r = &replay.exchanges.replay;
+        assert!(r.enabled);
+        assert_eq!((r.speed, r.looped), (Some(10.0), Some(false)));
         for (k, v, want) in cases {
             let err = Settings::load_from(&Overrides::default(), &env(&[(k, v)]))
                 .expect_err(k)

@@ -43,6 +43,7 @@ impl Settings {
             ("coinbase", &self.exchanges.coinbase),
             ("bitstamp", &self.exchanges.bitstamp),
             ("sim", &self.exchanges.sim),
+            ("replay", &self.exchanges.replay),
         ] {
             ex.validate(id)?;
         }
@@ -188,6 +189,27 @@ impl ExchangeSettings {
             "sim",
         )?;
         only("history_minutes", self.history_minutes.is_some(), "sim")?;
+        only("tape_dir", self.tape_dir.is_some(), "replay")?;
+        only("speed", self.speed.is_some(), "replay")?;
+        only("loop", self.looped.is_some(), "replay")?;
+        if let Some(v) = self.speed
+            && !(v.is_finite() && (0.01..=1_000.0).contains(&v))
+        {
+            return Err(invalid(
+                &key("speed"),
+                "must be between 0.01 and 1000 (1 = real time)",
+            ));
+        }
+        if self
+            .tape_dir
+            .as_deref()
+            .is_some_and(|d| d.trim().is_empty())
+        {
+            return Err(invalid(
+                &key("tape_dir"),
+                "must name a folder (leave it unset for the built-in sample tape)",
+            ));
+        }
         if let Some(d) = self.book_depth {
             let (allowed, text): (&[u32], &str) = if id == "bybit" {
                 (&[1, 50, 200, 1_000], "must be one of 1, 50, 200, 1000")

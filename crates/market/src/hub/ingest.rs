@@ -91,8 +91,8 @@ impl IngestState {
     }
 
     /// A book as it now stands.
-    pub(crate) fn book(&self, symbol: &Symbol) -> Option<&OrderBook> {
-        self.books.get(symbol).map(|lb| &lb.book)
+    pub(crate) fn book(&self, symbol: &Symbol) -> Option<(&Pair, &OrderBook)> {
+        self.books.get(symbol).map(|lb| (&lb.pair, &lb.book))
     }
 
     fn live_book(&mut self, venue: &dyn IngestVenue, symbol: &Symbol) -> Option<&mut LiveBook> {

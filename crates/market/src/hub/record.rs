@@ -6,7 +6,7 @@
 
 use std::fmt::Debug;
 
-use model::{BookEvent, BookState, ExchangeId, OrderBook, Symbol, Timestamp, Trade};
+use model::{BookEvent, BookState, ExchangeId, OrderBook, Pair, Symbol, Timestamp, Trade};
 
 /// Makes one [`BookRecorder`] per venue ingest task.
 pub trait RecorderFactory: Send + Sync + Debug {
@@ -22,8 +22,9 @@ pub trait BookRecorder: Send {
     fn trades(&mut self, symbol: &Symbol, trades: &[Trade]);
     /// The hub published a new state of `symbol`'s book.
     fn state(&mut self, symbol: &Symbol, at: Timestamp, state: BookState);
-    /// `symbol`'s whole book right after the event received at `at`.
-    fn checkpoint(&mut self, symbol: &Symbol, at: Timestamp, book: &OrderBook);
+    /// `pair`'s whole book right after the event received at `at` (with the pair's rules,
+    /// which a recording keeps beside the tapes).
+    fn checkpoint(&mut self, pair: &Pair, at: Timestamp, book: &OrderBook);
     /// About once a second, and when the ingest task ends: hand over what is held.
     fn tick(&mut self);
 }

@@ -175,8 +175,8 @@ impl Hub {
                                 if let Some(rec) = rec.as_deref_mut().filter(|_| subscribed) {
                                     rec.book(&symbol, &event, received);
                                     for (symbol, at) in state.take_checkpoints() {
-                                        if let Some(book) = state.book(&symbol) {
-                                            rec.checkpoint(&symbol, at, book);
+                                        if let Some((pair, book)) = state.book(&symbol) {
+                                            rec.checkpoint(pair, at, book);
                                         }
                                     }
                                 }
