@@ -224,7 +224,8 @@ pub(crate) enum TapeAction {
         #[arg(long, default_value = "papertwap-tapes")]
         dir: std::path::PathBuf,
     },
-    /// One book's tape as CSV with Tardis' columns (`incremental_book_L2` or `trades`).
+    /// One book's tape with Tardis' columns (`incremental_book_L2` or `trades`), as CSV or
+    /// Parquet.
     Export {
         /// The tape folder.
         #[arg(long, default_value = "papertwap-tapes")]
@@ -238,6 +239,10 @@ pub(crate) enum TapeAction {
         /// `book` (incremental_book_L2) or `trades`.
         #[arg(long, value_enum, default_value = "book")]
         kind: ExportKind,
+        /// `csv` (Tardis' text) or `parquet` (typed: UTC timestamps, exact decimals; needs
+        /// --out).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
         /// From this time (RFC 3339; without an offset, UTC). Book rows start with the book as
         /// it stood then.
         #[arg(long)]
@@ -258,6 +263,15 @@ pub(crate) enum ExportKind {
     Book,
     /// Public trades (Tardis `trades`).
     Trades,
+}
+
+/// How `tape export` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExportFormat {
+    /// Comma-separated text with a header.
+    Csv,
+    /// A Parquet file.
+    Parquet,
 }
 
 #[derive(Subcommand, Debug)]

@@ -29,8 +29,10 @@ macro_rules! outp {
     }};
 }
 mod args;
+mod export;
 mod lab;
 mod orders;
+mod parquet_sink;
 mod render;
 mod tape;
 mod tokens;

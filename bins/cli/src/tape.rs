@@ -1,16 +1,18 @@
-//! `papertwap tape ls|export`: the lab's tapes on this machine, listed or exported as CSV with
-//! the columns of Tardis' `incremental_book_L2` and `trades` (times in microseconds since the
-//! epoch; prices and amounts as plain decimals without trailing zeros), for pandas users.
+//! `papertwap tape ls|export`: the lab's tapes on this machine, listed or exported with the
+//! columns of Tardis' `incremental_book_L2` and `trades`, for pandas users: as CSV (times in
+//! microseconds since the epoch; prices and amounts as plain decimals without trailing zeros)
+//! or Parquet (the same columns typed: UTC timestamps, exact decimals).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use model::{BookEvent, BookEventKind, BookSide, Level, OrderBook, Side, Timestamp};
 use tape::{TapeEvent, TapeFile, TapeReader};
 
 use crate::Fail;
-use crate::args::{ExportKind, TapeAction};
+use crate::args::{ExportFormat, ExportKind, TapeAction};
+use crate::export::{BookRow, Csv, Scales, Sink, TradeRow};
+use crate::parquet_sink::Parquet;
 
 /// Run a `tape` subcommand.
 pub(crate) fn run(action: &TapeAction, json: bool) -> Result<(), Fail> {
@@ -21,6 +23,7 @@ pub(crate) fn run(action: &TapeAction, json: bool) -> Result<(), Fail> {
             exchange,
             symbol,
             kind,
+            format,
             from,
             to,
             out,
@@ -28,17 +31,42 @@ pub(crate) fn run(action: &TapeAction, json: bool) -> Result<(), Fail> {
             let from = time(from.as_deref(), "--from")?;
             let to = time(to.as_deref(), "--to")?;
             let files = files_of(dir, exchange, symbol, from, to)?;
-            let mut w: Box<dyn Write> = match out {
-                Some(p) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(p)
-                        .map_err(|e| Fail::Usage(format!("cannot create {}: {e}", p.display())))?,
-                )),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            let create = |p: &Path| {
+                std::fs::File::create(p)
+                    .map_err(|e| Fail::Usage(format!("cannot create {}: {e}", p.display())))
             };
-            let rows = export(&files, exchange, symbol, *kind, from, to, &mut w)
-                .map_err(|e| Fail::Server(format!("writing the export: {e}")))?;
-            w.flush()
-                .map_err(|e| Fail::Server(format!("writing the export: {e}")))?;
+            let failed = |e: std::io::Error| Fail::Server(format!("writing the export: {e}"));
+            let book = *kind == ExportKind::Book;
+            let window = Window {
+                files: &files,
+                kind: *kind,
+                from,
+                to,
+            };
+            let rows = match (format, out) {
+                (ExportFormat::Csv, Some(p)) => {
+                    let mut w = std::io::BufWriter::new(create(p)?);
+                    export(&window, &mut Csv::new(&mut w, exchange, symbol, book))
+                }
+                (ExportFormat::Csv, None) => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    export(&window, &mut Csv::new(&mut w, exchange, symbol, book))
+                }
+                (ExportFormat::Parquet, None) => {
+                    return Err(Fail::Usage(
+                        "--format parquet writes a file: give it with --out FILE.parquet".into(),
+                    ));
+                }
+                (ExportFormat::Parquet, Some(p)) => {
+                    // A first pass finds the decimal places the typed columns need.
+                    let mut scales = Scales::default();
+                    export(&window, &mut scales).map_err(failed)?;
+                    let mut sink = Parquet::create(create(p)?, exchange, symbol, book, scales)
+                        .map_err(failed)?;
+                    export(&window, &mut sink)
+                }
+            }
+            .map_err(failed)?;
             eprintln!("{rows} rows");
             Ok(())
         }
@@ -147,28 +175,30 @@ fn files_of(
     Ok(files)
 }
 
-/// Write the rows; returns how many. Book rows start with the book as it stood at `from`
-/// (`is_snapshot` true), as Tardis starts each file.
-fn export(
-    files: &[PathBuf],
-    exchange: &str,
-    symbol: &str,
+/// What an export reads: a book's files, the kind of rows, the window.
+struct Window<'a> {
+    files: &'a [PathBuf],
     kind: ExportKind,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
-    w: &mut dyn Write,
-) -> std::io::Result<u64> {
+}
+
+/// Write the rows into `w` and finish it; returns how many. Book rows start with the book as
+/// it stood at `from` (`is_snapshot` true), as Tardis starts each file.
+fn export(window: &Window<'_>, w: &mut dyn Sink) -> std::io::Result<u64> {
+    let rows = rows(window, w)?;
+    w.finish()?;
+    Ok(rows)
+}
+
+fn rows(window: &Window<'_>, w: &mut dyn Sink) -> std::io::Result<u64> {
+    let Window {
+        files,
+        kind,
+        from,
+        to,
+    } = *window;
     let mut rows = 0u64;
-    match kind {
-        ExportKind::Book => writeln!(
-            w,
-            "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"
-        )?,
-        ExportKind::Trades => writeln!(
-            w,
-            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
-        )?,
-    }
     let mut book = OrderBook::new();
     let mut started = from.is_none();
     for (i, path) in files.iter().enumerate() {
@@ -199,7 +229,7 @@ fn export(
                         book.levels(BookSide::Bid).collect(),
                         book.levels(BookSide::Ask).collect(),
                     );
-                    rows += book_rows(w, exchange, symbol, at, at, true, &snap)?;
+                    rows += book_rows(w, at, at, true, &snap)?;
                 }
             }
             match e {
@@ -208,7 +238,7 @@ fn export(
                     if !before && kind == ExportKind::Book {
                         let venue = event.exchange_ts.unwrap_or(local);
                         let snap = event.kind == BookEventKind::Snapshot;
-                        rows += book_rows(w, exchange, symbol, venue, local, snap, &event)?;
+                        rows += book_rows(w, venue, local, snap, &event)?;
                     }
                 }
                 TapeEvent::Checkpoint { bids, asks, .. } => {
@@ -219,15 +249,14 @@ fn export(
                         Side::Buy => "buy",
                         Side::Sell => "sell",
                     };
-                    writeln!(
-                        w,
-                        "{exchange},{symbol},{},{},{},{side},{},{}",
-                        micros(t.exchange_ts),
-                        micros(t.local_ts),
-                        t.trade_id,
-                        t.price.get().normalize(),
-                        t.qty.get().normalize()
-                    )?;
+                    w.trade(TradeRow {
+                        timestamp: micros(t.exchange_ts),
+                        local_timestamp: micros(t.local_ts),
+                        id: t.trade_id.to_string(),
+                        side,
+                        price: t.price.get(),
+                        amount: t.qty.get(),
+                    })?;
                     rows += 1;
                 }
                 _ => {}
@@ -238,9 +267,7 @@ fn export(
 }
 
 fn book_rows(
-    w: &mut dyn Write,
-    exchange: &str,
-    symbol: &str,
+    w: &mut dyn Sink,
     venue: Timestamp,
     local: Timestamp,
     snapshot: bool,
@@ -249,14 +276,14 @@ fn book_rows(
     let mut n = 0;
     for (side, levels) in [("bid", &event.bids), ("ask", &event.asks)] {
         for Level { price, qty } in levels.iter() {
-            writeln!(
-                w,
-                "{exchange},{symbol},{},{},{snapshot},{side},{},{}",
-                micros(venue),
-                micros(local),
-                price.get().normalize(),
-                qty.get().normalize()
-            )?;
+            w.book(BookRow {
+                timestamp: micros(venue),
+                local_timestamp: micros(local),
+                is_snapshot: snapshot,
+                side,
+                price: price.get(),
+                amount: qty.get(),
+            })?;
             n += 1;
         }
     }
