@@ -212,20 +212,30 @@ fn recording_vs_ingest(c: &mut Criterion) {
         });
     }
     // What the hub's ingest task does now: encode each applied event by reference into its
-    // book's block, a block finished (handed to the writer) every 10 frames.
+    // book's block, a block finished (handed to the writer) every 10 frames (a second of a
+    // 10 Hz book), and its buffer back for a later block once written, as the recorder's pool
+    // does.
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     g.bench_function("record_block_encode", |b| {
         b.iter(|| {
             let mut blocks = 0usize;
-            let mut block = BlockEncoder::new(Timestamp::from_nanos(0));
+            let fresh = |spare: &mut Vec<Vec<u8>>| {
+                BlockEncoder::reusing(Timestamp::from_nanos(0), spare.pop().unwrap_or_default())
+            };
+            let mut block = fresh(&mut spare);
             for (i, ev) in events.iter().enumerate() {
                 block.book(Timestamp::from_nanos(2 + i as i64 * 100_000_000), ev);
                 if i % 10 == 9 {
-                    let done =
-                        std::mem::replace(&mut block, BlockEncoder::new(Timestamp::from_nanos(0)));
-                    blocks += black_box(done.finish()).bytes();
+                    let next = fresh(&mut spare);
+                    let done = black_box(std::mem::replace(&mut block, next).finish());
+                    blocks += done.bytes();
+                    spare.push(done.into_buffer());
                 }
             }
-            blocks + block.finish().bytes()
+            let done = block.finish();
+            blocks += done.bytes();
+            spare.push(done.into_buffer());
+            blocks
         })
     });
     g.finish();

@@ -21,8 +21,14 @@ pub struct BlockEncoder {
 impl BlockEncoder {
     /// A block whose first event is at `first`.
     pub fn new(first: Timestamp) -> Self {
+        BlockEncoder::reusing(first, Vec::new())
+    }
+
+    /// As [`BlockEncoder::new`], encoding into the buffer of a block already written
+    /// ([`Block::into_buffer`]): no allocation, and no zero-fill of its room.
+    pub fn reusing(first: Timestamp, buffer: Vec<u8>) -> Self {
         BlockEncoder {
-            enc: Encoder::new(first.as_nanos(), false),
+            enc: Encoder::reusing(first.as_nanos(), false, buffer),
             first,
             checkpoint: false,
         }
@@ -66,7 +72,7 @@ impl BlockEncoder {
 
     /// Bytes encoded so far.
     pub fn bytes(&self) -> usize {
-        self.enc.buf.len()
+        self.enc.len()
     }
 
     /// Events encoded so far.
@@ -76,12 +82,15 @@ impl BlockEncoder {
 
     /// The finished block.
     pub fn finish(self) -> Block {
+        let (levels, events) = (self.enc.levels, self.enc.events);
+        let (buf, used) = self.enc.into_parts();
         Block {
-            payload: self.enc.buf,
+            buf,
+            used,
+            levels,
+            events,
             first: self.first,
             checkpoint: self.checkpoint,
-            events: self.enc.events,
-            levels: self.enc.levels,
         }
     }
 }
@@ -89,7 +98,9 @@ impl BlockEncoder {
 /// A finished block: written as it is, behind its length and CRC-32.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
-    pub(crate) payload: Vec<u8>,
+    /// The payload is `buf[..used]`; the rest is initialized room.
+    buf: Vec<u8>,
+    used: usize,
     pub(crate) first: Timestamp,
     pub(crate) checkpoint: bool,
     pub(crate) events: usize,
@@ -109,6 +120,16 @@ impl Block {
 
     /// Its encoded size.
     pub fn bytes(&self) -> usize {
-        self.payload.len()
+        self.used
+    }
+
+    /// Its payload, as written.
+    pub fn payload(&self) -> &[u8] {
+        &self.buf[..self.used]
+    }
+
+    /// Its buffer, once written, for the next block of a book ([`BlockEncoder::reusing`]).
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 }

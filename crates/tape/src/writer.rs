@@ -176,7 +176,7 @@ impl TapeWriter {
         if self
             .block
             .as_ref()
-            .is_some_and(|b| b.buf.len() >= self.config.block_bytes)
+            .is_some_and(|b| b.len() >= self.config.block_bytes)
         {
             self.flush()?;
         }
@@ -196,7 +196,7 @@ impl TapeWriter {
         self.stats.events += block.events as u64;
         self.stats.levels += block.levels as u64;
         self.stats.checkpoints += u64::from(block.checkpoint);
-        self.write_block(&block.payload)
+        self.write_block(block.payload())
     }
 
     /// Write out the current block (nothing when it is empty). After a crash the tape holds
@@ -205,7 +205,7 @@ impl TapeWriter {
         let Some(block) = self.block.take() else {
             return Ok(());
         };
-        self.write_block(&block.buf)
+        self.write_block(block.payload())
     }
 
     fn write_block(&mut self, payload: &[u8]) -> Result<(), TapeError> {
@@ -246,9 +246,9 @@ fn header_bytes(header: &TapeHeader) -> Vec<u8> {
 pub fn tape_bytes(header: &TapeHeader, blocks: &[crate::Block]) -> Vec<u8> {
     let mut out = header_bytes(header);
     for b in blocks {
-        out.extend_from_slice(&(b.payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&b.payload).to_le_bytes());
-        out.extend_from_slice(&b.payload);
+        out.extend_from_slice(&(b.payload().len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(b.payload()).to_le_bytes());
+        out.extend_from_slice(b.payload());
     }
     out
 }

@@ -7,6 +7,11 @@
 //! "Ingest" here is everything the process does to keep the books: the simulated venue
 //! generating events (in place of the network and the parser), the hub applying them and
 //! publishing snapshots. The recorder's share is the CPU the second phase adds.
+//!
+//! `--paired` runs each round's two phases at the same time, in two child processes (this
+//! tool with `--only without` and `--only with`), so that what the shared machine does to one
+//! (frequency, other tenants) it does to the other: the difference is the recorder's, not the
+//! machine's drift between two phases run one after the other.
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
@@ -36,9 +41,40 @@ struct Args {
     /// Run one phase only (`with` or `without` recording), for a profiler.
     #[arg(long)]
     only: Option<String>,
+    /// Run each round's two phases at the same time, in two child processes.
+    #[arg(long)]
+    paired: bool,
 }
 
-/// CPU seconds (user + system) this process has used.
+/// Run this tool as a child for one phase; its CPU in cores.
+fn child(args: &Args, only: &str) -> anyhow::Result<std::process::Child> {
+    Ok(std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "--books",
+            &args.books.to_string(),
+            "--interval-ms",
+            &args.interval_ms.to_string(),
+            "--secs",
+            &args.secs.to_string(),
+            "--only",
+            only,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?)
+}
+
+/// The cores a child reported (`… recording: 0.169 cores, …`).
+fn cores_of(c: std::process::Child) -> anyhow::Result<f64> {
+    let out = c.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(out.status.success(), "a phase failed: {text}");
+    text.split_once(": ")
+        .and_then(|(_, r)| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("unreadable phase output: {text}"))
+}
+
+/// CPU seconds (user + system) this process has used (in ticks of 10 ms).
 fn cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which ends with ')'): utime is the 12th, stime the 13th.
@@ -120,6 +156,27 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let mut shares = Vec::new();
+    if args.paired {
+        for round in 1..=args.rounds.max(1) {
+            let (off, on) = (child(&args, "without")?, child(&args, "with")?);
+            let (off, on) = (cores_of(off)?, cores_of(on)?);
+            let share = (on - off) / off * 100.0;
+            println!(
+                "round {round} (phases side by side): CPU {off:.3} cores without, {on:.3} with: {share:+.1} %"
+            );
+            shares.push(share);
+        }
+        shares.sort_by(f64::total_cmp);
+        println!(
+            "the recorder adds {:.1} % to the ingest path's CPU (median of {} paired rounds of {} s; {} books, an update each every {} ms)",
+            shares[shares.len() / 2],
+            shares.len(),
+            args.secs,
+            args.books,
+            args.interval_ms
+        );
+        return Ok(());
+    }
     for round in 1..=args.rounds.max(1) {
         let (off, rate, _) = phase(&args, false).await?;
         let (on, rate_on, bytes) = phase(&args, true).await?;

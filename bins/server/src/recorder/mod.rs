@@ -177,13 +177,17 @@ impl Flushes {
     }
 }
 
-fn write(tapes: &mut TapeDir, item: Item, flushes: &mut Flushes) {
+fn write(tapes: &mut TapeDir, item: Item, flushes: &mut Flushes, spare: &Buffers) {
     let result = match item {
         Item::Block {
             exchange,
             symbol,
             block,
-        } => tapes.append_block(exchange.as_str(), &symbol, &block),
+        } => {
+            let r = tapes.append_block(exchange.as_str(), &symbol, &block);
+            spare.give(block.into_buffer());
+            r
+        }
         Item::Event {
             exchange,
             symbol,
@@ -227,7 +231,7 @@ async fn run(
                     break;
                 }
                 for item in buf.drain(..) {
-                    write(&mut tapes, item, &mut flushes);
+                    write(&mut tapes, item, &mut flushes, recorders.buffers());
                 }
                 flushes.settle(&mut tapes, &recorders.venues());
             }
@@ -251,7 +255,7 @@ async fn run(
         }
     }
     while let Ok(item) = rx.try_recv() {
-        write(&mut tapes, item, &mut flushes);
+        write(&mut tapes, item, &mut flushes, recorders.buffers());
     }
     if let Err(e) = tapes.flush() {
         warn!(error = %e, "could not write tapes at shutdown");
@@ -264,6 +268,34 @@ async fn run(
 /// Counted by the producers: what they could not hand over.
 #[derive(Debug, Default)]
 pub(crate) struct Dropped(AtomicU64);
+
+/// Written blocks' buffers, handed back to the ingest tasks for their next blocks (no
+/// allocation and no zero-fill per block); bounded.
+#[derive(Debug, Default)]
+pub(crate) struct Buffers(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Buffers {
+    /// Buffers kept at most (a block is at most about 64 KiB: 32 MiB in all).
+    const MAX: usize = 512;
+
+    /// A buffer for a new block (empty when none is spare).
+    pub(crate) fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    /// A written block's buffer, for a later block.
+    pub(crate) fn give(&self, buf: Vec<u8>) {
+        if let Ok(mut v) = self.0.lock()
+            && v.len() < Self::MAX
+        {
+            v.push(buf);
+        }
+    }
+}
 
 impl Dropped {
     pub(crate) fn add(&self) {

@@ -53,6 +53,8 @@ pub(crate) struct LiveBook {
     checksum_failures: VecDeque<u64>,
     /// Monotonic ms of the last checkpoint taken.
     last_checkpoint: Option<u64>,
+    /// The state at the last publication (`None` before the first).
+    published: Option<BookState>,
 }
 
 /// One venue's books, their health and its connection state.
@@ -114,6 +116,7 @@ impl IngestState {
                     last_event: 0,
                     checksum_failures: VecDeque::new(),
                     last_checkpoint: None,
+                    published: None,
                 },
             );
         }
@@ -322,9 +325,23 @@ impl IngestState {
     }
 
     /// The books changed since the last call.
-    pub(crate) fn drain_dirty(&mut self) -> Vec<&LiveBook> {
-        let dirty: Vec<Symbol> = self.dirty.drain().collect();
-        dirty.iter().filter_map(|s| self.books.get(s)).collect()
+    /// The books changed since the last call, each with whether its state changed since it
+    /// was last published (what the recorder writes as a state record).
+    pub(crate) fn drain_dirty(&mut self) -> Vec<(&LiveBook, bool)> {
+        let dirty: Vec<(Symbol, bool)> = self
+            .dirty
+            .drain()
+            .filter_map(|s| {
+                let lb = self.books.get_mut(&s)?;
+                let changed = lb.published != Some(lb.health.state);
+                lb.published = Some(lb.health.state);
+                Some((s, changed))
+            })
+            .collect();
+        dirty
+            .into_iter()
+            .filter_map(|(s, changed)| self.books.get(&s).map(|lb| (lb, changed)))
+            .collect()
     }
 }
 

@@ -238,10 +238,10 @@ impl Venue {
         }
         self.messages.store(state.messages, Ordering::Relaxed);
         let id = self.exchange.id();
-        for lb in state.drain_dirty() {
+        for (lb, state_changed) in state.drain_dirty() {
             if let Some(slot) = self.slot(&lb.pair.symbol) {
                 if let Some(rec) = rec.as_deref_mut()
-                    && slot.tx.borrow().health.state != lb.health.state
+                    && state_changed
                 {
                     rec.state(&lb.pair.symbol, Timestamp::now(), lb.health.state);
                 }
