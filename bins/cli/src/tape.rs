@@ -135,17 +135,12 @@ fn time(text: Option<&str>, flag: &str) -> Result<Option<Timestamp>, Fail> {
 
 /// A time flag: RFC 3339, or without an offset (read as UTC).
 pub(crate) fn parse_utc(t: &str, flag: &str) -> Result<chrono::DateTime<chrono::Utc>, Fail> {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&chrono::Utc))
-        .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc())
-        })
-        .map_err(|_| {
-            Fail::Usage(format!(
-                "{flag}: `{t}` is not a time (expected RFC 3339, e.g. 2026-12-07T03:00:00Z; \
+    papertwap_client::wire::time::parse_utc(t).ok_or_else(|| {
+        Fail::Usage(format!(
+            "{flag}: `{t}` is not a time (expected RFC 3339, e.g. 2026-12-07T03:00:00Z; \
                  without an offset it is read as UTC)"
-            ))
-        })
+        ))
+    })
 }
 
 /// The book's files that may hold events in `[from, to]`, oldest first.

@@ -35,11 +35,19 @@ pub struct WhatIfRequest {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 604800))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_secs: Option<u64>,
-    /// Start of the window (it must be on tape).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Start of the window (it must be on tape). RFC 3339; without an offset, UTC.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::start_time"
+    )]
     pub start_time: Option<DateTime<Utc>>,
-    /// End of the window (it must be on tape).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// End of the window (it must be on tape). RFC 3339; without an offset, UTC.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::end_time"
+    )]
     pub end_time: Option<DateTime<Utc>>,
     /// `spread`, `next` or `none`.
     #[cfg_attr(feature = "openapi", schema(pattern = "^(spread|next|none)$"))]

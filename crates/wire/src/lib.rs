@@ -5,7 +5,8 @@
 //! - The **only** definition of our JSON. Field names here are the public contract (DESIGN
 //!   §5.1); renaming one is a breaking change.
 //! - Money is `rust_decimal::Decimal` serialized as a JSON string, never a float; times are
-//!   RFC 3339 UTC strings; absent optional values are `null`.
+//!   RFC 3339 UTC strings (a client may send one without an offset: UTC, [`time`]); absent
+//!   optional values are `null`.
 //! - Depends on serde, rust_decimal and chrono only, so SDK users compile nothing else.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +16,7 @@ mod market;
 mod orders;
 mod problem;
 mod strategies;
+pub mod time;
 mod ws;
 
 pub use enums::{

@@ -95,11 +95,19 @@ pub struct TwapRequest {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices: Option<u64>,
-    /// First slice time (default now; future = scheduled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// First slice time (default now; future = scheduled). RFC 3339; without an offset, UTC.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::start_time"
+    )]
     pub start_time: Option<DateTime<Utc>>,
-    /// End of the window (instead of `duration_secs`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// End of the window (instead of `duration_secs`). RFC 3339; without an offset, UTC.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::end_time"
+    )]
     pub end_time: Option<DateTime<Utc>>,
     /// `spread` (default), `next` or `none`.
     #[cfg_attr(feature = "openapi", schema(pattern = "^(spread|next|none)$"))]

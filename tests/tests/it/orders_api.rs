@@ -314,6 +314,26 @@ async fn replays_conflicts_validation_and_spellings() {
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["status"], "pending");
     assert_eq!(b["slices_total"], 5);
+    // Times without an offset, as the original design's clients send them: UTC.
+    let naive = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let local_less = json!({"token_id": "window-2", "exchange": "sim", "symbol": "BTC-USDT", "side": "buy", "quantity": "0.5", "start_time": naive(start), "end_time": naive(end), "interval": 60});
+    let (s, _, b) = submit(&app, &token, &local_less).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["start_time"], format!("{}Z", naive(start)), "read as UTC");
+    assert_eq!(b["slices_total"], 5);
+    // A time in neither form names its field and the form expected.
+    for (field, value) in [("start_time", "2025-01-01"), ("end_time", "tomorrow")] {
+        let mut bad = local_less.clone();
+        bad["token_id"] = json!("window-3");
+        bad[field] = json!(value);
+        let (s, h, b) = submit(&app, &token, &bad).await;
+        assert_problem(s, &h, &b, 400, "invalid_body");
+        let detail = b["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(field) && detail.contains("2025-01-01T00:00:00Z"),
+            "{detail}"
+        );
+    }
     // A batch.
     let (s, _, b) = submit(
         &app,

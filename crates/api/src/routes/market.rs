@@ -46,7 +46,7 @@ pub(crate) async fn pairs(
     Ok(web::Json(out))
 }
 
-/// A time given as RFC 3339 or Unix milliseconds.
+/// A time given as RFC 3339, ISO 8601 without an offset (UTC), or Unix milliseconds.
 pub fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
     if let Ok(ms) = s.parse::<i64>() {
         // Nanosecond timestamps end in 2262; refuse what cannot be represented.
@@ -58,14 +58,16 @@ pub fn parse_time(name: &str, s: &str) -> Result<Timestamp, ApiError> {
         }
         return Ok(Timestamp::from_millis(ms));
     }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
+    wire::time::parse_utc(s)
         .and_then(|t| t.timestamp_nanos_opt())
         .map(Timestamp::from_nanos)
         .ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_time",
-                format!("{name} `{s}` is neither an RFC 3339 time between 1970 and 2262 nor Unix milliseconds"),
+                format!(
+                    "{name} `{s}` is neither {} between 1970 and 2262 nor Unix milliseconds",
+                    wire::time::TIME_FORMS
+                ),
             )
         })
 }
