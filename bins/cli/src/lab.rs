@@ -6,7 +6,7 @@ use papertwap_client::{Client, wire};
 
 use crate::Fail;
 use crate::args::{BacktestAction, Changes, WhatIfArgs};
-use crate::render::{opt, print_json};
+use crate::render::{Fmt, Fmts, bps, print_json};
 use crate::tape::parse_utc;
 
 /// The changes the flags describe.
@@ -41,26 +41,26 @@ fn changes(c: &Changes) -> Result<wire::WhatIfRequest, Fail> {
 }
 
 /// The figures a comparison shows, one row each: (label, value per run).
-fn rows(runs: &[&wire::Order]) -> Vec<(&'static str, Vec<String>)> {
+fn rows(runs: &[&wire::Order], f: Fmt) -> Vec<(&'static str, Vec<String>)> {
     let is_bps = |o: &wire::Order| {
         o.analytics
             .implementation_shortfall_bps
             .as_ref()
-            .map(|s| s.total.to_string())
+            .map(|s| s.total)
     };
-    let field = |f: &dyn Fn(&wire::Order) -> String| runs.iter().map(|o| f(o)).collect();
+    let field = |g: &dyn Fn(&wire::Order) -> String| runs.iter().map(|o| g(o)).collect();
     vec![
         ("strategy", field(&|o| o.strategy.to_string())),
         ("status", field(&|o| o.status.to_string())),
         ("slices", field(&|o| o.slices_total.to_string())),
-        ("filled", field(&|o| o.filled_quantity.to_string())),
-        ("avg price", field(&|o| opt(&o.avg_price))),
+        ("filled", field(&|o| f.qty(o.filled_quantity))),
+        ("avg price", field(&|o| f.avg(o.avg_price))),
         (
             "vs arrival bps",
-            field(&|o| opt(&o.analytics.slippage_vs_arrival_bps)),
+            field(&|o| bps(o.analytics.slippage_vs_arrival_bps)),
         ),
-        ("shortfall bps", field(&|o| opt(&is_bps(o)))),
-        ("fees", field(&|o| o.fees.to_string())),
+        ("shortfall bps", field(&|o| bps(is_bps(o)))),
+        ("fees", field(&|o| f.quote(o.fees))),
     ]
 }
 
@@ -105,14 +105,20 @@ pub(crate) async fn whatif(client: &Client, a: &WhatIfArgs, json: bool) -> Resul
             "differs from the original"
         }
     );
+    let f = Fmts::default()
+        .get(client, &original.exchange, &original.symbol)
+        .await;
     table(
         &["original".to_owned(), "what-if".to_owned()],
-        &rows(&[&original, &w.order]),
+        &rows(&[&original, &w.order], f),
     );
     Ok(())
 }
 
-fn show(b: &wire::Backtest) {
+async fn show(client: &Client, b: &wire::Backtest) {
+    let f = Fmts::default()
+        .get(client, &b.request.order.exchange, &b.request.order.symbol)
+        .await;
     out!(
         "{}  {} {} {}  {} – {}",
         b.id,
@@ -135,7 +141,7 @@ fn show(b: &wire::Backtest) {
         })
         .collect();
     let runs: Vec<&wire::Order> = b.results.iter().map(|r| &r.order).collect();
-    table(&heads, &rows(&runs));
+    table(&heads, &rows(&runs, f));
 }
 
 /// `papertwap backtest run|ls|show`.
@@ -167,7 +173,7 @@ pub(crate) async fn backtest(
             if json {
                 print_json(&b);
             } else {
-                show(&b);
+                show(client, &b).await;
             }
         }
         BacktestAction::Ls { limit } => {
@@ -207,7 +213,7 @@ pub(crate) async fn backtest(
             if json {
                 print_json(&b);
             } else {
-                show(&b);
+                show(client, &b).await;
             }
         }
     }

@@ -38,7 +38,7 @@ mod tape;
 mod tokens;
 
 use args::{Cli, Command, OrderAction, TwapAction};
-use render::{ladder, opt, order_line, print_json, trade_line, trades_header};
+use render::{Fmts, bps, ladder, order_header, order_line, print_json, trade_line, trades_header};
 use tokens::{load_token, save_token};
 
 use papertwap_client::wire::{self, ServerMessage};
@@ -86,6 +86,9 @@ async fn watch_order(client: &Client, token_id: &str, json: bool) -> Result<wire
     stream.subscribe_orders().await?;
     let started = Instant::now();
     let mut last = client.order(token_id).await?;
+    let fmt = Fmts::default()
+        .get(client, &last.exchange, &last.symbol)
+        .await;
     loop {
         if !last.status.is_open() {
             break;
@@ -117,12 +120,12 @@ async fn watch_order(client: &Client, token_id: &str, json: bool) -> Result<wire
                 "\r[{}{}] {}/{}  {:>5.0}s/{}s  avg {}  slippage {} bps   ",
                 "#".repeat(done),
                 " ".repeat(width - done),
-                last.filled_quantity,
-                last.quantity,
+                fmt.qty(last.filled_quantity),
+                fmt.qty(last.quantity),
                 started.elapsed().as_secs_f64(),
                 last.duration_secs,
-                opt(&last.avg_price),
-                opt(&last.analytics.slippage_vs_arrival_bps)
+                fmt.avg(last.avg_price),
+                bps(last.analytics.slippage_vs_arrival_bps)
             );
         }
     }
@@ -280,6 +283,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 ..Default::default()
             };
             let recent = client.trades(exchange, symbol, &q).await?;
+            let fmt = Fmts::default().get(&client, exchange, symbol).await;
             if json && !watch {
                 print_json(&recent);
                 return Ok(());
@@ -293,7 +297,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 if json {
                     out!("{}", serde_json::to_string(t).unwrap_or_default());
                 } else {
-                    out!("{}", trade_line(t));
+                    out!("{}", trade_line(t, fmt));
                 }
             }
             if !watch {
@@ -324,7 +328,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                                 if !seen.insert(t.trade_id.clone()) {
                                     continue;
                                 }
-                                if json { out!("{}", serde_json::to_string(t).unwrap_or_default()) } else { out!("{}", trade_line(t)) }
+                                if json { out!("{}", serde_json::to_string(t).unwrap_or_default()) } else { out!("{}", trade_line(t, fmt)) }
                             }
                             if seen.len() > 10_000 {
                                 seen.clear();
@@ -352,7 +356,10 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 if json {
                     print_json(&b)
                 } else {
-                    outp!("{}", ladder(&b))
+                    outp!(
+                        "{}",
+                        ladder(&b, Fmts::default().get(&client, exchange, symbol).await)
+                    )
                 }
                 return Ok(());
             }
@@ -373,6 +380,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 })
                 .await?;
             let end = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+            let fmt = Fmts::default().get(&client, exchange, symbol).await;
             loop {
                 let next = async {
                     match end {
@@ -386,7 +394,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 tokio::select! {
                     m = next => match m {
                         Some(Ok(ServerMessage::Book(b))) => {
-                            if json { out!("{}", serde_json::to_string(&b).unwrap_or_default()) } else { outp!("\x1b[2J\x1b[H{}", ladder(&b)) }
+                            if json { out!("{}", serde_json::to_string(&b).unwrap_or_default()) } else { outp!("\x1b[2J\x1b[H{}", ladder(&b, fmt)) }
                             let _ = std::io::stdout().flush();
                         }
                         Some(Ok(_)) => {}
@@ -437,16 +445,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             if json {
                 print_json(&o);
             } else {
-                out!("{}", order_line(&o));
-                let a = &o.analytics;
-                out!(
-                    "arrival mid {}  slippage vs arrival {} bps  market TWAP {}  vs TWAP {} bps  fees {}",
-                    opt(&a.arrival_mid),
-                    opt(&a.slippage_vs_arrival_bps),
-                    opt(&a.market_twap),
-                    opt(&a.slippage_vs_market_twap_bps),
-                    o.fees
-                );
+                let f = Fmts::default().get(&client, &o.exchange, &o.symbol).await;
+                orders::print(&o, f, false);
             }
         }
         Command::Orders { status, limit } => {
@@ -461,31 +461,22 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             if json {
                 print_json(&v);
             } else {
-                out!(
-                    "{:<24} {:<8} {:<10} {:<4} {:>12} {:>12} {:>9} {:>14} SLICES",
-                    "TOKEN ID",
-                    "EXCHANGE",
-                    "SYMBOL",
-                    "SIDE",
-                    "QUANTITY",
-                    "FILLED",
-                    "STATUS",
-                    "AVG PRICE"
-                );
+                out!("{}", order_header());
+                let mut fmts = Fmts::default();
                 for o in &v {
-                    out!("{}", order_line(o));
+                    let f = fmts.get(&client, &o.exchange, &o.symbol).await;
+                    out!("{}", order_line(o, f));
                 }
             }
         }
         Command::Preview(spec) => {
-            let p = authed(&cli)
-                .await?
-                .preview(&orders::request(spec, None))
-                .await?;
+            let client = authed(&cli).await?;
+            let p = client.preview(&orders::request(spec, None)).await?;
             if json {
                 print_json(&p);
             } else {
-                orders::preview(&p);
+                let f = Fmts::default().get(&client, &p.exchange, &p.symbol).await;
+                orders::preview(&p, f);
             }
         }
         Command::Order {
@@ -510,8 +501,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             if json {
                 print_json(&o);
             } else {
-                out!("{}", order_line(&o));
-                out!("{}", orders::analytics(&o));
+                let f = Fmts::default().get(&client, &o.exchange, &o.symbol).await;
+                orders::print(&o, f, false);
             }
         }
         Command::Order {
@@ -526,34 +517,23 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             token_id: Some(token_id),
             action: None,
         } => {
-            let o = authed(&cli).await?.order(token_id).await?;
+            let client = authed(&cli).await?;
+            let o = client.order(token_id).await?;
             if json {
                 print_json(&o);
             } else {
-                out!("{}", order_line(&o));
-                out!("{}", orders::analytics(&o));
-                for s in o.slices.iter().flatten() {
-                    out!(
-                        "  #{:<4} {}  target {:>10}  filled {:>10}  at {:>14}  {}",
-                        s.index,
-                        s.scheduled_at.format("%H:%M:%S"),
-                        s.target_quantity,
-                        s.filled_quantity,
-                        opt(&s.avg_price),
-                        s.skipped
-                            .map(|r| r.as_str())
-                            .or(s.short_reason.map(|r| r.as_str()))
-                            .unwrap_or_default()
-                    );
-                }
+                let f = Fmts::default().get(&client, &o.exchange, &o.symbol).await;
+                orders::print(&o, f, true);
             }
         }
         Command::Cancel { token_id } => {
-            let o = authed(&cli).await?.cancel(token_id).await?;
+            let client = authed(&cli).await?;
+            let o = client.cancel(token_id).await?;
             if json {
                 print_json(&o)
             } else {
-                out!("{}", order_line(&o))
+                let f = Fmts::default().get(&client, &o.exchange, &o.symbol).await;
+                out!("{}", order_line(&o, f))
             }
         }
     }
