@@ -151,6 +151,10 @@ try {
   await expectText(page, "#analytics", /Arrival mid\s*\d/);
   await expectText(page, "#analytics", /Slippage vs arrival\s*-?\d/);
   await expectText(page, "#detail-summary", /Filled\s*0\.05/);
+  // Numbers for people: averages two places finer than the tick (0.01), bps to 2 decimals,
+  // quantities at the lot (0.00001).
+  await expectText(page, "#analytics", /Arrival mid\s*\d+\.\d{4}\s*Slippage vs arrival\s*-?\d+\.\d{2} bps/);
+  await expectText(page, "#detail-summary", /Quantity\s*0\.05000\s*Filled\s*0\.05000/);
   await page.locator("#fills-chart canvas").waitFor();
   await page.locator("#waterfall svg g[data-part=total]").waitFor();
   await page.screenshot({ path: join(out, "05-detail.png") });

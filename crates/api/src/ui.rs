@@ -66,6 +66,7 @@ static ASSETS: &[Asset] = &[
     asset!("index.html", "index.html", "text/html; charset=utf-8"),
     asset!("app.js", "app.js", "text/javascript; charset=utf-8"),
     asset!("lab.js", "lab.js", "text/javascript; charset=utf-8"),
+    asset!("fmt.js", "fmt.js", "text/javascript; charset=utf-8"),
     asset!("app.css", "app.css", "text/css; charset=utf-8"),
     asset!("favicon.svg", "favicon.svg", "image/svg+xml"),
     asset!(

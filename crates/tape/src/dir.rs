@@ -225,7 +225,7 @@ pub fn list(root: impl AsRef<Path>) -> Result<Vec<TapeFile>, TapeError> {
     Ok(out)
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), TapeError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), TapeError> {
     std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {

@@ -97,7 +97,7 @@ pub fn write_pair(root: &Path, pair: &Pair) -> Result<(), TapeError> {
     let dir = path
         .parent()
         .ok_or_else(|| TapeError::NotATape("a pair file needs a folder".into()))?;
-    std::fs::create_dir_all(dir)?;
+    crate::dir::create_private_dir(dir)?;
     let text = serde_json::to_vec_pretty(&PairInfo::from(pair))
         .map_err(|e| TapeError::NotATape(e.to_string()))?;
     let tmp = path.with_extension("json.tmp");

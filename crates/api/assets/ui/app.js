@@ -746,9 +746,9 @@
         el("td", { class: "id", text: o.token_id, title: o.token_id }),
         el("td", { text: o.symbol, title: `${o.exchange} · ${o.symbol}` }, el("small", { class: "ex", text: " " + o.exchange })),
         el("td", { class: o.side, text: o.side }),
-        el("td", { class: "num", text: o.quantity }),
+        el("td", { class: "num", text: PTF.for(o.exchange, o.symbol).qty(o.quantity) }),
         progressCell(o),
-        el("td", { class: "num", text: o.avg_price || "—" }),
+        el("td", { class: "num", text: PTF.for(o.exchange, o.symbol).avg(o.avg_price) }),
         el("td", {}, el("span", { class: "st " + o.status, text: o.status })),
         el("td", {}, cancelButton(o)))));
     }
@@ -785,16 +785,17 @@
     upsertOrder(o);
     $("#detail-cancel").hidden = FINAL.has(o.status);
     const kv = (k, v) => el("div", {}, el("span", { text: k }), v);
+    const f = PTF.for(o.exchange, o.symbol);
     $("#detail-summary").replaceChildren(
       kv("Status", el("span", { class: "st " + o.status, text: o.status })),
       kv("Pair", `${o.exchange} · ${o.symbol}`),
       kv("Side", el("b", { class: o.side, text: o.side })),
-      kv("Quantity", o.quantity),
-      kv("Filled", `${o.filled_quantity} (${(Number(o.fill_ratio) * 100).toFixed(2)}%)`),
-      kv("Avg price", o.avg_price || "—"),
-      kv("Limit", o.limit_price || "none"),
-      kv("Notional", o.notional),
-      kv("Fees", o.fees),
+      kv("Quantity", f.qty(o.quantity)),
+      kv("Filled", `${f.qty(o.filled_quantity)} (${(Number(o.fill_ratio) * 100).toFixed(2)}%)`),
+      kv("Avg price", f.avg(o.avg_price)),
+      kv("Limit", o.limit_price ? f.price(o.limit_price) : "none"),
+      kv("Notional", f.quote(o.notional)),
+      kv("Fees", f.quote(o.fees)),
       kv("Slices", `${o.slices_done} done · ${o.slices_skipped} skipped · ${o.slices_total} planned`),
       kv("Strategy", strategyText(o)),
       ...(o.venues ? [kv("Venues", o.venues.join(", ") + (o.analytics.by_venue ? " — " + Object.entries(o.analytics.by_venue).map(([v, f]) => `${v} ${f.filled_quantity}`).join(" · ") : ""))] : []),
@@ -803,21 +804,21 @@
       kv("Closed", o.closed_at ? fmtDateTime(o.closed_at) : "—"),
     );
     const a = o.analytics;
-    const bps = (v) => (v === null || v === undefined ? "—" : `${v} bps`);
+    const bps = PTF.bps;
     const skipped = Object.entries(a.skipped_by_reason || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || "none";
     $("#analytics").replaceChildren(...[
-      ["Average fill price", o.avg_price || "—"],
-      ["Arrival mid", a.arrival_mid || "—"],
+      ["Average fill price", f.avg(o.avg_price)],
+      ["Arrival mid", f.avg(a.arrival_mid)],
       ["Slippage vs arrival", bps(a.slippage_vs_arrival_bps)],
-      ["Market TWAP (mid)", a.market_twap || "—"],
+      ["Market TWAP (mid)", f.avg(a.market_twap)],
       ["Slippage vs market TWAP", bps(a.slippage_vs_market_twap_bps)],
-      ["Market VWAP (trades)", a.market_vwap || "—"],
+      ["Market VWAP (trades)", f.avg(a.market_vwap)],
       ["Slippage vs market VWAP", bps(a.slippage_vs_market_vwap_bps)],
       ["Participation", a.participation_rate ? `${(Number(a.participation_rate) * 100).toFixed(2)}%` : "—"],
-      ["Spread cost", a.spread_cost],
-      ["Shortfall", a.implementation_shortfall ? `${a.implementation_shortfall.total} (${bps(a.implementation_shortfall_bps?.total)})` : "—"],
-      ["Markouts 1s · 5s · 30s · 60s", ["1s", "5s", "30s", "60s"].map((h) => a.markouts_bps?.[h] ?? "—").join(" · ") + " bps"],
-      ["Fees", o.fees],
+      ["Spread cost", f.quote(a.spread_cost)],
+      ["Shortfall", a.implementation_shortfall ? `${f.quote(a.implementation_shortfall.total)} (${bps(a.implementation_shortfall_bps?.total)})` : "—"],
+      ["Markouts 1s · 5s · 30s · 60s", ["1s", "5s", "30s", "60s"].map((h) => (a.markouts_bps?.[h] == null ? "—" : PTF.round(a.markouts_bps[h], 2))).join(" · ") + " bps"],
+      ["Fees", f.quote(o.fees)],
       ["Fill ratio", `${(Number(o.fill_ratio) * 100).toFixed(2)}%`],
       ["Skipped slices", skipped],
     ].map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v }))));
@@ -825,8 +826,8 @@
     const slices = o.slices || [];
     $("#slices tbody").replaceChildren(...slices.map((s) => el("tr", {},
       el("td", { text: String(s.index) }), el("td", { text: fmtTime(s.executed_at) }),
-      el("td", { class: "num", text: s.target_quantity }), el("td", { class: "num", text: s.filled_quantity }),
-      el("td", { class: "num", text: s.avg_price || "—" }), el("td", { class: "num", text: s.mid || "—" }),
+      el("td", { class: "num", text: f.qty(s.target_quantity) }), el("td", { class: "num", text: f.qty(s.filled_quantity) }),
+      el("td", { class: "num", text: f.avg(s.avg_price) }), el("td", { class: "num", text: f.avg(s.mid) }),
       el("td", { text: s.skipped ? `skipped: ${s.skipped}` : s.short_reason || (s.fill_venues ? [...new Set(s.fill_venues)].join("+") : "") || (s.fills.length > 1 ? `${s.fills.length} levels` : "") }))));
     drawFills(o, slices);
     window.PT.onDetail?.(o);
@@ -903,6 +904,8 @@
     if (loadSession()) { scheduleRefresh(); await signedIn(); } else signedOut();
   }
   // What the lab's panels (lab.js) share with the page.
+  // A venue's places arrived: show its numbers formatted.
+  PTF.onLoaded = () => { renderOrders(); if (S.detailId) refreshDetailSoon(); };
   window.PT = { api, el, $, fmtTime, fmtDateTime, css, num, toast, sized, axis, drawWaterfall, strategyText, S, FINAL, decimalRe };
   renderOrders();
   start();

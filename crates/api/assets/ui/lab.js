@@ -4,26 +4,27 @@
  * recorded during its window, with changes, shown beside the original: figures, fills over
  * the mid, both shortfall waterfalls) and the backtests panel (an order and its variants on a
  * recorded past window, side by side; the user's stored backtests). Uses what app.js shares
- * on `window.PT`; numbers are the server's decimal strings, shown as sent.
+ * on `window.PT`; numbers are formatted by `window.PTF` (fmt.js).
  */
 (() => {
   "use strict";
   const { api, el, $, fmtTime, fmtDateTime, css, num, drawWaterfall, strategyText, S, FINAL, decimalRe } = window.PT;
 
   // ---------- shared: the figures a comparison shows ----------
-  const bps = (v) => (v === null || v === undefined ? "—" : `${v} bps`);
+  const bps = window.PTF.bps;
+  const fm = (o) => window.PTF.for(o.exchange, o.symbol);
   const ROWS = [
     ["Strategy", (o) => strategyText(o)],
     ["Status", (o) => o.status],
     ["Slices", (o) => `${o.slices_done} done · ${o.slices_skipped} skipped`],
     ["Every", (o) => `${o.interval_ms / 1000} s · catch-up ${o.catch_up}`],
-    ["Filled", (o) => o.filled_quantity],
-    ["Avg price", (o) => o.avg_price || "—"],
-    ["Limit", (o) => o.limit_price || "none"],
+    ["Filled", (o) => fm(o).qty(o.filled_quantity)],
+    ["Avg price", (o) => fm(o).avg(o.avg_price)],
+    ["Limit", (o) => (o.limit_price ? fm(o).price(o.limit_price) : "none")],
     ["vs arrival", (o) => bps(o.analytics.slippage_vs_arrival_bps)],
     ["vs market VWAP", (o) => bps(o.analytics.slippage_vs_market_vwap_bps)],
     ["Shortfall", (o) => bps(o.analytics.implementation_shortfall_bps?.total)],
-    ["Fees", (o) => o.fees],
+    ["Fees", (o) => fm(o).quote(o.fees)],
   ];
   /** A table with one column per run. */
   function compare(table, heads, orders) {
