@@ -1,11 +1,9 @@
-//! `GET /metrics` in the Prometheus text format: books, feed messages, orders, slices and
-//! HTTP latency per route.
+//! `GET /metrics` through the Prometheus client library (`prometheus-client`, OpenMetrics
+//! text): books, feed messages, orders, slices and HTTP latency per route. The HTTP histogram
+//! lives as long as the server; the rest is read from the server's state at each scrape.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -13,6 +11,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 use model::{BookState, Timestamp};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::convert::status_word;
 use crate::state::AppState;
@@ -22,37 +26,47 @@ const BUCKETS: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// (method, route pattern, status) of a request: static text on the hot path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: Cow<'static, str>,
+    status: u16,
 }
 
-/// (method, route pattern, status): static text on the hot path, so recording a request
-/// allocates nothing.
-type RouteKey = (&'static str, Cow<'static, str>, u16);
+/// Makes each route's histogram with [`BUCKETS`].
+#[derive(Debug, Clone, Copy)]
+struct Buckets;
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(BUCKETS)
+    }
+}
 
 /// HTTP request metrics, keyed by (method, route pattern, status).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HttpMetrics {
-    by_route: Mutex<BTreeMap<RouteKey, Histogram>>,
+    by_route: Family<RouteLabels, Histogram, Buckets>,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        HttpMetrics {
+            by_route: Family::new_with_constructor(Buckets),
+        }
+    }
 }
 
 impl HttpMetrics {
     fn observe(&self, method: &'static str, route: Cow<'static, str>, status: u16, secs: f64) {
-        let mut m = self
-            .by_route
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let h = m.entry((method, route, status)).or_default();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
+        self.by_route
+            .get_or_create(&RouteLabels {
+                method,
+                route,
+                status,
+            })
+            .observe(secs);
     }
 }
 
@@ -101,213 +115,205 @@ fn method_word(m: &actix_web::http::Method) -> &'static str {
     }
 }
 
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ExchangeLabels {
+    exchange: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ConnLabels {
+    exchange: &'static str,
+    status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BookLabels {
+    exchange: &'static str,
+    symbol: String,
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StatusLabels {
+    status: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// A counter holding `v` (a count the server keeps, read at the scrape).
+fn counter(v: u64) -> Counter {
+    let c = Counter::default();
+    c.inc_by(v);
+    c
+}
+
+/// A gauge holding `v`.
+fn gauge(v: i64) -> Gauge {
+    let g = Gauge::default();
+    g.set(v);
+    g
 }
 
 /// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "OpenMetrics text exposition format 1.0.0 (Prometheus reads it)", body = String, content_type = "application/openmetrics-text")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut o = String::with_capacity(8 * 1024);
+    let mut r = Registry::default();
     let now = Timestamp::now();
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_up 1 while the server serves requests.\n# TYPE papertwap_up gauge\npapertwap_up 1"
+    r.register(
+        "papertwap_up",
+        "1 while the server serves requests",
+        gauge(1),
     );
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_uptime_seconds Seconds since start.\n# TYPE papertwap_uptime_seconds gauge\npapertwap_uptime_seconds {}",
-        state.started.elapsed().as_secs()
+    r.register(
+        "papertwap_uptime_seconds",
+        "Seconds since start",
+        gauge(i64::try_from(state.started.elapsed().as_secs()).unwrap_or(i64::MAX)),
     );
     let ex = state.hub.exchanges();
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_exchange_connected 1 when the exchange's feed is connected.\n# TYPE papertwap_exchange_connected gauge"
-    );
+    let connected = Family::<ConnLabels, Gauge>::default();
+    let pairs = Family::<ExchangeLabels, Gauge>::default();
+    let messages = Family::<ExchangeLabels, Counter>::default();
     for e in &ex {
-        let _ = writeln!(
-            o,
-            "papertwap_exchange_connected{{exchange=\"{}\",status=\"{}\"}} {}",
-            e.id.as_str(),
-            status_word(e),
-            u8::from(status_word(e) == wire::ConnectionStatus::Connected)
-        );
+        let status = status_word(e);
+        let exchange = e.id.as_str();
+        connected
+            .get_or_create(&ConnLabels {
+                exchange,
+                status: status.to_string(),
+            })
+            .set(i64::from(status == wire::ConnectionStatus::Connected));
+        pairs
+            .get_or_create(&ExchangeLabels { exchange })
+            .set(i64::try_from(e.pairs).unwrap_or(i64::MAX));
+        messages
+            .get_or_create(&ExchangeLabels { exchange })
+            .inc_by(e.messages);
     }
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_exchange_pairs Pairs known per exchange.\n# TYPE papertwap_exchange_pairs gauge"
+    r.register(
+        "papertwap_exchange_connected",
+        "1 when the exchange's feed is connected",
+        connected,
     );
-    for e in &ex {
-        let _ = writeln!(
-            o,
-            "papertwap_exchange_pairs{{exchange=\"{}\"}} {}",
-            e.id.as_str(),
-            e.pairs
-        );
-    }
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_feed_messages_total Book events received from each exchange's feed.\n# TYPE papertwap_feed_messages_total counter"
+    r.register(
+        "papertwap_exchange_pairs",
+        "Pairs known per exchange",
+        pairs,
     );
-    for e in &ex {
-        let _ = writeln!(
-            o,
-            "papertwap_feed_messages_total{{exchange=\"{}\"}} {}",
-            e.id.as_str(),
-            e.messages
-        );
-    }
-    let mut books = Vec::new();
+    r.register(
+        "papertwap_feed_messages",
+        "Book events received from each exchange's feed",
+        messages,
+    );
+
+    let live = Family::<BookLabels, Gauge>::default();
+    let age = Family::<BookLabels, Gauge<f64, AtomicU64>>::default();
+    let resyncs = Family::<BookLabels, Counter>::default();
+    let checksums = Family::<BookLabels, Counter>::default();
+    let orphans = Family::<BookLabels, Counter>::default();
+    let crossed = Family::<BookLabels, Gauge>::default();
     for id in state.hub.exchange_ids() {
         for sym in state.hub.subscribed(id) {
-            if let Ok(s) = state.hub.snapshot(id, sym.as_str()) {
-                books.push(s);
-            }
+            let Ok(s) = state.hub.snapshot(id, sym.as_str()) else {
+                continue;
+            };
+            let l = BookLabels {
+                exchange: s.exchange.as_str(),
+                symbol: s.pair.symbol.to_string(),
+                state: BookState::as_str(s.health.state),
+            };
+            let h = &s.health;
+            live.get_or_create(&l)
+                .set(i64::from(h.state == BookState::Live));
+            age.get_or_create(&l)
+                .set(h.age_ms(now).map_or(f64::NAN, |a| a as f64 / 1e3));
+            resyncs.get_or_create(&l).inc_by(h.resyncs);
+            checksums.get_or_create(&l).inc_by(h.checksum_failures);
+            orphans.get_or_create(&l).inc_by(h.orphan_deletes);
+            crossed.get_or_create(&l).set(i64::from(h.crossed));
         }
     }
-    type Field = fn(&market::BookSnapshot, Timestamp) -> String;
-    let series: [(&str, &str, &str, Field); 6] = [
-        (
-            "papertwap_book_live",
-            "gauge",
-            "1 when the book is live (tradeable if also not crossed).",
-            |s, _| u8::from(s.health.state == BookState::Live).to_string(),
-        ),
-        (
-            "papertwap_book_age_seconds",
-            "gauge",
-            "Seconds since the book's last update.",
-            |s, now| {
-                s.health
-                    .age_ms(now)
-                    .map_or("NaN".to_owned(), |a| format!("{:.3}", a as f64 / 1e3))
-            },
-        ),
-        (
-            "papertwap_book_resyncs_total",
-            "counter",
-            "Re-synchronisations after the first sync.",
-            |s, _| s.health.resyncs.to_string(),
-        ),
-        (
-            "papertwap_book_checksum_failures_total",
-            "counter",
-            "Checksum mismatches detected.",
-            |s, _| s.health.checksum_failures.to_string(),
-        ),
-        (
-            "papertwap_book_orphan_deletes_total",
-            "counter",
-            "Deletes for prices the book did not hold.",
-            |s, _| s.health.orphan_deletes.to_string(),
-        ),
-        (
-            "papertwap_book_crossed",
-            "gauge",
-            "1 when the best bid is at or above the best ask.",
-            |s, _| u8::from(s.health.crossed).to_string(),
-        ),
-    ];
-    for (name, kind, help, f) in series {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for s in &books {
-            let _ = writeln!(
-                o,
-                "{name}{{exchange=\"{}\",symbol=\"{}\",state=\"{}\"}} {}",
-                s.exchange.as_str(),
-                esc(s.pair.symbol.as_str()),
-                BookState::as_str(s.health.state),
-                f(s, now)
-            );
-        }
-    }
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_ws_clients Open WebSocket connections.\n# TYPE papertwap_ws_clients gauge\npapertwap_ws_clients {}",
-        state.ws.clients.load(Ordering::Relaxed)
+    r.register(
+        "papertwap_book_live",
+        "1 when the book is live (tradeable if also not crossed)",
+        live,
+    );
+    r.register(
+        "papertwap_book_age_seconds",
+        "Seconds since the book's last update",
+        age,
+    );
+    r.register(
+        "papertwap_book_resyncs",
+        "Re-synchronisations after the first sync",
+        resyncs,
+    );
+    r.register(
+        "papertwap_book_checksum_failures",
+        "Checksum mismatches detected",
+        checksums,
+    );
+    r.register(
+        "papertwap_book_orphan_deletes",
+        "Deletes for prices the book did not hold",
+        orphans,
+    );
+    r.register(
+        "papertwap_book_crossed",
+        "1 when the best bid is at or above the best ask",
+        crossed,
+    );
+
+    r.register(
+        "papertwap_ws_clients",
+        "Open WebSocket connections",
+        gauge(i64::try_from(state.ws.clients.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
     );
     let st = state.trading.engine.stats();
-    let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_orders_accepted_total TWAP orders accepted since start.\n# TYPE papertwap_orders_accepted_total counter\npapertwap_orders_accepted_total {}",
-        g(&st.accepted)
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    r.register(
+        "papertwap_orders_accepted",
+        "Orders accepted since start",
+        counter(g(&st.accepted)),
     );
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_orders_open TWAP orders pending or working.\n# TYPE papertwap_orders_open gauge\npapertwap_orders_open {}",
-        g(&st.open)
+    r.register(
+        "papertwap_orders_open",
+        "Orders pending or working",
+        gauge(i64::try_from(g(&st.open)).unwrap_or(i64::MAX)),
     );
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_orders_closed_total Orders that reached a final state since start.\n# TYPE papertwap_orders_closed_total counter"
-    );
-    for (s, a) in [
+    let closed = Family::<StatusLabels, Counter>::default();
+    for (status, a) in [
         ("filled", &st.filled),
         ("expired", &st.expired),
         ("cancelled", &st.cancelled),
     ] {
-        let _ = writeln!(
-            o,
-            "papertwap_orders_closed_total{{status=\"{s}\"}} {}",
-            g(a)
-        );
+        closed.get_or_create(&StatusLabels { status }).inc_by(g(a));
     }
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_slices_total Slices stored since start.\n# TYPE papertwap_slices_total counter"
+    r.register(
+        "papertwap_orders_closed",
+        "Orders that reached a final state since start",
+        closed,
     );
-    let _ = writeln!(
-        o,
-        "papertwap_slices_total{{result=\"executed\"}} {}",
-        g(&st.slices_done)
+    let slices = Family::<ResultLabels, Counter>::default();
+    for (result, a) in [
+        ("executed", &st.slices_done),
+        ("skipped", &st.slices_skipped),
+    ] {
+        slices.get_or_create(&ResultLabels { result }).inc_by(g(a));
+    }
+    r.register("papertwap_slices", "Slices stored since start", slices);
+    r.register(
+        "papertwap_http_request_duration_seconds",
+        "HTTP request latency by route",
+        state.http_metrics.by_route.clone(),
     );
-    let _ = writeln!(
-        o,
-        "papertwap_slices_total{{result=\"skipped\"}} {}",
-        g(&st.slices_skipped)
-    );
-    let _ = writeln!(
-        o,
-        "# HELP papertwap_http_request_duration_seconds HTTP request latency by route.\n# TYPE papertwap_http_request_duration_seconds histogram"
-    );
-    let snapshot = state
-        .http_metrics
-        .by_route
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    for ((method, route, status), h) in snapshot {
-        let labels = format!(
-            "method=\"{method}\",route=\"{}\",status=\"{status}\"",
-            esc(&route)
-        );
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "papertwap_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
-                h.counts[i]
-            );
-        }
-        let _ = writeln!(
-            o,
-            "papertwap_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-            h.count
-        );
-        let _ = writeln!(
-            o,
-            "papertwap_http_request_duration_seconds_sum{{{labels}}} {}",
-            h.sum
-        );
-        let _ = writeln!(
-            o,
-            "papertwap_http_request_duration_seconds_count{{{labels}}} {}",
-            h.count
-        );
+    let mut o = String::with_capacity(8 * 1024);
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut o, &r) {
+        return HttpResponse::InternalServerError().body(e.to_string());
     }
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(o)
 }

@@ -148,7 +148,7 @@ class AsyncClient(ClientBase):
         return await self._run(_core.health())
 
     async def metrics(self) -> str:
-        """``GET /metrics``: the Prometheus text."""
+        """``GET /metrics``: the OpenMetrics text (Prometheus reads it)."""
         return await self._run(_core.metrics())
 
     async def exchanges(self) -> list[Exchange]:

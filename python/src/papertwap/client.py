@@ -147,7 +147,7 @@ class Client(ClientBase):
         return self._run(_core.health())
 
     def metrics(self) -> str:
-        """``GET /metrics``: the Prometheus text."""
+        """``GET /metrics``: the OpenMetrics text (Prometheus reads it)."""
         return self._run(_core.metrics())
 
     def exchanges(self) -> list[Exchange]:

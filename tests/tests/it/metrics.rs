@@ -40,7 +40,7 @@ async fn metrics_expose_books_orders_and_latency() {
             r.headers()["content-type"]
                 .to_str()
                 .unwrap()
-                .starts_with("text/plain")
+                .starts_with("application/openmetrics-text; version=1.0.0")
         );
         let t = r.text().await.unwrap();
         if value(&t, "papertwap_orders_closed_total{status=\"filled\"}") == Some(1.0) {
@@ -65,5 +65,18 @@ async fn metrics_expose_books_orders_and_latency() {
     );
     assert!(text.contains("papertwap_http_request_duration_seconds_count{method=\"GET\",route=\"/orders/{token_id}\",status=\"200\"} 1"), "{text}");
     assert!(text.contains("route=\"/orders/twap\",status=\"201\""));
+    // OpenMetrics through the client library: counters' series end in _total, histograms
+    // have their buckets, the exposition ends with # EOF.
+    assert!(
+        text.contains("# TYPE papertwap_orders_accepted counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("papertwap_http_request_duration_seconds_bucket{le=\"0.001\",method=\"GET\"")
+            || text.contains("papertwap_http_request_duration_seconds_bucket{method=\"GET\""),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    assert!(value(&text, "papertwap_up") == Some(1.0));
     app.stop().await.unwrap();
 }
