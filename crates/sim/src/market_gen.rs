@@ -51,7 +51,7 @@ impl SimSpec {
                 min_notional: Decimal::new(5, 0),
                 size_lots: 50_000,
                 gap_ticks: 25,
-                move_ticks: 100,
+                move_ticks: 400,
             },
             SimSpec {
                 base: "ETH",
@@ -63,7 +63,7 @@ impl SimSpec {
                 min_notional: Decimal::new(5, 0),
                 size_lots: 50_000,
                 gap_ticks: 3,
-                move_ticks: 8,
+                move_ticks: 30,
             },
             SimSpec {
                 base: "SOL",
@@ -329,15 +329,43 @@ impl SimMarket {
             self.asks.remove(&p);
             changes.insert((false, p), 0);
         }
-        if self.bids.last_key_value().is_none_or(|(p, _)| *p < bb) {
-            let q = self.size();
-            self.bids.insert(bb, q);
-            changes.insert((true, bb), q);
+        // When the touch moved away from the book, makers quote into the space it left (as
+        // on a liquid venue), rather than leaving a hole between the new touch and the old.
+        if let Some(old) = self
+            .bids
+            .last_key_value()
+            .map(|(p, _)| *p)
+            .filter(|p| *p < bb)
+            .or(self.bids.is_empty().then_some(0))
+        {
+            let mut p = bb;
+            for _ in 0..MAX_LEVELS {
+                if p <= old || p <= 0 {
+                    break;
+                }
+                let q = self.size();
+                self.bids.insert(p, q);
+                changes.insert((true, p), q);
+                p -= self.rng.range(1, self.spec.gap_ticks);
+            }
         }
-        if self.asks.first_key_value().is_none_or(|(p, _)| *p > ba) {
-            let q = self.size();
-            self.asks.insert(ba, q);
-            changes.insert((false, ba), q);
+        if let Some(old) = self
+            .asks
+            .first_key_value()
+            .map(|(p, _)| *p)
+            .filter(|p| *p > ba)
+            .or(self.asks.is_empty().then_some(i64::MAX))
+        {
+            let mut p = ba;
+            for _ in 0..MAX_LEVELS {
+                if p >= old {
+                    break;
+                }
+                let q = self.size();
+                self.asks.insert(p, q);
+                changes.insert((false, p), q);
+                p += self.rng.range(1, self.spec.gap_ticks);
+            }
         }
         // 4. Churn: size changes, cancels and new orders, mostly near the touch.
         let churn = self.rng.range(1, 4);
@@ -585,5 +613,57 @@ mod tests {
             assert!(!agg.last().unwrap().closed);
         }
         assert_eq!(m.klines(Interval::H1).len(), 25);
+    }
+
+    /// The sim feels like a liquid venue (issue 8/8): a 5-minute BTC candle spans about
+    /// 10–40 bps (it spanned 1–3), ETH's likewise, and the ladder near the touch has no hole
+    /// wider than half a basis point — what a taker sweeping levels or a cancel leaves until
+    /// makers quote again (BTC had 15 USD holes, 2 bps, between clusters after moves).
+    #[test]
+    fn five_minute_ranges_and_the_ladder_look_like_a_liquid_venue() {
+        let t0 = Timestamp::from_millis(1_795_256_220_000);
+        for (i, spec) in SimSpec::defaults().into_iter().take(2).enumerate() {
+            let mut m = SimMarket::new(spec, 42, t0, 0).unwrap();
+            let mut widest_hole_bps = Decimal::ZERO;
+            // One hour at the default 50 ms a step.
+            for k in 0..72_000 {
+                let (_, _) = m.step(t0.plus_millis(k * 50));
+                if k % 20 == 0 {
+                    let near: Vec<i64> = m.bids.keys().rev().take(20).copied().collect();
+                    for w in near.windows(2) {
+                        let bps = Decimal::from(w[0] - w[1]) / Decimal::from(w[0])
+                            * Decimal::from(10_000);
+                        widest_hole_bps = widest_hole_bps.max(bps);
+                    }
+                }
+            }
+            let ranges: Vec<f64> = Kline::aggregate(&m.klines(Interval::M1), Interval::M5)
+                .iter()
+                .filter(|k| k.closed)
+                .map(|k| {
+                    let (h, l) = (k.high.get(), k.low.get());
+                    ((h - l) / l * Decimal::from(10_000))
+                        .to_string()
+                        .parse()
+                        .unwrap_or(0.0)
+                })
+                .collect();
+            let mut sorted = ranges.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted[sorted.len() / 2];
+            assert!(
+                sorted.len() >= 11,
+                "{i}: {} five-minute candles",
+                sorted.len()
+            );
+            assert!(
+                (8.0..=60.0).contains(&median),
+                "market {i}: median 5-minute range {median:.1} bps ({sorted:?})"
+            );
+            assert!(
+                widest_hole_bps <= Decimal::new(5, 1),
+                "market {i}: a hole of {widest_hole_bps} bps in the top 20 bids"
+            );
+        }
     }
 }
