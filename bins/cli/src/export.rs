@@ -81,36 +81,43 @@ impl<'a> Csv<'a> {
     }
 }
 
-impl Sink for Csv<'_> {
-    fn book(&mut self, r: BookRow) -> std::io::Result<()> {
+impl Csv<'_> {
+    /// A row: exchange and symbol, then the row's own columns.
+    fn row(
+        &mut self,
+        (timestamp, local): (i64, i64),
+        middle: &dyn std::fmt::Display,
+        side: &str,
+        (price, amount): (Decimal, Decimal),
+    ) -> std::io::Result<()> {
         self.header()?;
         writeln!(
             self.w,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{timestamp},{local},{middle},{side},{},{}",
             self.exchange,
             self.symbol,
-            r.timestamp,
-            r.local_timestamp,
-            r.is_snapshot,
+            price.normalize(),
+            amount.normalize()
+        )
+    }
+}
+
+impl Sink for Csv<'_> {
+    fn book(&mut self, r: BookRow) -> std::io::Result<()> {
+        self.row(
+            (r.timestamp, r.local_timestamp),
+            &r.is_snapshot,
             r.side,
-            r.price.normalize(),
-            r.amount.normalize()
+            (r.price, r.amount),
         )
     }
 
     fn trade(&mut self, r: TradeRow) -> std::io::Result<()> {
-        self.header()?;
-        writeln!(
-            self.w,
-            "{},{},{},{},{},{},{},{}",
-            self.exchange,
-            self.symbol,
-            r.timestamp,
-            r.local_timestamp,
-            r.id,
+        self.row(
+            (r.timestamp, r.local_timestamp),
+            &r.id,
             r.side,
-            r.price.normalize(),
-            r.amount.normalize()
+            (r.price, r.amount),
         )
     }
 

@@ -253,21 +253,27 @@ fn a_torn_tail_is_skipped_and_cut_before_appending() {
     assert_eq!(read.len(), r.events().count());
 }
 
-#[test]
-fn a_seek_late_in_a_long_tape_decodes_little() {
-    let dir = tempfile::tempdir().unwrap();
+/// A one-level book's snapshot, then `n` deltas ten a second.
+fn ten_hz(n: i64) -> Vec<TapeEvent> {
     let mut t = 1_765_000_000 * SECOND;
     let mut events = vec![TapeEvent::Book {
         local: Timestamp::from_nanos(t),
         event: BookEvent::snapshot(vec![lvl(100, 1, 0)], vec![lvl(101, 1, 0)]),
     }];
-    for i in 0..3_600 {
+    for i in 0..n {
         t += SECOND / 10;
         events.push(TapeEvent::Book {
             local: Timestamp::from_nanos(t),
             event: BookEvent::delta(vec![lvl(100 - i % 7, i % 5, 0)], vec![]),
         });
     }
+    events
+}
+
+#[test]
+fn a_seek_late_in_a_long_tape_decodes_little() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = ten_hz(3_600);
     let path = write(&dir, &events, WriterConfig::default());
     let r = TapeReader::open(&path).unwrap();
     let late = events[3_000].local();
@@ -342,18 +348,7 @@ fn not_a_tape_is_a_clear_error() {
 #[test]
 fn blocks_decoded_one_at_a_time_are_the_tape() {
     let dir = tempfile::tempdir().unwrap();
-    let mut t = 1_765_000_000 * SECOND;
-    let mut events = vec![TapeEvent::Book {
-        local: Timestamp::from_nanos(t),
-        event: BookEvent::snapshot(vec![lvl(100, 1, 0)], vec![lvl(101, 1, 0)]),
-    }];
-    for i in 0..2_000 {
-        t += SECOND / 10;
-        events.push(TapeEvent::Book {
-            local: Timestamp::from_nanos(t),
-            event: BookEvent::delta(vec![lvl(100 - i % 7, i % 5, 0)], vec![]),
-        });
-    }
+    let events = ten_hz(2_000);
     let path = write(&dir, &events, WriterConfig::default());
     let r = TapeReader::open(&path).unwrap();
     assert!(r.blocks() > 1, "checkpoints start new blocks");

@@ -72,8 +72,12 @@ async fn root_health_and_exchanges() {
     assert_eq!(
         ids,
         [
-            "sim", "binance", "kraken", "okx", "bybit", "coinbase", "bitstamp"
+            "sim", "binance", "kraken", "okx", "bybit", "coinbase", "bitstamp", "replay"
         ]
+    );
+    assert_eq!(
+        ex[7]["status"], "disabled",
+        "the replay venue is off by default"
     );
     assert_eq!(ex[0]["status"], "connected");
     assert_eq!(ex[0]["symbols"], 4);
