@@ -180,6 +180,19 @@ pub struct Kline {
 }
 
 impl Kline {
+    /// Grow the candle by a later part of its bucket (a finer candle, or one trade: its price
+    /// as high, low and close): extremes widened, close replaced, volume added.
+    pub fn grow(&mut self, high: Price, low: Price, close: Price, volume: Qty) {
+        if high > self.high {
+            self.high = high;
+        }
+        if low < self.low {
+            self.low = low;
+        }
+        self.close = close;
+        self.volume = Qty::from_trusted(self.volume.get() + volume.get());
+    }
+
     /// Merge consecutive candles (oldest first) into candles of `interval`. Buckets are
     /// aligned by [`Interval::bucket_start`]; a bucket is closed only when its last
     /// constituent is closed and it reaches the bucket's end.
@@ -189,14 +202,7 @@ impl Kline {
             let start = interval.bucket_start(k.open_time);
             match out.last_mut() {
                 Some(cur) if cur.open_time == start => {
-                    if k.high > cur.high {
-                        cur.high = k.high;
-                    }
-                    if k.low < cur.low {
-                        cur.low = k.low;
-                    }
-                    cur.close = k.close;
-                    cur.volume = Qty::from_trusted(cur.volume.get() + k.volume.get());
+                    cur.grow(k.high, k.low, k.close, k.volume);
                     cur.closed = k.closed && k.close_time >= cur.close_time;
                 }
                 _ => {

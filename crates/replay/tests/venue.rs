@@ -265,7 +265,17 @@ async fn a_replay_that_does_not_loop_goes_quiet_and_stale() {
         looped: false,
     })
     .unwrap();
-    let (hub, shutdown) = start(venue, &["BTC-USDT"]);
+    let venue = Arc::new(venue);
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(
+        HubConfig {
+            default_symbols: [(ExchangeId::Replay, vec!["BTC-USDT".to_owned()])].into(),
+            stale_after: Duration::from_secs(5),
+            ..HubConfig::default()
+        },
+        vec![venue.clone() as Arc<dyn Exchange>],
+        shutdown.clone(),
+    );
     hub.pairs_within(ExchangeId::Replay, Duration::from_secs(5))
         .await
         .unwrap();
@@ -278,6 +288,20 @@ async fn a_replay_that_does_not_loop_goes_quiet_and_stale() {
         .trades(ExchangeId::Replay, "BTC-USDT", None, None, 1_000)
         .unwrap();
     assert_eq!(trades.len(), 10, "one pass only");
+    // Its candles hold exactly the trades played: 0.001 + … + 0.010.
+    let pair = venue.pairs().await.unwrap().remove(0);
+    let candles = venue
+        .klines(KlineQuery {
+            pair,
+            interval: Interval::M1,
+            start: None,
+            end: None,
+            limit: 1_000,
+        })
+        .await
+        .unwrap();
+    let volume: Decimal = candles.iter().map(|k| k.volume.get()).sum();
+    assert_eq!(volume, Decimal::new(55, 3));
     let snap = hub.snapshot(ExchangeId::Replay, "BTC-USDT").unwrap();
     let last = lvl(10_000, 1_010);
     assert_eq!(

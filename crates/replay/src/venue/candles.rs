@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use market::{KlineQuery, shape_klines};
-use model::{Interval, Kline, Qty, Symbol, Timestamp, Trade};
+use model::{Interval, Kline, Symbol, Timestamp, Trade};
 
 /// One-minute candles kept per book (a week).
 const MAX_CANDLES: usize = 10_080;
@@ -19,6 +19,10 @@ pub(crate) struct Candles {
 impl Candles {
     /// Add trades as played (in order) to their one-minute candles.
     pub(crate) fn record<'a>(&self, symbol: &Symbol, trades: impl Iterator<Item = &'a Trade>) {
+        let mut trades = trades.peekable();
+        if trades.peek().is_none() {
+            return; // most batches are book events only: no lock
+        }
         let mut all = self
             .by_symbol
             .lock()
@@ -27,18 +31,7 @@ impl Candles {
         for t in trades {
             let start = Interval::M1.bucket_start(t.exchange_ts);
             match candles.back_mut() {
-                Some(k) if k.open_time == start => {
-                    if t.price > k.high {
-                        k.high = t.price;
-                    }
-                    if t.price < k.low {
-                        k.low = t.price;
-                    }
-                    k.close = t.price;
-                    if let Ok(v) = Qty::try_from(k.volume.get() + t.qty.get()) {
-                        k.volume = v;
-                    }
-                }
+                Some(k) if k.open_time == start => k.grow(t.price, t.price, t.price, t.qty),
                 // A trade older than the newest candle (a new pass, a venue clock step
                 // back) starts no bucket in the past.
                 Some(k) if k.open_time > start => {}
@@ -86,7 +79,7 @@ impl Candles {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::{ExchangeId, Pair, PairStatus, Price, Side, TradeId};
+    use model::{ExchangeId, Pair, PairStatus, Price, Qty, Side, TradeId};
     use rust_decimal::Decimal;
 
     fn trade(id: u64, at_ms: i64, price: i64, qty: i64) -> Trade {
