@@ -6,6 +6,9 @@
 //! exactly as it did. Each slice of the re-run whose scheduled time equals one of the
 //! original's is run at the original's execution time against the book the original saw (its
 //! `book_time`); any other slice runs at its scheduled time against the book as recorded then.
+//! Such a slice also counts the market volume the original counted when its window is the
+//! same: live, trades received just before a window closed may not have reached the trade
+//! tape yet when the slice ran, and no recording can tell which did.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use model::{BookSide, ExchangeId, Symbol, Timestamp};
 use rust_decimal::Decimal;
 
-use crate::core::{Books, Engine};
+use crate::core::{BookRef, Books, Engine};
 use crate::order::{Order, SliceRecord};
 
 /// Liquidity another order took, as recorded: replayed into the re-run's ledger.
@@ -73,6 +76,9 @@ pub trait RecordedMarket: Books {
 struct Anchor {
     executed_at: Timestamp,
     book_time: Option<Timestamp>,
+    /// The market window the original's slice counted, and the volume it counted there.
+    window: (Timestamp, Timestamp),
+    volume: Option<(Decimal, Decimal)>,
 }
 
 /// A re-run's result: the order as it ended (or stood when the recording ended) and its
@@ -98,20 +104,22 @@ pub fn rerun(
     horizon: Timestamp,
 ) -> Rerun {
     let anchors: HashMap<i64, Anchor> = original
-        .map(|(_, slices)| slices)
-        .unwrap_or_default()
-        .iter()
-        .filter(|s| s.skipped != Some(crate::SkipReason::ServerDown))
-        .map(|s| {
-            (
-                s.scheduled_at.as_nanos(),
-                Anchor {
-                    executed_at: s.executed_at,
-                    book_time: s.book_time,
-                },
-            )
+        .map(|(o, slices)| {
+            slices
+                .iter()
+                .filter(|s| s.skipped != Some(crate::SkipReason::ServerDown))
+                .map(|s| {
+                    let anchor = Anchor {
+                        executed_at: s.executed_at,
+                        book_time: s.book_time,
+                        window: o.window(s.index),
+                        volume: s.market_volume.zip(s.market_notional),
+                    };
+                    (s.scheduled_at.as_nanos(), anchor)
+                })
+                .collect()
         })
-        .collect();
+        .unwrap_or_default();
     let mut downs = restarts(original.map(|(_, slices)| slices).unwrap_or_default());
     let created = original.map_or(order.created_at, |(o, _)| o.created_at);
     let mut engine = Engine::new();
@@ -159,6 +167,15 @@ pub fn rerun(
         let anchor = next_slice
             .and_then(|t| anchors.get(&t.as_nanos()))
             .filter(|a| a.executed_at >= due);
+        // Its window's volume as the original counted it, when the window is the same.
+        let observed = anchor.zip(engine.get(id)).and_then(|(a, o)| {
+            let same = o.next_index < o.plan.slices && o.window(o.next_index) == a.window;
+            same.then(|| ObservedVolume {
+                window: a.window,
+                volume: a.volume,
+                first: o.exchanges().next(),
+            })
+        });
         let (now, book_time) = match anchor {
             // The original saw no book data at all (none received yet): no event since.
             Some(a) => (
@@ -168,7 +185,11 @@ pub fn rerun(
             None => (due, None),
         };
         market.advance(now, book_time, &mut |c| engine.replay_ledger(&c));
-        for u in engine.run_due(now, market) {
+        let books = Observed {
+            market: &*market,
+            volume: observed,
+        };
+        for u in engine.run_due(now, &books) {
             if let Some(s) = u.slice {
                 slices.push(s);
             }
@@ -184,6 +205,49 @@ pub fn rerun(
     Rerun {
         order: Arc::unwrap_or_clone(last),
         slices,
+    }
+}
+
+/// The volume an original's slice counted in its market window.
+#[derive(Debug, Clone, Copy)]
+struct ObservedVolume {
+    window: (Timestamp, Timestamp),
+    volume: Option<(Decimal, Decimal)>,
+    /// The order's first venue: a route's volume is the sum over its venues, so the whole
+    /// of it is answered for this one and nothing more for the others.
+    first: Option<ExchangeId>,
+}
+
+/// The recorded market as a slice sees it. The books are the recording's. The market volume
+/// of the slice's window is the one the original counted when the window is the same: live,
+/// a trade received just before the window closed may still have been on its way to the
+/// trade tape when the slice ran, and the recording cannot tell which (the slice keeps
+/// what it counted, so a re-run counts the same).
+struct Observed<'a> {
+    market: &'a dyn RecordedMarket,
+    volume: Option<ObservedVolume>,
+}
+
+impl Books for Observed<'_> {
+    fn with_book(&self, exchange: ExchangeId, symbol: &Symbol, f: &mut dyn FnMut(BookRef<'_>)) {
+        self.market.with_book(exchange, symbol, f);
+    }
+
+    fn market_volume(
+        &self,
+        exchange: ExchangeId,
+        symbol: &Symbol,
+        after: Timestamp,
+        upto: Timestamp,
+    ) -> Option<(Decimal, Decimal)> {
+        match self.volume {
+            Some(o) if o.window == (after, upto) => match o.volume {
+                Some(v) if o.first == Some(exchange) => Some(v),
+                Some(_) => Some((Decimal::ZERO, Decimal::ZERO)),
+                None => None,
+            },
+            _ => self.market.market_volume(exchange, symbol, after, upto),
+        }
     }
 }
 

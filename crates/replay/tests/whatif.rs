@@ -5,7 +5,8 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::{SECOND, market, order, record};
+use common::{SECOND, market, order, order_with, record};
+use engine::Strategy;
 use model::{ExchangeId, OrderBook, Symbol, Timestamp};
 use replay::{LabError, whatif};
 use rust_decimal::Decimal;
@@ -87,4 +88,49 @@ fn a_torn_tail_is_survived() {
     assert!(tape::TapeReader::open(&f.path).unwrap().torn_bytes() > 0);
     let after = whatif(dir.path(), &o, &[], o.clone(), &new_book).unwrap();
     assert_eq!(before.run, after.run);
+}
+
+#[test]
+fn a_slice_counts_the_market_volume_its_original_counted_in_the_same_window() {
+    let (dir, t0, pair) = recorded();
+    let new_book = |_: ExchangeId, _: &Symbol| {
+        OrderBook::with_scales(pair.price_precision(), pair.qty_precision())
+    };
+    let pov = Strategy::Pov {
+        participation: Decimal::new(2, 1),
+        max_slice_qty: None,
+    };
+    // Far more than the window's volume: every slice asks for its share, uncapped.
+    let o = order_with(&pair, at(t0, 60), Decimal::from(1_000), 120, 10, pov);
+    let a = whatif(dir.path(), &o, &[], o.clone(), &new_book).unwrap();
+    let k = a
+        .run
+        .slices
+        .iter()
+        .position(|s| {
+            s.market_volume.is_some_and(|v| v > Decimal::ZERO) && s.target > Decimal::ZERO
+        })
+        .expect("a slice with market volume");
+    // Live, a trade received just before the window closed was still on its way to the trade
+    // tape when the slice ran: the original counted less than the tape holds.
+    let mut seen = a.run.slices.clone();
+    let full = seen[k].market_volume.unwrap();
+    seen[k].market_volume = Some(full / Decimal::TWO);
+    seen[k].market_notional = seen[k].market_notional.map(|n| n / Decimal::TWO);
+    let b = whatif(dir.path(), &a.run.order, &seen, o.clone(), &new_book).unwrap();
+    assert_eq!(b.run.slices[k].market_volume, seen[k].market_volume);
+    assert_eq!(b.run.slices[k].market_notional, seen[k].market_notional);
+    assert!(b.run.slices[k].target < a.run.slices[k].target);
+    // Another window (a later start) counts the tape.
+    let later = order_with(
+        &pair,
+        at(t0, 61),
+        Decimal::from(1_000),
+        120,
+        10,
+        o.strategy().clone(),
+    );
+    let c = whatif(dir.path(), &a.run.order, &seen, later, &new_book).unwrap();
+    assert!(c.run.slices.iter().all(|s| s.market_volume.is_some()));
+    assert_ne!(c.run.slices[k].scheduled_at, seen[k].scheduled_at);
 }

@@ -62,6 +62,25 @@ pub(crate) fn order(
     duration_secs: u64,
     interval_secs: u64,
 ) -> Order {
+    order_with(
+        pair,
+        start,
+        qty,
+        duration_secs,
+        interval_secs,
+        Strategy::default(),
+    )
+}
+
+/// As [`order`], with another strategy.
+pub(crate) fn order_with(
+    pair: &Pair,
+    start: Timestamp,
+    qty: Decimal,
+    duration_secs: u64,
+    interval_secs: u64,
+    strategy: Strategy,
+) -> Order {
     let req = OrderRequest {
         token_id: TokenId::from_str("bench").unwrap(),
         exchange: ExchangeId::Sim,
@@ -74,7 +93,7 @@ pub(crate) fn order(
         },
         start_time: Some(start),
         catch_up: CatchUp::Spread,
-        strategy: Strategy::default(),
+        strategy: strategy.clone(),
         latency_ms: 0,
         route: None,
     };
@@ -88,7 +107,7 @@ pub(crate) fn order(
         side: Side::Buy,
         limit_price: None,
         catch_up: CatchUp::Spread,
-        strategy: Strategy::default(),
+        strategy,
         route: None,
         latency_ms: 0,
         plan,
