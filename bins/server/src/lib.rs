@@ -9,6 +9,7 @@
 //!   finish, feeds close, the store is closed last.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cluster;
 mod pair_cache;
 pub mod ports;
 pub mod recorder;
@@ -42,6 +43,8 @@ pub struct Application {
     hub: Hub,
     store: Store,
     engine_task: tokio::task::JoinHandle<()>,
+    /// This instance's leases, when several share PostgreSQL.
+    cluster: Option<Arc<cluster::Cluster>>,
     /// The tape recorder, stopped after the feeds (so that it records all they sent).
     recorder: Option<(CancellationToken, recorder::Recorder)>,
 }
@@ -104,9 +107,30 @@ impl Application {
             (ExchangeId::Replay, ex.replay.fee_bps),
         ]
         .into();
-        let (engine, engine_task) = engine::runner::start(
-            Arc::new(ports::StoreOrders(store.clone())),
+        // On PostgreSQL several instances may share the store: this one executes the orders
+        // of the symbols it leases, and its slice writes are fenced by those leases.
+        let cluster = (store.backend() == store::Backend::Postgres).then(|| {
+            cluster::Cluster::new(
+                store.clone(),
+                &settings.cluster.name(),
+                settings.cluster.lease_ttl_ms,
+            )
+        });
+        let orders: Arc<dyn engine::OrderStore> = match &cluster {
+            Some(c) => Arc::new(cluster::FencedOrders {
+                orders: ports::StoreOrders(store.clone()),
+                cluster: c.clone(),
+            }),
+            None => Arc::new(ports::StoreOrders(store.clone())),
+        };
+        let ownership: Arc<dyn engine::Ownership> = match &cluster {
+            Some(c) => c.clone(),
+            None => Arc::new(engine::Alone),
+        };
+        let (engine, engine_task) = engine::runner::start_with(
+            orders,
             Arc::new(ports::HubBooks(hub.clone())),
+            ownership,
             engine::EngineConfig {
                 fees,
                 limits: engine::Limits::default(),
@@ -116,6 +140,9 @@ impl Application {
         )
         .await
         .context("starting the TWAP engine")?;
+        if let Some(c) = &cluster {
+            cluster::spawn(c.clone(), engine.clone(), shutdown.child_token());
+        }
         if let Some((stop, r)) = &recorder {
             r.follow_fills(engine.subscribe(), stop.clone());
         }
@@ -198,6 +225,7 @@ impl Application {
             hub,
             store,
             engine_task,
+            cluster,
             recorder,
         })
     }
@@ -225,6 +253,7 @@ impl Application {
             hub,
             store,
             engine_task,
+            cluster,
             recorder,
             ..
         } = self;
@@ -254,6 +283,10 @@ impl Application {
             .is_err()
         {
             warn!("the engine did not stop within 10 s");
+        }
+        // Its last slices written: the other instances take its orders over at once.
+        if let Some(c) = cluster {
+            c.release_all().await;
         }
         // The recorder writes out what the feeds sent before they stopped.
         if let Some((stop, r)) = recorder

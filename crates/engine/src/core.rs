@@ -356,6 +356,18 @@ impl Engine {
         })
     }
 
+    /// The open orders trading `symbol` (on any venue).
+    pub fn ids_on(&self, symbol: &Symbol) -> Vec<OrderId> {
+        let mut v: Vec<OrderId> = self
+            .orders
+            .values()
+            .filter(|o| o.symbol() == symbol)
+            .map(Order::id)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Drop an open order without recording anything (its owner was removed, and the
     /// store with it).
     pub fn forget(&mut self, id: OrderId) -> Option<Order> {

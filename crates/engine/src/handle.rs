@@ -153,6 +153,7 @@ pub struct EngineHandle {
     pub(crate) stats: Arc<EngineStats>,
     pub(crate) view: OpenOrders,
     pub(crate) store: Arc<dyn OrderStore>,
+    pub(crate) ownership: Arc<dyn crate::ports::Ownership>,
     pub(crate) config: Arc<EngineConfig>,
 }
 
@@ -234,7 +235,8 @@ impl EngineHandle {
         user_id: i64,
         q: &OrderQuery,
     ) -> Result<(Vec<Order>, u64), EngineError> {
-        if q.status == StatusFilter::Open {
+        // With several instances, another may execute some of them: the store knows all.
+        if q.status == StatusFilter::Open && !self.ownership.clustered() {
             return Ok(self.view.list(user_id, q));
         }
         Ok(self.store.list(user_id, q).await?)
@@ -266,10 +268,81 @@ impl EngineHandle {
                 Some(s) if !s.order.status().is_open() => {
                     return Err(CancelError::AlreadyFinal(s.order.status()).into());
                 }
+                Some(s) if self.ownership.clustered() => {
+                    return self.cancel_elsewhere(s).await;
+                }
                 Some(_) => {}
             }
         }
         Err(CancelError::NotFound.into())
+    }
+
+    /// Cancel an open order another instance executes (or will, after a take-over): ask
+    /// it, then wait for the order to end, within [`crate::Ownership::cancel_wait`].
+    async fn cancel_elsewhere(&self, s: crate::StoredOrder) -> Result<OrderDetail, EngineError> {
+        let (user, token) = (s.order.user_id(), s.order.token_id().clone());
+        self.ownership.request_cancel(s.order.id()).await?;
+        let deadline = tokio::time::Instant::now() + self.ownership.cancel_wait();
+        loop {
+            // Taken over by this instance meanwhile: cancelled here.
+            if let Some(id) = self.view.id_of(user, &token) {
+                match self.call(|tx| Command::Cancel(id, tx)).await? {
+                    Err(EngineError::Cancel(CancelError::NotFound)) => {}
+                    other => return other,
+                }
+            }
+            match self.store.find(user, &token).await? {
+                None => return Err(CancelError::NotFound.into()),
+                Some(s) if s.order.status() == OrderStatus::Cancelled => return Ok(s.into()),
+                Some(s) if !s.order.status().is_open() => {
+                    return Err(CancelError::AlreadyFinal(s.order.status()).into());
+                }
+                Some(_) if tokio::time::Instant::now() >= deadline => {
+                    return Err(EngineError::Store(crate::StoreFailure(
+                        "the instance executing this order did not cancel it in time; the cancel stays asked and is carried out when it or its successor next looks".to_owned(),
+                    )));
+                }
+                Some(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Execute these stored open orders from now on (this instance took their symbol's
+    /// lease): slices missed meanwhile are recorded `server_down`, as after a restart.
+    /// How many resumed (orders already executing here are left as they are).
+    pub async fn adopt(&self, orders: Vec<crate::StoredOrder>) -> Result<usize, EngineError> {
+        self.call(|tx| Command::Adopt(orders, tx)).await
+    }
+
+    /// Stop executing `symbol`'s orders (its lease was lost), writing nothing more.
+    pub async fn drop_symbol(&self, symbol: model::Symbol) -> Result<(), EngineError> {
+        self.tx
+            .send(Command::Drop(symbol))
+            .await
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Cancel an order executed here whose cancel another instance was asked.
+    pub async fn cancel_asked(&self, id: crate::OrderId) -> Result<(), EngineError> {
+        self.tx
+            .send(Command::CancelAsked(id))
+            .await
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Tell this instance's subscribers of a change another instance stored.
+    pub fn publish_elsewhere(&self, u: Update) {
+        let _ = self.updates.send(Arc::new(u));
+    }
+
+    /// True when this instance executes the order.
+    pub fn is_executing(&self, id: crate::OrderId) -> bool {
+        self.view.contains(id)
+    }
+
+    /// The symbols of the open orders executing here.
+    pub fn executing(&self) -> Vec<model::Symbol> {
+        self.view.symbols()
     }
 
     /// Drop a removed user's open orders (the store removed them with the user).

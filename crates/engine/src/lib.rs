@@ -52,8 +52,8 @@ pub use plan::{
     floor_to, validate,
 };
 pub use ports::{
-    BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, StatusFilter, StoreFailure,
-    StoredOrder,
+    Alone, BookAccess, InsertOutcome, OrderDetail, OrderQuery, OrderStore, Ownership, StatusFilter,
+    StoreFailure, StoredOrder,
 };
 pub use slices::SliceList;
 pub use strategy::{Jitter, MAX_PARTICIPATION, MAX_PROFILE_DAYS, Strategy, StrategyKind};

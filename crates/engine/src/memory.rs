@@ -134,7 +134,10 @@ impl OrderStore for MemoryStore {
         .boxed()
     }
 
-    fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>> {
+    fn record<'a>(
+        &'a self,
+        updates: &'a [Update],
+    ) -> BoxFuture<'a, Result<Vec<model::Symbol>, StoreFailure>> {
         async move {
             let mut g = self.lock();
             if g.fail_writes > 0 {
@@ -166,7 +169,7 @@ impl OrderStore for MemoryStore {
                     e.0 = (*u.order).clone();
                 }
             }
-            Ok(())
+            Ok(Vec::new())
         }
         .boxed()
     }

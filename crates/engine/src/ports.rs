@@ -170,8 +170,12 @@ pub trait OrderStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<InsertOutcome, StoreFailure>>;
     /// Write these slices and the order totals/status that go with them, in one
     /// transaction. Updates of orders that no longer exist (their user was removed) are
-    /// skipped, never an error.
-    fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>>;
+    /// skipped, never an error. Several instances on one store: updates of symbols whose
+    /// lease this instance has lost are not written (fencing); those symbols are returned.
+    fn record<'a>(
+        &'a self,
+        updates: &'a [Update],
+    ) -> BoxFuture<'a, Result<Vec<Symbol>, StoreFailure>>;
     /// Every order still `pending` or `working`, with its slices and request.
     fn load_open(&self) -> BoxFuture<'_, Result<Vec<StoredOrder>, StoreFailure>>;
     /// One user's order by token id, with its slices and request.
@@ -192,4 +196,46 @@ pub trait OrderStore: Send + Sync + 'static {
 pub trait BookAccess: Books + Send + Sync + 'static {
     /// A lease that keeps (exchange, symbol) subscribed while it lives.
     fn hold(&self, exchange: ExchangeId, symbol: &Symbol) -> Option<Box<dyn Send + Sync>>;
+}
+
+/// Which open orders this instance executes when several instances share one store
+/// (DESIGN §19): the orders of the symbols whose lease it holds. Implemented by the
+/// composition root; [`Alone`] when one instance runs everything.
+pub trait Ownership: Send + Sync + 'static {
+    /// True when other instances share the store: open orders are then listed from the
+    /// store, and a cancel of an order executed elsewhere is asked of its instance.
+    fn clustered(&self) -> bool;
+    /// True when this instance executes `symbol`'s orders now.
+    fn owns(&self, symbol: &Symbol) -> bool;
+    /// An order on `symbol` was stored that this instance does not execute: see that the
+    /// instance that does (or will) takes it.
+    fn unowned(&self, symbol: &Symbol);
+    /// Ask the instance executing `order` to cancel it: false when it is no longer open.
+    fn request_cancel(&self, order: OrderId) -> BoxFuture<'_, Result<bool, StoreFailure>>;
+    /// How long a cancel asked of another instance may take (a take-over included).
+    fn cancel_wait(&self) -> std::time::Duration;
+}
+
+/// One instance alone on its store: it executes every order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Alone;
+
+impl Ownership for Alone {
+    fn clustered(&self) -> bool {
+        false
+    }
+
+    fn owns(&self, _: &Symbol) -> bool {
+        true
+    }
+
+    fn unowned(&self, _: &Symbol) {}
+
+    fn request_cancel(&self, _: OrderId) -> BoxFuture<'_, Result<bool, StoreFailure>> {
+        Box::pin(async { Ok(false) })
+    }
+
+    fn cancel_wait(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }

@@ -22,7 +22,9 @@ use crate::handle::{
 };
 use crate::order::{Order, OrderId};
 use crate::plan::validate;
-use crate::ports::{BookAccess, InsertOutcome, OrderDetail, OrderStore, StoreFailure, StoredOrder};
+use crate::ports::{
+    Alone, BookAccess, InsertOutcome, OrderDetail, OrderStore, Ownership, StoreFailure, StoredOrder,
+};
 use crate::token::TokenId;
 use crate::view::OpenOrders;
 use crate::writer::{WRITE_QUEUE, Write, Writer};
@@ -34,6 +36,12 @@ pub(crate) enum Command {
     Barrier(oneshot::Sender<()>),
     /// Drop every open order of a removed user (its rows are gone from the store).
     ForgetUser(i64),
+    /// Execute these stored open orders from now on (a lease taken), as after a restart.
+    Adopt(Vec<StoredOrder>, oneshot::Sender<usize>),
+    /// Stop executing the orders of a symbol (its lease lost), writing nothing.
+    Drop(Symbol),
+    /// Cancel an order another instance was asked to cancel.
+    CancelAsked(OrderId),
 }
 
 /// Open orders using a book, and the lease keeping it subscribed.
@@ -44,6 +52,7 @@ struct Actor {
     config: EngineConfig,
     store: Arc<dyn OrderStore>,
     books: Arc<dyn BookAccess>,
+    ownership: Arc<dyn Ownership>,
     view: OpenOrders,
     clock: Clock,
     writes: mpsc::Sender<Write>,
@@ -62,6 +71,19 @@ pub async fn start(
     clock: Clock,
     shutdown: CancellationToken,
 ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
+    start_with(store, books, Arc::new(Alone), config, clock, shutdown).await
+}
+
+/// As [`start`], executing only the orders `ownership` says are this instance's (several
+/// instances on one store): none at start; the rest come through [`EngineHandle::adopt`].
+pub async fn start_with(
+    store: Arc<dyn OrderStore>,
+    books: Arc<dyn BookAccess>,
+    ownership: Arc<dyn Ownership>,
+    config: EngineConfig,
+    clock: Clock,
+    shutdown: CancellationToken,
+) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
     let (updates, _) = broadcast::channel(65_536);
     let (writes, write_rx) = mpsc::channel(WRITE_QUEUE);
     let view = OpenOrders::default();
@@ -72,6 +94,7 @@ pub async fn start(
         config,
         store: store.clone(),
         books,
+        ownership: ownership.clone(),
         view: view.clone(),
         clock,
         writes,
@@ -106,6 +129,7 @@ pub async fn start(
             stats,
             view,
             store,
+            ownership,
             config: shared_config,
         },
         task,
@@ -119,12 +143,26 @@ enum Prepared {
 }
 
 impl Actor {
-    /// Load open orders; record slices missed while down; fill the read view.
+    /// Load open orders; record slices missed while down; fill the read view. With
+    /// several instances, none: each is adopted with its symbol's lease.
     async fn restore(&mut self) -> Result<(usize, usize), EngineError> {
+        if self.ownership.clustered() {
+            return Ok((0, 0));
+        }
         let open = self.store.load_open().await?;
+        self.adopt(open).await
+    }
+
+    /// Execute stored open orders from now on (those not executing already): slices
+    /// missed meanwhile recorded `server_down`, then into the read view. How many resumed
+    /// and how many ended at once.
+    async fn adopt(&mut self, open: Vec<StoredOrder>) -> Result<(usize, usize), EngineError> {
         let now = self.clock.now();
         let (mut resumed, mut ended) = (0usize, 0usize);
         for stored in open {
+            if self.engine.get(stored.order.id()).is_some() {
+                continue;
+            }
             let StoredOrder {
                 order,
                 mut slices,
@@ -237,16 +275,41 @@ impl Actor {
             }
             Command::ForgetUser(user) => {
                 for id in self.view.forget_user(user) {
-                    if let Some(o) = self.engine.forget(id) {
-                        self.release_all(&o.books());
-                        let _ = self.stats.open.fetch_update(
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                            |v| Some(v.saturating_sub(1)),
-                        );
-                    }
+                    self.forget(id);
                 }
             }
+            Command::Adopt(orders, reply) => match self.adopt(orders).await {
+                Ok((resumed, _)) => {
+                    self.stats.open.fetch_add(resumed as u64, Ordering::Relaxed);
+                    let _ = reply.send(resumed);
+                }
+                Err(e) => warn!(error = %e, "could not adopt orders; the next look retries"),
+            },
+            Command::Drop(symbol) => {
+                for id in self.engine.ids_on(&symbol) {
+                    self.view.remove(id);
+                    self.forget(id);
+                }
+            }
+            Command::CancelAsked(id) => {
+                if let Ok(u) = self.engine.cancel(id, self.clock.now()) {
+                    self.release_all(&u.order.books());
+                    let _ = self.writes.send(Write::Persist(vec![u], None)).await;
+                }
+            }
+        }
+    }
+
+    /// Stop executing an order without recording anything.
+    fn forget(&mut self, id: OrderId) {
+        if let Some(o) = self.engine.forget(id) {
+            self.release_all(&o.books());
+            let _ = self
+                .stats
+                .open
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(1))
+                });
         }
     }
 
@@ -352,6 +415,14 @@ impl Actor {
             Ok(InsertOutcome::Inserted(id)) => {
                 order.id = id;
                 info!(token_id = %order.token_id, user = order.user_id, exchange = %order.exchange, symbol = %order.symbol, "order accepted");
+                if !self.ownership.owns(&order.symbol) {
+                    // Stored: the instance executing this symbol takes it from the store.
+                    self.ownership.unowned(&order.symbol);
+                    return Ok(SubmitOutcome::Created(Box::new(OrderDetail {
+                        order: Arc::new(order),
+                        slices: crate::SliceList::default(),
+                    })));
+                }
                 self.hold_all(&order.books());
                 self.engine.schedule(order.clone());
                 let detail = OrderDetail {

@@ -99,6 +99,19 @@ impl OpenOrders {
         ids
     }
 
+    /// Remove one order (no longer executed here).
+    pub(crate) fn remove(&self, id: OrderId) {
+        let mut g = self.write();
+        if let Some((user, token)) = g.keys.remove(&id)
+            && let Some(m) = g.by_user.get_mut(&user)
+        {
+            m.remove(&token);
+            if m.is_empty() {
+                g.by_user.remove(&user);
+            }
+        }
+    }
+
     /// An open order with its slices and request text.
     pub(crate) fn get(&self, user: i64, token: &TokenId) -> Option<(OrderDetail, Arc<str>)> {
         let g = self.read();
@@ -128,6 +141,24 @@ impl OpenOrders {
             return (Vec::new(), 0);
         };
         q.page(m.values().map(|e| &*e.order))
+    }
+
+    /// True when the order is held.
+    pub(crate) fn contains(&self, id: OrderId) -> bool {
+        self.read().keys.contains_key(&id)
+    }
+
+    /// The symbols of the open orders held, each once.
+    pub(crate) fn symbols(&self) -> Vec<model::Symbol> {
+        let g = self.read();
+        let mut v: Vec<model::Symbol> = g
+            .by_user
+            .values()
+            .flat_map(|m| m.values().map(|e| e.order.symbol().clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// Open orders held.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::Order;
 use crate::core::{CancelError, Update};
@@ -62,15 +62,29 @@ impl Writer {
                     Write::Barrier(reply) => Published::Barrier(reply),
                 });
             }
-            if !batch.is_empty() && !self.persist(&batch).await {
-                return;
+            let fenced = if batch.is_empty() {
+                Vec::new()
+            } else {
+                match self.persist(&batch).await {
+                    Some(f) => f,
+                    None => return,
+                }
+            };
+            if !fenced.is_empty() {
+                // Another instance took these symbols over: what this one did on them after
+                // losing their lease was not written, and is not shown either.
+                warn!(symbols = ?fenced, "lease lost: slices not written (fenced)");
             }
             let mut updates = batch.into_iter();
             let mut start = 0;
             for p in after {
                 match p {
                     Published::Updates(end, reply) => {
-                        let part: Vec<Update> = updates.by_ref().take(end - start).collect();
+                        let part: Vec<Update> = updates
+                            .by_ref()
+                            .take(end - start)
+                            .filter(|u| !fenced.contains(u.order.symbol()))
+                            .collect();
                         start = end;
                         self.publish(part, reply);
                     }
@@ -83,15 +97,16 @@ impl Writer {
         }
     }
 
-    /// Store a batch, retrying; false when stopping with the batch unstored.
-    async fn persist(&self, batch: &[Update]) -> bool {
+    /// Store a batch, retrying: the symbols fenced off (not written), or `None` when
+    /// stopping with the batch unstored.
+    async fn persist(&self, batch: &[Update]) -> Option<Vec<model::Symbol>> {
         let mut delay = Duration::from_millis(50);
         loop {
             match self.store.record(batch).await {
-                Ok(()) => return true,
+                Ok(fenced) => return Some(fenced),
                 Err(e) if self.shutdown.is_cancelled() => {
                     error!(error = %e, slices = batch.len(), "could not store slices before stopping; they were never published and will be recorded as missed at the next start");
-                    return false;
+                    return None;
                 }
                 Err(e) => {
                     error!(error = %e, slices = batch.len(), retry_in_ms = delay.as_millis() as u64, "could not store slices; holding them back");

@@ -11,20 +11,22 @@ impl Store {
         created_ns: i64,
         body: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO backtests (id, user_id, created_ns, body) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(user_id)
-            .bind(created_ns)
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO backtests (id, user_id, created_ns, body) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(created_ns)
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// One of a user's backtests (another user's is `None`, like a missing one).
     pub async fn backtest(&self, user_id: i64, id: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT body FROM backtests WHERE id = ? AND user_id = ?")
+            sqlx::query_scalar("SELECT body FROM backtests WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
                 .fetch_optional(&self.pool)
@@ -40,8 +42,8 @@ impl Store {
         offset: u32,
     ) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT body FROM backtests WHERE user_id = ? \
-             ORDER BY created_ns DESC, id DESC LIMIT ? OFFSET ?",
+            "SELECT body FROM backtests WHERE user_id = $1 \
+             ORDER BY created_ns DESC, id DESC LIMIT $2 OFFSET $3",
         )
         .bind(user_id)
         .bind(i64::from(limit))
@@ -57,7 +59,12 @@ mod tests {
 
     #[tokio::test]
     async fn backtests_are_the_owners_newest_first() {
-        let s = Store::connect("sqlite::memory:").await.unwrap();
+        for s in crate::testing::stores().await {
+            owners_newest_first(&s).await;
+        }
+    }
+
+    async fn owners_newest_first(s: &Store) {
         let a = s.add_user("a", "h", "basic").await.unwrap().unwrap();
         let b = s.add_user("b", "h", "basic").await.unwrap().unwrap();
         s.insert_backtest("bt-1", a, 10, "{\"n\":1}").await.unwrap();

@@ -1,36 +1,39 @@
-//! Persistence for papertwap: SQLite through sqlx, schema migrations embedded in the binary
-//! and run at start.
+//! Persistence for papertwap: SQLite (embedded, the default) or PostgreSQL (shared by
+//! several instances) through sqlx, schema migrations per backend embedded in the binary and
+//! run at start.
 //!
 //! # Invariants
 //! - The only crate with SQL. Callers see typed methods, never queries.
-//! - The database is opened in WAL mode with foreign keys on and a busy timeout, so readers
-//!   never block the writer and a brief lock never surfaces as an error.
+//! - Both backends hold the same schema (migrations of the same versions) and answer every
+//!   method the same way; the whole test-suite runs against both.
+//! - SQLite is opened in WAL mode with foreign keys on and a busy timeout, so readers never
+//!   block the writer and a brief lock never surfaces as an error.
 //! - Secrets generated here (the JWT secret) are written once and never logged.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod backtests;
+mod cluster;
+mod connect;
 mod orders;
 mod record;
+#[cfg(test)]
+mod testing;
 mod users;
 
+pub use cluster::{CHANNEL, Fence, LeaseRow, Listener};
 pub use orders::{FullOrder, Inserted, OrderFilter, OrderRow, RecordItem, SliceRow};
 pub use users::UserRow;
 
-use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use tracing::info;
 
 /// Errors at the store boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// `store.url` is not a usable SQLite URL.
+    /// `store.url` is not a usable database URL.
     #[error("invalid store.url `{url}`: {reason}")]
     Url {
-        /// The URL given.
+        /// The URL given (credentials removed).
         url: String,
         /// Why it is unusable.
         reason: String,
@@ -55,75 +58,66 @@ pub enum StoreError {
     Random(String),
 }
 
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file (or memory): one server instance.
+    Sqlite,
+    /// A PostgreSQL server: several instances may share it.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend `url` names (`sqlite:…`, `postgres://…`), if any.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        connect::backend_of(url)
+    }
+
+    /// The current UTC time as RFC 3339 text with milliseconds, in this backend's SQL.
+    fn now_text(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Backend::Postgres => {
+                "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            }
+        }
+    }
+}
+
 /// The name of the setting holding the generated JWT secret.
 const JWT_SECRET_KEY: &str = "jwt_secret";
 
 /// A handle to the database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// The engine's slice writes: one connection, so that its page cache stays warm with
-    /// the pages those writes touch (the pool hands out its connections in turn).
-    writer: SqlitePool,
+    pool: AnyPool,
+    /// The engine's slice writes. On SQLite one connection, so that its page cache stays
+    /// warm with the pages those writes touch (the pool hands out its connections in turn);
+    /// on PostgreSQL the shared pool.
+    writer: AnyPool,
+    backend: Backend,
+    /// The URL it was opened with (a PostgreSQL listener opens its own connection).
+    url: std::sync::Arc<str>,
 }
 
 impl Store {
-    /// Open (creating the file and its folder if missing) and migrate the database at
-    /// `url`: `sqlite://relative.db`, `sqlite:///abs/path.db` or `sqlite::memory:`.
+    /// Open and migrate the database at `url`: `sqlite://relative.db`,
+    /// `sqlite:///abs/path.db` or `sqlite::memory:` (the file and its folder are created if
+    /// missing), or `postgres://user:password@host:port/database` (the database must exist).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let bad = |reason: &str| StoreError::Url {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        if !url.starts_with("sqlite:") {
-            return Err(bad("only sqlite: URLs are supported by this build"));
-        }
-        let opts = SqliteConnectOptions::from_str(url).map_err(|e| bad(&e.to_string()))?;
-        let memory = url.contains(":memory:") || url.contains("mode=memory");
-        if !memory
-            && let Some(dir) = opts
-                .get_filename()
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-        {
-            create_dir(dir)?;
-        }
-        if !memory {
-            owner_only(opts.get_filename())?;
-        }
-        let opts = opts
-            .create_if_missing(true)
-            .journal_mode(if memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
-            // Checkpoints (the only fsyncs in WAL + NORMAL) run in the background task below,
-            // never inside a writer's commit, so slice writes never stall behind one.
-            .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" });
-        // The writer's cache holds the order rows and the slice index pages it keeps
-        // updating (SQLite's default is 2 MiB; pages are only taken as used).
-        let writer_opts = opts.clone().pragma("cache_size", "-8192");
-        let pool = SqlitePoolOptions::new()
-            // One connection for an in-memory database, or each would get its own.
-            .max_connections(if memory { 1 } else { 8 })
-            .connect_with(opts)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        let writer = if memory {
-            pool.clone()
-        } else {
-            spawn_checkpointer(pool.clone());
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(writer_opts)
-                .await?
-        };
-        info!(url = %redact(url), "store ready");
-        Ok(Store { pool, writer })
+        let o = connect::open(url).await?;
+        info!(url = %redact(url), backend = ?o.backend, "store ready");
+        Ok(Store {
+            pool: o.pool,
+            writer: o.writer,
+            backend: o.backend,
+            url: url.into(),
+        })
+    }
+
+    /// The database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// True when the database answers a trivial query.
@@ -131,9 +125,13 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    /// SQLite's own consistency check (`PRAGMA integrity_check`): `Ok(true)` when it says
-    /// `ok`.
+    /// The database's own consistency check: SQLite's `PRAGMA integrity_check` says `ok`.
+    /// PostgreSQL keeps its own (checksums, WAL replay) and has no such query: a trivial
+    /// query answering is all that is asked of it.
     pub async fn integrity_ok(&self) -> Result<bool, StoreError> {
+        if self.backend == Backend::Postgres {
+            return Ok(self.ping().await);
+        }
         let row = sqlx::query("PRAGMA integrity_check")
             .fetch_one(&self.pool)
             .await?;
@@ -143,7 +141,7 @@ impl Store {
 
     /// A setting's value.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
@@ -152,21 +150,22 @@ impl Store {
 
     /// Set a setting.
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value,
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
+        let sql = format!(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = {}",
+            self.backend.now_text()
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// The JWT signing secret kept in the store, generated (64 random bytes, hex) on first
-    /// use. Concurrent first calls agree on one secret: the insert is `OR IGNORE` and the
-    /// stored value is read back.
+    /// use. Concurrent first calls (of any instance) agree on one secret: the insert does
+    /// nothing on a conflict and the stored value is read back.
     pub async fn jwt_secret(&self) -> Result<String, StoreError> {
         if let Some(s) = self.setting(JWT_SECRET_KEY).await? {
             return Ok(s);
@@ -174,7 +173,7 @@ impl Store {
         let mut bytes = [0u8; 64];
         getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(JWT_SECRET_KEY)
             .bind(&hex)
             .execute(&self.pool)
@@ -187,7 +186,7 @@ impl Store {
 
     /// The cached pair list of an exchange (an opaque body the caller serialized).
     pub async fn cached_pairs(&self, exchange: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT body FROM pair_cache WHERE exchange = ?")
+        let row = sqlx::query("SELECT body FROM pair_cache WHERE exchange = $1")
             .bind(exchange)
             .fetch_optional(&self.pool)
             .await?;
@@ -196,89 +195,27 @@ impl Store {
 
     /// Replace the cached pair list of an exchange.
     pub async fn cache_pairs(&self, exchange: &str, body: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO pair_cache (exchange, body) VALUES (?, ?)
-             ON CONFLICT(exchange) DO UPDATE SET body = excluded.body,
-                 fetched_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-        )
-        .bind(exchange)
-        .bind(body)
-        .execute(&self.pool)
-        .await?;
+        let sql = format!(
+            "INSERT INTO pair_cache (exchange, body) VALUES ($1, $2) \
+             ON CONFLICT (exchange) DO UPDATE SET body = excluded.body, fetched_at = {}",
+            self.backend.now_text()
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(exchange)
+            .bind(body)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// Close the pool, waiting for connections to finish (checkpoints the WAL).
+    /// Close the pools, waiting for connections to finish (on SQLite, checkpoints the WAL).
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
     }
 }
 
-/// Copy the WAL back into the database once a second without blocking writers (`PASSIVE`),
-/// until the pool is closed. SQLite also checkpoints when the last connection closes.
-fn spawn_checkpointer(pool: SqlitePool) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if pool.is_closed() {
-                break;
-            }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
-            {
-                if pool.is_closed() {
-                    break;
-                }
-                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
-            }
-        }
-    });
-}
-
-fn create_dir(dir: &Path) -> Result<(), StoreError> {
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-        path: dir.display().to_string(),
-        source,
-    })
-}
-
-/// The database file (and its `-wal` and `-shm` files, which SQLite creates with the
-/// database's permissions) readable by its owner only (0600 on Unix): it holds the token
-/// signing secret and the password hashes. A file created by an older version is tightened.
-fn owner_only(db: &Path) -> Result<(), StoreError> {
-    let failed = |source: std::io::Error| StoreError::Folder {
-        path: db.display().to_string(),
-        source,
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(db)
-            .map_err(failed)?;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = db.as_os_str().to_owned();
-            name.push(suffix);
-            let path = Path::new(&name);
-            if path.exists() {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(failed)?;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = failed;
-    Ok(())
-}
-
-/// A URL safe for logs: credentials (for future server URLs) removed.
+/// A URL safe for logs and errors: credentials removed.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
@@ -346,7 +283,15 @@ mod tests {
 
     #[tokio::test]
     async fn settings_and_pair_cache_round_trip() {
-        let s = Store::connect("sqlite::memory:").await.unwrap();
+        for s in crate::testing::stores().await {
+            settings_and_pairs(&s).await;
+        }
+    }
+
+    async fn settings_and_pairs(s: &Store) {
+        let secret = s.jwt_secret().await.unwrap();
+        assert_eq!(secret.len(), 128);
+        assert_eq!(s.jwt_secret().await.unwrap(), secret);
         assert_eq!(s.setting("x").await.unwrap(), None);
         s.set_setting("x", "1").await.unwrap();
         s.set_setting("x", "2").await.unwrap();
@@ -361,10 +306,20 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_other_databases_with_a_clear_error() {
-        let e = Store::connect("postgres://u:p@localhost/db")
+        let e = Store::connect("mysql://u:secret@localhost/db")
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("store.url"), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("store.url") && text.contains("postgres://"),
+            "{e}"
+        );
+        assert!(!text.contains("secret"), "{e}");
+        assert_eq!(
+            Backend::of_url("postgresql://h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::of_url("sqlite::memory:"), Some(Backend::Sqlite));
         assert_eq!(redact("postgres://u:p@h/db"), "postgres://***@h/db");
     }
 }

@@ -2,9 +2,9 @@
 //! caller maps them to its own types.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// One order row (request, schedule, status and running totals).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -169,19 +169,35 @@ macro_rules! order_columns {
     };
 }
 
-/// The slices of `orders.id` as one JSON array of arrays, in index order.
-macro_rules! slices_json {
+/// The slice columns [`slices_from_json`] reads, in its order.
+macro_rules! slice_json_columns {
     () => {
-        "(SELECT json_group_array(json_array(idx, scheduled_ns, executed_ns, target, filled, \
-         notional, avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, \
-         short_reason, market, markouts, fill_venues, book_ns, fill_shown)) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
+        "idx, scheduled_ns, executed_ns, target, filled, notional, avg_price, fee, fills, \
+         best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason, market, markouts, \
+         fill_venues, book_ns, fill_shown"
     };
+}
+
+/// The slices of `orders.id` as one JSON array of arrays (text), in index order.
+fn slices_json(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => concat!(
+            "(SELECT json_group_array(json_array(",
+            slice_json_columns!(),
+            ")) FROM (SELECT * FROM slices WHERE order_id = orders.id ORDER BY idx)) AS slices_json"
+        ),
+        Backend::Postgres => concat!(
+            "(SELECT COALESCE(json_agg(json_build_array(",
+            slice_json_columns!(),
+            ") ORDER BY idx), '[]'::json)::text FROM slices WHERE order_id = orders.id) AS slices_json"
+        ),
+    }
 }
 
 /// An order row with its slice rows and the request text it was created from.
 pub type FullOrder = (OrderRow, Vec<SliceRow>, String);
 
-fn full_order(row: &SqliteRow) -> Result<FullOrder, StoreError> {
+pub(crate) fn full_order(row: &AnyRow) -> Result<FullOrder, StoreError> {
     let order = order_row(row)?;
     let text: String = row.try_get("slices_json")?;
     let request: String = row.try_get("request")?;
@@ -193,7 +209,12 @@ fn full_order(row: &SqliteRow) -> Result<FullOrder, StoreError> {
 /// The order columns, for the dynamic listing query (built from fixed fragments only).
 const ORDER_COLUMNS: &str = order_columns!();
 
-fn order_row(r: &SqliteRow) -> Result<OrderRow, sqlx::Error> {
+/// The columns [`full_order`] reads: the order's, its request and its slices as JSON.
+pub(crate) fn order_columns_with_slices(backend: Backend) -> String {
+    format!("{ORDER_COLUMNS}, request, {}", slices_json(backend))
+}
+
+fn order_row(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
     Ok(OrderRow {
         id: r.try_get("id")?,
         user_id: r.try_get("user_id")?,
@@ -230,7 +251,7 @@ fn order_row(r: &SqliteRow) -> Result<OrderRow, sqlx::Error> {
     })
 }
 
-fn slice_row(r: &SqliteRow) -> Result<SliceRow, sqlx::Error> {
+fn slice_row(r: &AnyRow) -> Result<SliceRow, sqlx::Error> {
     Ok(SliceRow {
         order_id: r.try_get("order_id")?,
         idx: r.try_get("idx")?,
@@ -266,7 +287,8 @@ impl Store {
              catch_up, start_ns, interval_ms, duration_ms, slices_total, qty_step, fee_bps, status, created_ns, \
              closed_ns, next_index, filled, notional, fees, arrival_mid, mid_sum, mid_samples, spread_cost, \
              slices_done, skipped, strategy, route, latency_ms, tca) \
-             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,\
+             $23,$24,$25,$26,$27,$28,$29,$30,$31,$32) \
              ON CONFLICT (user_id, token_id) DO NOTHING RETURNING id",
         )
         .bind(o.user_id)
@@ -304,6 +326,11 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         if let Some(id) = id {
+            // The instance executing this symbol's orders adopts it now rather than at its
+            // next look (a lost notification only delays it).
+            if let Err(e) = self.notify(&format!("n:{}", o.symbol)).await {
+                tracing::warn!(error = %e, "could not tell the other instances of a new order");
+            }
             return Ok(Inserted::New(id));
         }
         match self.order_by_token(o.user_id, &o.token_id).await? {
@@ -321,7 +348,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "SELECT ",
             order_columns!(),
-            ", request FROM orders WHERE user_id = ? AND token_id = ?"
+            ", request FROM orders WHERE user_id = $1 AND token_id = $2"
         ))
         .bind(user_id)
         .bind(token_id)
@@ -341,7 +368,8 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<OrderRow>, i64), StoreError> {
-        let mut clause = String::from("user_id = ?");
+        let mut clause = String::from("user_id = $1");
+        let mut n = 1;
         match f.open {
             Some(true) => clause.push_str(" AND status IN ('pending', 'working')"),
             Some(false) => clause.push_str(" AND status NOT IN ('pending', 'working')"),
@@ -353,7 +381,8 @@ impl Store {
             ("symbol", &f.symbol),
         ] {
             if v.is_some() {
-                clause.push_str(&format!(" AND {col} = ?"));
+                n += 1;
+                clause.push_str(&format!(" AND {col} = ${n}"));
             }
         }
         let binds: Vec<&String> = [&f.token_id, &f.exchange, &f.symbol]
@@ -367,7 +396,9 @@ impl Store {
         }
         let total = cq.fetch_one(&self.pool).await?;
         let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE {clause} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id);
         for b in &binds {
@@ -385,38 +416,34 @@ impl Store {
         user_id: i64,
         token_id: &str,
     ) -> Result<Option<FullOrder>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            order_columns!(),
-            ", request, ",
-            slices_json!(),
-            " FROM orders WHERE user_id = ? AND token_id = ?"
-        ))
-        .bind(user_id)
-        .bind(token_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT {} FROM orders WHERE user_id = $1 AND token_id = $2",
+            order_columns_with_slices(self.backend)
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(full_order).transpose()
     }
 
     /// Every order still `pending` or `working`, oldest first, with its slices and request
     /// text.
     pub async fn open_orders_full(&self) -> Result<Vec<FullOrder>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            order_columns!(),
-            ", request, ",
-            slices_json!(),
-            " FROM orders WHERE status IN ('pending', 'working') ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT {} FROM orders WHERE status IN ('pending', 'working') ORDER BY id",
+            order_columns_with_slices(self.backend)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(full_order).collect()
     }
 
     /// An order's slices, by index.
     pub async fn slices(&self, order_id: i64) -> Result<Vec<SliceRow>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM slices WHERE order_id = ? ORDER BY idx")
+        let rows = sqlx::query("SELECT * FROM slices WHERE order_id = $1 ORDER BY idx")
             .bind(order_id)
             .fetch_all(&self.pool)
             .await?;

@@ -7,14 +7,17 @@
 
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AssertSqlSafe};
 
+use crate::cluster::pairs;
 use crate::orders::{OrderRow, RecordItem, SliceRow};
-use crate::{Store, StoreError};
+use crate::{Backend, Fence, Store, StoreError};
 
 /// Rows per statement, largest first: any count splits into these, and only these few
-/// statement texts are ever prepared. 128 slice rows bind 2 560 values, far below SQLite's
-/// limit of 32 766.
+/// statement texts are ever prepared. 128 slice rows bind 2 816 values, far below SQLite's
+/// limit of 32 766 and PostgreSQL's of 65 535.
 const CHUNKS: [usize; 4] = [128, 32, 8, 1];
 
 /// `items` in consecutive chunks of the sizes in [`CHUNKS`].
@@ -26,6 +29,27 @@ fn chunked<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
         Some(head)
     })
 }
+
+/// `WITH v(columns) AS (VALUES ($1, …), …) ` for `rows` rows of the columns, numbered
+/// placeholders (both backends read `$n`).
+fn values(columns: &str, rows: usize) -> String {
+    let width = columns.split(',').count();
+    let mut sql = format!("WITH v({columns}) AS (VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * width + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(") ");
+    sql
+}
+
+type Statement = Query<'static, Any, AnyArguments>;
 
 const SLICE_COLUMNS: &str = "order_id, idx, scheduled_ns, executed_ns, target, filled, notional, \
      avg_price, fee, fills, best_bid, best_ask, mid, book_seq, book_age_ms, skipped, short_reason, \
@@ -56,10 +80,73 @@ impl Store {
     /// later wins), then each order's row (the last given for it). A slice of an order that
     /// is gone (its user was removed) is skipped, not an error.
     pub async fn record(&self, items: &[RecordItem]) -> Result<(), StoreError> {
-        let slices: Vec<&SliceRow> = items.iter().filter_map(|i| i.slice.as_ref()).collect();
+        self.record_fenced(items, None).await.map(|_| ())
+    }
+
+    /// As [`Store::record`], fenced when several instances share the database: `fence`
+    /// gives each item's scope (its order's symbol, parallel to `items`). In the
+    /// transaction, the leases of those scopes the fence's holder still holds at its epochs
+    /// are read and locked against a take-over until the commit (PostgreSQL `FOR SHARE`),
+    /// and only the items of those scopes are written: a paused instance that wakes after
+    /// its lease moved on writes nothing. The scopes it no longer holds are returned. The
+    /// other instances are told which orders changed, on commit (`u:<id>,…`).
+    pub async fn record_fenced(
+        &self,
+        items: &[RecordItem],
+        fence: Option<(Fence<'_>, &[&str])>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let mut lost: Vec<String> = Vec::new();
+        let kept: Vec<&RecordItem> = match fence {
+            None => items.iter().collect(),
+            Some((fence, scopes)) => {
+                let mut wanted: Vec<(String, i64)> = Vec::new();
+                for s in scopes {
+                    if wanted.iter().all(|(w, _)| w != s) {
+                        let epoch = fence
+                            .leases
+                            .iter()
+                            .find(|(l, _)| l == s)
+                            .map_or(-1, |(_, e)| *e);
+                        wanted.push(((*s).to_owned(), epoch));
+                    }
+                }
+                let held: Vec<String> = if wanted.is_empty() {
+                    Vec::new()
+                } else {
+                    let sql = format!(
+                        "SELECT scope FROM leases WHERE holder = $1 AND (scope, epoch) IN ({}){}",
+                        pairs(2, wanted.len()),
+                        if self.backend == Backend::Postgres {
+                            " FOR SHARE"
+                        } else {
+                            ""
+                        }
+                    );
+                    let mut q =
+                        sqlx::query_scalar(AssertSqlSafe(sql)).bind(fence.holder.to_owned());
+                    for (scope, epoch) in &wanted {
+                        q = q.bind(scope.clone()).bind(*epoch);
+                    }
+                    q.fetch_all(&mut *tx).await?
+                };
+                lost = wanted
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .filter(|s| !held.contains(s))
+                    .collect();
+                items
+                    .iter()
+                    .zip(scopes.iter().copied().chain(std::iter::repeat("")))
+                    .filter(|(_, s)| held.iter().any(|h| h == s))
+                    .map(|(i, _)| i)
+                    .collect()
+            }
+        };
+        let slices: Vec<&SliceRow> = kept.iter().filter_map(|i| i.slice.as_ref()).collect();
         let mut marks: Vec<(i64, i64, &str)> = Vec::new();
         let mut mark_at: HashMap<(i64, i64), usize> = HashMap::new();
-        for i in items {
+        for i in &kept {
             if let Some((idx, json)) = &i.markouts {
                 match mark_at.get(&(i.order_id, *idx)) {
                     Some(&at) => marks[at].2 = json,
@@ -72,7 +159,7 @@ impl Store {
         }
         let mut orders: Vec<&OrderRow> = Vec::new();
         let mut order_at: HashMap<i64, usize> = HashMap::new();
-        for o in items.iter().filter_map(|i| i.order.as_ref()) {
+        for o in kept.iter().filter_map(|i| i.order.as_ref()) {
             match order_at.get(&o.id) {
                 Some(&at) => orders[at] = o,
                 None => {
@@ -81,92 +168,110 @@ impl Store {
                 }
             }
         }
-        let mut tx = self.writer.begin().await?;
         for chunk in chunked(&slices) {
-            insert_slices(chunk).build().execute(&mut *tx).await?;
+            insert_slices(chunk).execute(&mut *tx).await?;
         }
         for chunk in chunked(&marks) {
-            update_markouts(chunk).build().execute(&mut *tx).await?;
+            update_markouts(chunk).execute(&mut *tx).await?;
         }
         for chunk in chunked(&orders) {
-            update_orders(chunk).build().execute(&mut *tx).await?;
+            update_orders(chunk).execute(&mut *tx).await?;
+        }
+        if self.backend == Backend::Postgres {
+            let mut ids: Vec<i64> = kept.iter().map(|i| i.order_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            // A payload holds at most 8000 bytes.
+            for part in ids.chunks(400) {
+                let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::CHANNEL)
+                    .bind(format!("u:{}", list.join(",")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(lost)
     }
 }
 
-fn insert_slices(rows: &[&SliceRow]) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::new(format!("WITH v({SLICE_COLUMNS}) AS ("));
-    q.push_values(rows, |mut b, s| {
-        b.push_bind(s.order_id)
-            .push_bind(s.idx)
-            .push_bind(s.scheduled_ns)
-            .push_bind(s.executed_ns)
-            .push_bind(&s.target)
-            .push_bind(&s.filled)
-            .push_bind(&s.notional)
-            .push_bind(&s.avg_price)
-            .push_bind(&s.fee)
-            .push_bind(&s.fills)
-            .push_bind(&s.best_bid)
-            .push_bind(&s.best_ask)
-            .push_bind(&s.mid)
-            .push_bind(s.book_seq)
-            .push_bind(s.book_age_ms)
-            .push_bind(&s.skipped)
-            .push_bind(&s.short_reason)
-            .push_bind(&s.market)
-            .push_bind(&s.markouts)
-            .push_bind(&s.fill_venues)
-            .push_bind(s.book_ns)
-            .push_bind(&s.fill_shown);
-    });
-    q.push(format!(
-        ") INSERT INTO slices ({SLICE_COLUMNS}) SELECT {SLICE_COLUMNS} FROM v \
-         WHERE EXISTS (SELECT 1 FROM orders o WHERE o.id = v.order_id)"
-    ));
-    q
-}
-
-fn update_markouts(rows: &[(i64, i64, &str)]) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::new("WITH v(order_id, idx, markouts) AS (");
-    q.push_values(rows, |mut b, (order, idx, json)| {
-        b.push_bind(*order).push_bind(*idx).push_bind(*json);
-    });
-    q.push(
-        ") UPDATE slices SET markouts = v.markouts FROM v \
-         WHERE slices.order_id = v.order_id AND slices.idx = v.idx",
+fn insert_slices(rows: &[&SliceRow]) -> Statement {
+    let sql = format!(
+        "{}INSERT INTO slices ({SLICE_COLUMNS}) SELECT {SLICE_COLUMNS} FROM v \
+         WHERE EXISTS (SELECT 1 FROM orders o WHERE o.id = v.order_id)",
+        values(SLICE_COLUMNS, rows.len())
     );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for s in rows {
+        q = q
+            .bind(s.order_id)
+            .bind(s.idx)
+            .bind(s.scheduled_ns)
+            .bind(s.executed_ns)
+            .bind(s.target.clone())
+            .bind(s.filled.clone())
+            .bind(s.notional.clone())
+            .bind(s.avg_price.clone())
+            .bind(s.fee.clone())
+            .bind(s.fills.clone())
+            .bind(s.best_bid.clone())
+            .bind(s.best_ask.clone())
+            .bind(s.mid.clone())
+            .bind(s.book_seq)
+            .bind(s.book_age_ms)
+            .bind(s.skipped.clone())
+            .bind(s.short_reason.clone())
+            .bind(s.market.clone())
+            .bind(s.markouts.clone())
+            .bind(s.fill_venues.clone())
+            .bind(s.book_ns)
+            .bind(s.fill_shown.clone());
+    }
     q
 }
 
-fn update_orders(rows: &[&OrderRow]) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::new(format!("WITH v(id, {}) AS (", ORDER_COLUMNS.join(", ")));
-    q.push_values(rows, |mut b, o| {
-        b.push_bind(o.id)
-            .push_bind(&o.status)
-            .push_bind(o.closed_ns)
-            .push_bind(o.next_index)
-            .push_bind(&o.filled)
-            .push_bind(&o.notional)
-            .push_bind(&o.fees)
-            .push_bind(&o.arrival_mid)
-            .push_bind(&o.mid_sum)
-            .push_bind(o.mid_samples)
-            .push_bind(&o.spread_cost)
-            .push_bind(o.slices_done)
-            .push_bind(&o.skipped)
-            .push_bind(&o.tca);
-    });
+fn update_markouts(rows: &[(i64, i64, &str)]) -> Statement {
+    let sql = format!(
+        "{}UPDATE slices SET markouts = v.markouts FROM v \
+         WHERE slices.order_id = v.order_id AND slices.idx = v.idx",
+        values("order_id, idx, markouts", rows.len())
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (order, idx, json) in rows {
+        q = q.bind(*order).bind(*idx).bind((*json).to_owned());
+    }
+    q
+}
+
+fn update_orders(rows: &[&OrderRow]) -> Statement {
     let set: Vec<String> = ORDER_COLUMNS
         .iter()
         .map(|c| format!("{c} = v.{c}"))
         .collect();
-    q.push(format!(
-        ") UPDATE orders SET {} FROM v WHERE orders.id = v.id",
+    let sql = format!(
+        "{}UPDATE orders SET {} FROM v WHERE orders.id = v.id",
+        values(&format!("id, {}", ORDER_COLUMNS.join(", ")), rows.len()),
         set.join(", ")
-    ));
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for o in rows {
+        q = q
+            .bind(o.id)
+            .bind(o.status.clone())
+            .bind(o.closed_ns)
+            .bind(o.next_index)
+            .bind(o.filled.clone())
+            .bind(o.notional.clone())
+            .bind(o.fees.clone())
+            .bind(o.arrival_mid.clone())
+            .bind(o.mid_sum.clone())
+            .bind(o.mid_samples)
+            .bind(o.spread_cost.clone())
+            .bind(o.slices_done)
+            .bind(o.skipped.clone())
+            .bind(o.tca.clone());
+    }
     q
 }
 
@@ -211,9 +316,14 @@ mod tests {
     /// order that is gone is skipped without failing the batch.
     #[tokio::test]
     async fn a_batch_of_any_size_is_stored_exactly() {
-        let s = Store::connect("sqlite::memory:").await.unwrap();
+        for s in crate::testing::stores().await {
+            batches_of(&s).await;
+        }
+    }
+
+    async fn batches_of(s: &Store) {
         let user = s.add_user("u", "h", "basic").await.unwrap().unwrap();
-        let (a, b) = (order(&s, user, "a").await, order(&s, user, "b").await);
+        let (a, b) = (order(s, user, "a").await, order(s, user, "b").await);
         let mut next = 0i64;
         for n in [1usize, 7, 8, 41, 170, 300] {
             let mut items = Vec::new();

@@ -21,7 +21,7 @@ pub struct UserRow {
     pub token_version: i64,
 }
 
-fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
+fn user_row(r: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
     Ok(UserRow {
         id: r.try_get("id")?,
         username: r.try_get("username")?,
@@ -41,7 +41,7 @@ impl Store {
         tier: &str,
     ) -> Result<Option<i64>, StoreError> {
         let id = sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, tier) VALUES (?, ?, ?) \
+            "INSERT INTO users (username, password_hash, tier) VALUES ($1, $2, $3) \
              ON CONFLICT (username) DO NOTHING RETURNING id",
         )
         .bind(username)
@@ -54,7 +54,7 @@ impl Store {
 
     /// A user by name.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        let r = sqlx::query("SELECT * FROM users WHERE username = ?")
+        let r = sqlx::query("SELECT * FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.pool)
             .await?;
@@ -71,7 +71,7 @@ impl Store {
 
     /// Remove a user (and their orders); false when there was none.
     pub async fn remove_user(&self, username: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("DELETE FROM users WHERE username = ?")
+        let n = sqlx::query("DELETE FROM users WHERE username = $1")
             .bind(username)
             .execute(&self.pool)
             .await?
@@ -86,7 +86,7 @@ impl Store {
         username: &str,
         password_hash: &str,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE username = ?")
+        let n = sqlx::query("UPDATE users SET password_hash = $1, token_version = token_version + 1 WHERE username = $2")
             .bind(password_hash)
             .bind(username)
             .execute(&self.pool)

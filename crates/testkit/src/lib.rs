@@ -17,6 +17,7 @@ pub mod bybit;
 pub mod coinbase;
 pub mod kraken;
 pub mod okx;
+pub mod pg;
 pub mod watch;
 
 /// One recorded state of a mock venue's book (after an update), for tests that check fills

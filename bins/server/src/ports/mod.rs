@@ -11,3 +11,4 @@ pub use accounts::{REFRESH_EVERY, StoreAccounts, keep_accounts_fresh};
 pub use books::HubBooks;
 pub use lab::TapeLab;
 pub use rows::StoreOrders;
+pub(crate) use rows::{fail, record_items, stored};

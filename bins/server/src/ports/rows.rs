@@ -24,7 +24,7 @@ use store::{FullOrder, Inserted, OrderFilter, OrderRow, RecordItem, SliceRow, St
 #[derive(Debug, Clone)]
 pub struct StoreOrders(pub Store);
 
-fn fail(e: impl std::fmt::Display) -> StoreFailure {
+pub(crate) fn fail(e: impl std::fmt::Display) -> StoreFailure {
     StoreFailure(e.to_string())
 }
 
@@ -57,33 +57,13 @@ impl OrderStore for StoreOrders {
         .boxed()
     }
 
-    fn record<'a>(&'a self, updates: &'a [Update]) -> BoxFuture<'a, Result<(), StoreFailure>> {
+    fn record<'a>(
+        &'a self,
+        updates: &'a [Update],
+    ) -> BoxFuture<'a, Result<Vec<Symbol>, StoreFailure>> {
         async move {
-            // Each order's row is written once per batch, in its last state: a batch the
-            // writer coalesced while behind holds several updates of an order (its slices,
-            // its markouts), and only the last row counts.
-            // A markout-only update writes its slice's markouts and nothing else: the
-            // order's markout figures are rebuilt from its slices when it is read back
-            // (`stored`), so the order row is written only with its slices and states.
-            let last: HashMap<i64, usize> = updates
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| u.slice.is_some() || u.markouts.is_none())
-                .map(|(i, u)| (u.order.id(), i))
-                .collect();
-            let items: Vec<RecordItem> = updates
-                .iter()
-                .enumerate()
-                .map(|(i, u)| RecordItem {
-                    order_id: u.order.id(),
-                    order: (last.get(&u.order.id()) == Some(&i)).then(|| update_row(&u.order)),
-                    slice: u.slice.as_ref().map(|s| slice_row(u.order.id(), s)),
-                    markouts: u
-                        .markouts
-                        .map(|(i, m)| (i64::from(i), markouts_json(&m).to_string())),
-                })
-                .collect();
-            self.0.record(&items).await.map_err(fail)
+            self.0.record(&record_items(updates)).await.map_err(fail)?;
+            Ok(Vec::new())
         }
         .boxed()
     }
@@ -145,7 +125,36 @@ impl OrderStore for StoreOrders {
     }
 }
 
-fn stored((row, slices, request): FullOrder) -> Result<StoredOrder, StoreFailure> {
+/// The rows a batch of updates writes.
+pub(crate) fn record_items(updates: &[Update]) -> Vec<RecordItem> {
+    // Each order's row is written once per batch, in its last state: a batch the writer
+    // coalesced while behind holds several updates of an order (its slices, its markouts),
+    // and only the last row counts.
+    // A markout-only update writes its slice's markouts and nothing else: the order's
+    // markout figures are rebuilt from its slices when it is read back (`stored`), so the
+    // order row is written only with its slices and states.
+    let last: HashMap<i64, usize> = updates
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| u.slice.is_some() || u.markouts.is_none())
+        .map(|(i, u)| (u.order.id(), i))
+        .collect();
+    updates
+        .iter()
+        .enumerate()
+        .map(|(i, u)| RecordItem {
+            order_id: u.order.id(),
+            order: (last.get(&u.order.id()) == Some(&i)).then(|| update_row(&u.order)),
+            slice: u.slice.as_ref().map(|s| slice_row(u.order.id(), s)),
+            markouts: u
+                .markouts
+                .map(|(i, m)| (i64::from(i), markouts_json(&m).to_string())),
+        })
+        .collect()
+}
+
+/// An order as the engine has it, from its stored rows.
+pub(crate) fn stored((row, slices, request): FullOrder) -> Result<StoredOrder, StoreFailure> {
     let slices: Vec<SliceRecord> = slices
         .iter()
         .map(slice_from_row)

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod cluster;
 mod exchanges;
 mod validate;
 
+pub use cluster::ClusterSettings;
 pub use exchanges::{ExchangeSettings, ExchangesSettings};
 
 /// Why the configuration was refused.
@@ -56,6 +58,8 @@ pub struct Settings {
     pub limits: LimitsSettings,
     /// `log.*`
     pub log: LogSettings,
+    /// `cluster.*` (several instances on PostgreSQL)
+    pub cluster: ClusterSettings,
 }
 
 /// `server.*`
@@ -78,10 +82,12 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
-    /// `sqlite://relative.db`, `sqlite:///abs/path.db` or `sqlite::memory:`.
+    /// `sqlite://relative.db`, `sqlite:///abs/path.db` or `sqlite::memory:` (one instance),
+    /// or `postgres://user:password@host:5432/database` (several instances may share it).
     pub url: String,
     /// Folder of the lab's tapes (every followed book recorded). Unset: `papertwap-tapes`
-    /// beside the database file (no recording for an in-memory database); `""`: off.
+    /// beside the database file (no recording for an in-memory database), or in the working
+    /// folder on PostgreSQL; `""`: off. One process records into a folder at a time.
     pub tape_dir: Option<String>,
     /// Days of tape kept.
     pub tape_retention_days: u32,
@@ -103,6 +109,9 @@ impl StoreSettings {
         match self.tape_dir.as_deref() {
             Some("") => None,
             Some(dir) => Some(dir.into()),
+            None if store::Backend::of_url(&self.url) == Some(store::Backend::Postgres) => {
+                Some("papertwap-tapes".into())
+            }
             None => {
                 let path = self.url.strip_prefix("sqlite:")?.trim_start_matches("//");
                 let path = path.split('?').next().unwrap_or(path);
@@ -496,7 +505,7 @@ mod tests {
                 "exchanges.binance.checksum",
             ),
             ("PAPERTWAP_MARKET__STALE_AFTER_MS", "abc", "stale_after_ms"),
-            ("PAPERTWAP_STORE__URL", "postgres://x", "store.url"),
+            ("PAPERTWAP_STORE__URL", "mysql://x", "store.url"),
             ("PAPERTWAP_SERVER__PORT", "1", "port"),
             (
                 "PAPERTWAP_EXCHANGES__SIM__WS_URL",

@@ -9,12 +9,14 @@ impl Settings {
     /// Check every value; the first problem found is reported with its key.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.bind_addr()?;
-        if !self.store.url.starts_with("sqlite:") {
+        if store::Backend::of_url(&self.store.url).is_none() {
             return Err(invalid(
                 "store.url",
-                "must be a sqlite: URL (sqlite://file.db, sqlite:///abs/file.db, sqlite::memory:)",
+                "must be a sqlite: URL (sqlite://file.db, sqlite:///abs/file.db, sqlite::memory:) \
+                 or a postgres:// URL (postgres://user:password@host:5432/database)",
             ));
         }
+        self.cluster.validate()?;
         if !(1..=3_650).contains(&self.store.tape_retention_days) {
             return Err(invalid(
                 "store.tape_retention_days",
