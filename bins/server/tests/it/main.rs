@@ -1,6 +1,7 @@
 //! Tests of the `papertwap-server` binary itself: start-up on port 0, the logged address,
 //! graceful SIGTERM, and configuration errors that name their key.
 
+mod cluster;
 mod crash;
 
 use std::io::{BufRead, BufReader};
