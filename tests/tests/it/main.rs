@@ -2,6 +2,7 @@
 
 mod abuse;
 mod binance_mock;
+mod cluster_api;
 mod docs_offline;
 mod feed_chaos;
 mod kraken_mock;
