@@ -205,7 +205,7 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
         } else {
             "0.5"
         };
-        let side = if rng.next() % 2 == 0 { "buy" } else { "sell" };
+        let side = if rng.next().is_multiple_of(2) { "buy" } else { "sell" };
         let duration = 8 + rng.next() % (secs.max(10) - 6);
         let catch_up = ["spread", "next", "none"][(rng.next() % 3) as usize];
         json!({"token_id": format!("ch-{i}"), "exchange": "sim", "symbol": symbol,
@@ -238,7 +238,7 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
         }
         let slot = (rng.next() % 3) as usize;
         let at = Instant::now();
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             let name = instances[slot].name.clone();
             instances[slot].child.kill().unwrap();
             instances[slot].child.wait().unwrap();
