@@ -67,6 +67,8 @@ pub struct Recorder {
     /// The writer task: it ends, tapes written, when its token is cancelled.
     pub task: tokio::task::JoinHandle<()>,
     tx: mpsc::Sender<Item>,
+    /// The folder's lock, held while this process records into it.
+    _lock: std::fs::File,
 }
 
 /// Asks the recorder to write out what it holds (a what-if about to read the tapes).
@@ -107,6 +109,7 @@ pub fn start(
     };
     let tapes = TapeDir::new(&dir, config)
         .map_err(|e| anyhow::anyhow!("store.tape_dir {}: {e}", dir.display()))?;
+    let lock = lock_folder(&dir)?;
     let (tx, rx) = mpsc::channel(QUEUE);
     let recorders = Arc::new(TapeRecorders::new(tx.clone()));
     info!(dir = %dir.display(), retention_days, "recording books to tapes");
@@ -115,7 +118,32 @@ pub fn start(
         recorders,
         task,
         tx,
+        _lock: lock,
     })
+}
+
+/// One process records into a folder at a time (two would interleave their blocks in the
+/// same files): an exclusive lock on `<dir>/.lock`, released when the process ends,
+/// however it ends.
+fn lock_folder(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("store.tape_dir {}: {e}", dir.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "store.tape_dir {} is being recorded by another process: give each instance its own folder",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!(
+            "store.tape_dir {}: locking: {e}",
+            dir.display()
+        )),
+    }
 }
 
 impl Recorder {
@@ -389,5 +417,33 @@ mod tests {
         assert_eq!(states.last(), Some(&BookState::Down), "{states:?}");
         assert_eq!(book.top(1_000), end.book.top(1_000));
         assert_eq!(book.seq(), end.book.seq());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod lock_tests {
+    use super::*;
+
+    /// A second process (or instance) recording into the same folder is refused, naming
+    /// the key; the folder is free again once the first stops.
+    #[tokio::test]
+    async fn one_recorder_per_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let first = start(dir.path().to_owned(), 1, stop.clone()).unwrap();
+        let e = start(dir.path().to_owned(), 1, stop.clone())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("store.tape_dir") && e.contains("another process"),
+            "{e}"
+        );
+        stop.cancel();
+        let Recorder { task, _lock, .. } = first;
+        task.await.unwrap();
+        drop(_lock);
+        assert!(start(dir.path().to_owned(), 1, CancellationToken::new()).is_ok());
     }
 }

@@ -205,7 +205,11 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
         } else {
             "0.5"
         };
-        let side = if rng.next().is_multiple_of(2) { "buy" } else { "sell" };
+        let side = if rng.next().is_multiple_of(2) {
+            "buy"
+        } else {
+            "sell"
+        };
         let duration = 8 + rng.next() % (secs.max(10) - 6);
         let catch_up = ["spread", "next", "none"][(rng.next() % 3) as usize];
         json!({"token_id": format!("ch-{i}"), "exchange": "sim", "symbol": symbol,
