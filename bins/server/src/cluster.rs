@@ -212,6 +212,11 @@ async fn keep(c: Arc<Cluster>, engine: EngineHandle, shutdown: CancellationToken
         if let Err(e) = round(&c, &engine, &mut renewed, ttl).await {
             warn!(error = %e, "cluster keeper: the database failed; retrying");
         }
+        let held = c.leases().len() as u64;
+        engine
+            .stats()
+            .leases
+            .store(held, std::sync::atomic::Ordering::Relaxed);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}

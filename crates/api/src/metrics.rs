@@ -280,8 +280,18 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     );
     r.register(
         "papertwap_orders_open",
-        "Orders pending or working",
+        "Orders pending or working, executed by this instance",
         gauge(i64::try_from(g(&st.open)).unwrap_or(i64::MAX)),
+    );
+    r.register(
+        "papertwap_leases_held",
+        "Symbols whose open orders this instance executes, by lease (several instances on PostgreSQL; 0 alone)",
+        gauge(i64::try_from(g(&st.leases)).unwrap_or(i64::MAX)),
+    );
+    r.register(
+        "papertwap_fenced_batches",
+        "Batches of slices not written because their lease had moved to another instance",
+        counter(g(&st.fenced)),
     );
     let closed = Family::<StatusLabels, Counter>::default();
     for (status, a) in [

@@ -116,6 +116,10 @@ pub struct EngineStats {
     pub expired: AtomicU64,
     /// Orders that ended `cancelled` since start.
     pub cancelled: AtomicU64,
+    /// Symbols whose lease this instance holds (several instances on PostgreSQL; 0 alone).
+    pub leases: AtomicU64,
+    /// Batches of slices not written because a lease had moved on (fenced), since start.
+    pub fenced: AtomicU64,
 }
 
 impl EngineStats {

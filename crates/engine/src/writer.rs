@@ -74,6 +74,7 @@ impl Writer {
                 // Another instance took these symbols over: what this one did on them after
                 // losing their lease was not written, and is not shown either.
                 warn!(symbols = ?fenced, "lease lost: slices not written (fenced)");
+                self.stats.fenced.fetch_add(1, Ordering::Relaxed);
             }
             let mut updates = batch.into_iter();
             let mut start = 0;

@@ -99,6 +99,27 @@ async fn two_instances_share_orders_updates_and_cancels() {
             .unwrap();
         assert_eq!(open.len(), 1, "{open:?}");
     }
+    // The holder says so in its metrics.
+    let executing = if holder.starts_with("a/") { &a } else { &b };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = executing
+            .http
+            .get(format!("{}/metrics", executing.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if m.lines()
+            .any(|l| l.starts_with("papertwap_leases_held ") && !l.ends_with(" 0"))
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let elsewhere = if holder.starts_with("a/") { &cb } else { &ca };
     let cancelled = elsewhere.cancel("cl-2").await.unwrap();
     assert_eq!(cancelled.status, wire::OrderStatus::Cancelled);

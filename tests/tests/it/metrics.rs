@@ -51,6 +51,9 @@ async fn metrics_expose_books_orders_and_latency() {
     };
     assert_eq!(value(&text, "papertwap_orders_accepted_total"), Some(1.0));
     assert_eq!(value(&text, "papertwap_orders_open"), Some(0.0));
+    // Alone on SQLite: no lease, nothing fenced.
+    assert_eq!(value(&text, "papertwap_leases_held"), Some(0.0));
+    assert_eq!(value(&text, "papertwap_fenced_batches_total"), Some(0.0));
     assert_eq!(
         value(&text, "papertwap_slices_total{result=\"executed\"}"),
         Some(2.0)

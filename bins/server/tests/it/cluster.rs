@@ -200,17 +200,18 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
     let mut accepted: HashSet<String> = HashSet::new();
     let order = |i: usize, rng: &mut Rng| {
         let symbol = SYMBOLS[i % SYMBOLS.len()];
-        let qty = if symbol.starts_with("BTC") {
-            "0.02"
-        } else {
-            "0.5"
+        // About 100 USDT a slice at most: every slice above the pairs' minimum notional.
+        let qty = match symbol {
+            "BTC-USDT" => "0.02",
+            "SOL-USDT" => "8",
+            _ => "0.5",
         };
         let side = if rng.next().is_multiple_of(2) {
             "buy"
         } else {
             "sell"
         };
-        let duration = 8 + rng.next() % (secs.max(10) - 6);
+        let duration = 8 + rng.next() % 18;
         let catch_up = ["spread", "next", "none"][(rng.next() % 3) as usize];
         json!({"token_id": format!("ch-{i}"), "exchange": "sim", "symbol": symbol,
             "side": side, "quantity": qty, "duration_secs": duration, "interval_secs": 1,
@@ -356,8 +357,7 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
     }
 
     // Every disrupted instance's leases moved on within 2 × TTL.
-    let mut worst = Duration::ZERO;
-    let mut moved = 0usize;
+    let mut times: Vec<Duration> = Vec::new();
     for (name, how, at) in &disruptions {
         for (scope, after) in take_overs(&seen, name, *at) {
             let after = after.unwrap_or_else(|| panic!("{how} {name}: {scope} never taken over"));
@@ -365,18 +365,23 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
                 after <= Duration::from_millis(2 * TTL_MS),
                 "{how} {name}: {scope} taken over after {after:?}"
             );
-            worst = worst.max(after);
-            moved += 1;
+            times.push(after);
         }
     }
-    assert!(moved > 0, "the disruptions hit instances holding leases");
+    assert!(
+        !times.is_empty(),
+        "the disruptions hit instances holding leases"
+    );
+    times.sort();
+    let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
     // The figures, for docs/PERFORMANCE.md.
     #[allow(clippy::print_stderr)]
     {
         eprintln!(
-            "chaos: {} orders, {slices_total} slices ({server_down} server_down), {} disruptions, {moved} take-overs, worst {worst:?} (TTL {TTL_MS} ms), {fenced} fenced batches",
+            "chaos: {} orders, {slices_total} slices ({server_down} server_down), {} disruptions, {} take-overs in {median:?} median, {worst:?} worst (TTL {TTL_MS} ms), {fenced} fenced batches",
             accepted.len(),
-            disruptions.len()
+            disruptions.len(),
+            times.len()
         );
     }
     for mut inst in instances {
