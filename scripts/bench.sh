@@ -17,3 +17,12 @@ echo "== REST GET /orders/{token_id}";        scripts/rest-load.sh 20 64 2
 echo "== WebSocket fan-out";                  scripts/ws-load.sh 5000 30
 echo "== abuse: others' p99 beside each abuse"; scripts/abuse-load.sh 15 2000 none,slow-heads,slow-bodies,big-bodies,big-lines,ws-flood,login-flood
 echo "== crash loop (100 cycles)";            PAPERTWAP_CRASH_CYCLES=100 cargo test -q -p papertwap-server --test it -- crash
+echo "== tapes: write, read, size, recorder vs ingest (criterion)"; cargo bench -p tape --bench tape
+echo "== recorder end to end, side by side";  cargo run --release -q -p papertwap-tools --bin record-load -- --books 200 --interval-ms 5 --secs 10 --rounds 9 --paired
+echo "== what-if of a 1 h order (criterion)"; cargo bench -p replay --bench whatif
+echo "== what-if reproduction (120 orders)";  cargo test -q -p e2e --test it -- lab_whatif
+echo "== sim realism (5-minute ranges, holes)"; cargo test -q -p sim -- five_minute --nocapture
+echo "== engine scale on PostgreSQL, alone and as a cluster instance"
+scripts/with-postgres.sh sh -c 'cargo run --release -q -p papertwap-tools --bin engine-load -- --orders 10000 --slices 30 --store "$PAPERTWAP_PG_URL"'
+scripts/with-postgres.sh sh -c 'cargo run --release -q -p papertwap-tools --bin engine-load -- --orders 10000 --slices 30 --cluster --store "$PAPERTWAP_PG_URL"'
+echo "== scale-out chaos (3 instances, 180 s)"; PAPERTWAP_CHAOS_SECS=180 cargo test -q -p papertwap-server --test it -- cluster --nocapture

@@ -109,8 +109,16 @@ impl Ownership for Cluster {
         self.leases().contains_key(symbol)
     }
 
-    fn unowned(&self, _: &Symbol) {
+    fn unowned(&self, symbol: &Symbol) {
+        // Taken by this instance's keeper if nobody holds the symbol; else its holder adopts
+        // the order now rather than at its next look (a lost notification only delays it).
         self.wake.notify_one();
+        let (store, payload) = (self.store.clone(), format!("n:{symbol}"));
+        tokio::spawn(async move {
+            if let Err(e) = store.notify(&payload).await {
+                warn!(error = %e, "could not tell the other instances of a new order");
+            }
+        });
     }
 
     fn request_cancel(&self, order: OrderId) -> BoxFuture<'_, Result<bool, StoreFailure>> {
@@ -220,7 +228,8 @@ async fn keep(c: Arc<Cluster>, engine: EngineHandle, shutdown: CancellationToken
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
-            _ = c.wake.notified() => {}
+            // A burst of wakes (a burst of submissions) makes one look.
+            _ = c.wake.notified() => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
 }
@@ -267,13 +276,31 @@ async fn round(
     let scopes: Vec<String> = held.iter().map(|(s, _)| s.clone()).collect();
     let open = c.store.open_order_ids(&scopes).await?;
     // Open orders of held symbols not executing here: taken over, or new from elsewhere.
+    let missing: Vec<&(i64, String)> = open
+        .iter()
+        .filter(|(id, _)| !engine.is_executing(*id))
+        .collect();
+    // A few by id; many (a take-over) a symbol at a time.
+    let mut rows = Vec::new();
+    if missing.len() <= 8 {
+        for (id, _) in &missing {
+            rows.extend(c.store.order_by_id(*id).await?);
+        }
+    } else {
+        let mut symbols: Vec<&str> = missing.iter().map(|(_, s)| s.as_str()).collect();
+        symbols.sort_unstable();
+        symbols.dedup();
+        for symbol in symbols {
+            let all = c.store.open_orders_of(symbol).await?;
+            rows.extend(all.into_iter().filter(|o| !engine.is_executing(o.0.id)));
+        }
+    }
     let mut adopt = Vec::new();
-    for (id, _) in open.iter().filter(|(id, _)| !engine.is_executing(*id)) {
-        if let Some(full) = c.store.order_by_id(*id).await? {
-            match stored(full) {
-                Ok(s) => adopt.push(s),
-                Err(e) => warn!(order = id, error = %e, "an order's rows do not read back"),
-            }
+    for full in rows {
+        let id = full.0.id;
+        match stored(full) {
+            Ok(s) => adopt.push(s),
+            Err(e) => warn!(order = id, error = %e, "an order's rows do not read back"),
         }
     }
     if !adopt.is_empty() {

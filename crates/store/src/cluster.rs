@@ -275,8 +275,8 @@ impl Store {
     }
 }
 
-/// The other instances' notifications: `n:<symbol>` (a new order), `u:<id>,…` (orders
-/// changed), `c:<id>` (a cancel asked).
+/// The other instances' notifications: `n:<symbol>` (a new order its submitting instance
+/// does not execute), `u:<id>,…` (orders changed), `c:<id>` (a cancel asked).
 #[derive(Debug)]
 pub struct Listener(PgListener);
 

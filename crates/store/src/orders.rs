@@ -326,11 +326,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         if let Some(id) = id {
-            // The instance executing this symbol's orders adopts it now rather than at its
-            // next look (a lost notification only delays it).
-            if let Err(e) = self.notify(&format!("n:{}", o.symbol)).await {
-                tracing::warn!(error = %e, "could not tell the other instances of a new order");
-            }
             return Ok(Inserted::New(id));
         }
         match self.order_by_token(o.user_id, &o.token_id).await? {

@@ -176,6 +176,7 @@ async fn other_instances_hear_new_orders_changes_and_cancels() {
     let mut heard = b.listen().await.unwrap().unwrap();
     let user = a.add_user("u", "h", "basic").await.unwrap().unwrap();
     let id = open_order(&a, user, "a", "SOL-USDT").await;
+    a.notify("n:SOL-USDT").await.unwrap();
     a.record(&[slice_of(id, 0)]).await.unwrap();
     a.request_cancel(id, 1).await.unwrap();
     let mut got = Vec::new();

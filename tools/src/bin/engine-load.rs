@@ -33,7 +33,7 @@ struct Args {
     /// over one second.
     #[arg(long)]
     aligned: bool,
-    /// SQLite URL (default: a temporary file).
+    /// Store URL: SQLite (default: a temporary file) or PostgreSQL.
     #[arg(long)]
     store: Option<String>,
     /// Live books the orders spread over (the sim's 4 markets, plus synthetic copies of
@@ -48,6 +48,10 @@ struct Args {
     /// in that second), to see when a lag builds up.
     #[arg(long)]
     timeline: bool,
+    /// On PostgreSQL: run as one instance of a cluster, as the server does there (the
+    /// symbols leased, every slice write fenced, every commit notified).
+    #[arg(long)]
+    cluster: bool,
 }
 
 #[tokio::main]
@@ -82,9 +86,25 @@ async fn main() -> anyhow::Result<()> {
             .await;
         watches.push(w);
     }
-    let (handle, task) = engine::runner::start(
-        Arc::new(papertwap_server::ports::StoreOrders(store.clone())),
+    let orders = papertwap_server::ports::StoreOrders(store.clone());
+    let cluster = args
+        .cluster
+        .then(|| papertwap_server::cluster::Cluster::new(store.clone(), "engine-load", 5_000));
+    let (order_store, ownership): (Arc<dyn engine::OrderStore>, Arc<dyn engine::Ownership>) =
+        match &cluster {
+            Some(c) => (
+                Arc::new(papertwap_server::cluster::FencedOrders {
+                    orders,
+                    cluster: c.clone(),
+                }),
+                c.clone(),
+            ),
+            None => (Arc::new(orders), Arc::new(engine::Alone)),
+        };
+    let (handle, task) = engine::runner::start_with(
+        order_store,
         Arc::new(papertwap_server::ports::HubBooks(hub.clone())),
+        ownership,
         engine::EngineConfig {
             fees: [(ExchangeId::Sim, Decimal::from(10))].into(),
             limits: engine::Limits::default(),
@@ -93,6 +113,9 @@ async fn main() -> anyhow::Result<()> {
         shutdown.child_token(),
     )
     .await?;
+    if let Some(c) = &cluster {
+        papertwap_server::cluster::spawn(c.clone(), handle.clone(), shutdown.child_token());
+    }
     let clock = handle.clock();
     let expected = args.orders * args.slices as usize;
     // Collect concurrently from the start, so submissions never fill the channel.
