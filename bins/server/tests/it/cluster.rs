@@ -165,6 +165,9 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
     let Some(pg) = testkit::pg::server() else {
         return;
     };
+    let _alone = super::HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let secs: u64 = std::env::var("PAPERTWAP_CHAOS_SECS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -146,6 +146,9 @@ async fn check(
 
 #[test]
 fn sigkill_during_running_twaps_loses_nothing() {
+    let _alone = super::HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let cycles: usize = std::env::var("PAPERTWAP_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())

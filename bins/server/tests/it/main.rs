@@ -8,6 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The tests that run several server processes hold this, so that they do not run at once:
+/// each measures its processes' timing (a take-over within 2 × TTL) on two cores.
+pub(crate) static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub(crate) fn server() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_papertwap-server"));
     // A clean environment for configuration: only what each test sets.
