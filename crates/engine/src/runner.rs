@@ -418,6 +418,7 @@ impl Actor {
                 if !self.ownership.owns(&order.symbol) {
                     // Stored: the instance executing this symbol takes it from the store.
                     self.ownership.unowned(&order.symbol);
+                    self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                     return Ok(SubmitOutcome::Created(Box::new(OrderDetail {
                         order: Arc::new(order),
                         slices: crate::SliceList::default(),

@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("ws_message", ws_message),
     ("lab_request", lab_request),
     ("tape_decode", tape_decode),
+    ("tape_pair", tape_pair),
 ];
 
 /// A fixed "now" (2026-11-21T12:00:00Z) so every run of an input does the same.
@@ -532,4 +533,21 @@ pub fn tape_decode(data: &[u8]) {
     if let Some(first) = events.first() {
         let _ = reader.seek(first.local()).count();
     }
+}
+
+/// A tape folder's `pair.json` (the trading rules a replay serves): never a panic; rules
+/// that make a pair describe that pair again exactly.
+pub fn tape_pair(data: &[u8]) {
+    let Ok(info) = tape::pair::parse_pair(data) else {
+        return;
+    };
+    let Ok(pair) = info.to_pair(model::ExchangeId::Replay) else {
+        return;
+    };
+    let again = tape::pair::PairInfo::from(&pair).to_pair(model::ExchangeId::Replay);
+    assert_eq!(
+        again.ok().as_ref(),
+        Some(&pair),
+        "rules describe their pair again"
+    );
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::server;
+use super::{Rng, server};
 
 const TTL_MS: u64 = 1_000;
 const SYMBOLS: [&str; 4] = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "ETH-BTC"];
@@ -82,18 +82,6 @@ fn signal(child: &Child, sig: &str) {
         .unwrap()
         .success();
     assert!(ok, "kill {sig}");
-}
-
-/// xorshift: the disruptions are random but reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// Lease rows seen over time: (when, scope, holder, epoch).

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{server, spawn_logged};
+use super::{Rng, server, spawn_logged};
 
 struct Running {
     child: Child,
@@ -31,18 +31,6 @@ fn start(db: &str) -> Running {
         .env("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false");
     let (child, addr) = spawn_logged(cmd);
     Running { child, addr }
-}
-
-/// xorshift: the kill moments are random but reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 async fn token(http: &reqwest::Client, addr: &str) -> String {

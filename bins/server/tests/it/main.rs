@@ -8,6 +8,18 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// xorshift: the kill moments and disruptions are random but reproducible from the seed.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 /// The tests that run several server processes hold this, so that they do not run at once:
 /// each measures its processes' timing (a take-over within 2 × TTL) on two cores.
 pub(crate) static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
