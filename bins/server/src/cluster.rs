@@ -314,10 +314,11 @@ async fn round(
         let _ = engine.cancel_asked(id).await;
     }
     // Nothing open on a symbol: its lease goes back.
+    let executing = engine.executing();
     for (scope, epoch) in held {
         if !open.iter().any(|(_, s)| *s == scope)
             && let Ok(symbol) = scope.parse::<Symbol>()
-            && !engine.executing().contains(&symbol)
+            && !executing.contains(&symbol)
             && c.store.release_lease(&scope, &c.holder, epoch).await?
         {
             c.leases().remove(&symbol);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{Rng, server};
+use super::{Rng, server, token};
 
 const TTL_MS: u64 = 1_000;
 const SYMBOLS: [&str; 4] = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "ETH-BTC"];
@@ -175,18 +175,7 @@ fn three_instances_on_postgres_survive_kills_and_pauses() {
         .collect();
     let stop_watch = Arc::new(Mutex::new(false));
     let seen = watch_leases(&rt, db.clone(), stop_watch.clone());
-    let token = rt.block_on(async {
-        let v: Value = http
-            .post(format!("http://{}/token", instances[0].addr))
-            .form(&[("username", "premium"), ("password", "CryptoTWAPpremium")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["access_token"].as_str().unwrap().to_owned()
-    });
+    let token = rt.block_on(token(&http, &instances[0].addr));
     let mut rng = Rng(0x5CA1_E0C7_2026_1207);
     let mut accepted: HashSet<String> = HashSet::new();
     let order = |i: usize, rng: &mut Rng| {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{Rng, server, spawn_logged};
+use super::{Rng, server, spawn_logged, token};
 
 struct Running {
     child: Child,
@@ -31,19 +31,6 @@ fn start(db: &str) -> Running {
         .env("PAPERTWAP_EXCHANGES__BITSTAMP__ENABLED", "false");
     let (child, addr) = spawn_logged(cmd);
     Running { child, addr }
-}
-
-async fn token(http: &reqwest::Client, addr: &str) -> String {
-    let v: Value = http
-        .post(format!("http://{addr}/token"))
-        .form(&[("username", "premium"), ("password", "CryptoTWAPpremium")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn all_orders(http: &reqwest::Client, addr: &str, token: &str) -> Vec<Value> {

@@ -20,6 +20,20 @@ impl Rng {
     }
 }
 
+/// A token for the demo user from the server at `addr`.
+pub(crate) async fn token(http: &reqwest::Client, addr: &str) -> String {
+    let v: serde_json::Value = http
+        .post(format!("http://{addr}/token"))
+        .form(&[("username", "premium"), ("password", "CryptoTWAPpremium")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
 /// The tests that run several server processes hold this, so that they do not run at once:
 /// each measures its processes' timing (a take-over within 2 × TTL) on two cores.
 pub(crate) static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
