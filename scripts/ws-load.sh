@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # WebSocket fan-out (DESIGN §10): N authenticated connections, each subscribed to the sim
 # BTC-USDT top-10 book at 1 s; reports delivery lag p50/p99 from each frame's `ts`, frames
-# missed, and the server's peak RSS.
+# missed, the server's CPU time per frame delivered and its peak RSS.
 #
 #   scripts/ws-load.sh [connections=5000] [seconds=30]
 #
@@ -22,6 +22,7 @@ start_release_server PAPERTWAP_FEED__MAX_CONNECTIONS_PER_USER=10000 \
     sleep 0.5
   done ) &
 extra_pids=$!
-target/release/ws-load --url "ws://$addr/ws" --token "$token" --connections "$conns" --seconds "$secs"
+target/release/ws-load --url "ws://$addr/ws" --token "$token" --connections "$conns" --seconds "$secs" \
+  --server-pid "$pid"
 peak=$(sort -n "$work/rss" | tail -1)
 echo "server peak RSS: $((peak / 1024)) MB"

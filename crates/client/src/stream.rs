@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use wire::{ClientMessage, ServerMessage, Subscription};
 
 use crate::{Client, Error};
@@ -52,7 +53,12 @@ async fn open(client: &Client) -> Result<Ws, Error> {
         .map_err(|_| Error::Invalid("token is not a header value".into()))?;
     req.headers_mut().insert("authorization", v);
     let tls = tokio_tungstenite::Connector::Rustls(crate::ws_tls()?);
-    match tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(tls)).await {
+    // tungstenite zero-fills `read_buffer_size` bytes before every read (128 KiB by default);
+    // a frame is a few KiB and a larger one still reserves its whole length.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    match tokio_tungstenite::connect_async_tls_with_config(req, Some(config), false, Some(tls))
+        .await
+    {
         Ok((ws, _)) => Ok(ws),
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
             let status = r.status().as_u16();

@@ -13,6 +13,7 @@ use std::time::Duration;
 use model::ExchangeId;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::MarketError;
@@ -186,6 +187,9 @@ fn classify(
     }
 }
 
+/// Bytes read from a feed's socket at a time.
+const WS_READ_BUFFER: usize = 16 * 1024;
+
 /// Open a WebSocket (`ws://` or `wss://`) within `timeout`. A refused handshake with HTTP
 /// 451 is terminal ([`MarketError::Refused`]); 429 is rate limiting; everything else is
 /// retryable.
@@ -195,7 +199,11 @@ pub async fn ws_connect(
     timeout: Duration,
 ) -> Result<WsStream, MarketError> {
     let tls = tokio_tungstenite::Connector::Rustls(wss_tls()?);
-    let fut = tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(tls));
+    // tungstenite zero-fills `read_buffer_size` bytes before every socket read (128 KiB by
+    // default: several µs a frame, more than parsing one); a larger message still reserves
+    // its whole length. TLS records are at most 16 KiB.
+    let config = WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER);
+    let fut = tokio_tungstenite::connect_async_tls_with_config(url, Some(config), false, Some(tls));
     match tokio::time::timeout(timeout, fut).await {
         Err(_) => Err(MarketError::Unavailable {
             exchange,

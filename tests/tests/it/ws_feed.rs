@@ -368,21 +368,26 @@ async fn consolidated_books_merge_levels_by_price_per_exchange() {
 async fn a_client_that_stops_reading_is_cut_off() {
     let app = spawn_app().await.unwrap();
     let token = app.login_demo().await.unwrap();
-    // A client socket with a tiny receive buffer, so the server's buffers fill quickly.
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4 * 1024).unwrap();
-    let tcp = sock.connect(app.addr).await.unwrap();
-    let mut req = ws_url(&app).into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut ws, _) =
-        tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
-            .await
-            .unwrap();
-    next(&mut ws, 5).await.unwrap();
-    for s in ["BTC-USDT", "ETH-USDT", "SOL-USDT", "ETH-BTC"] {
-        send(&mut ws, json!({"op": "subscribe", "channel": "book", "exchange": "sim", "symbol": s, "depth": 100, "interval_ms": 100})).await;
-        send(&mut ws, json!({"op": "subscribe", "channel": "consolidated", "symbol": s, "depth": 100, "interval_ms": 100})).await;
+    // Two clients with tiny receive buffers, so the server's buffers fill quickly: one on
+    // books (served by their fan-out group), one on consolidated books (ticked by its own
+    // connection). Both must be cut off.
+    let mut clients = Vec::new();
+    for channel in ["book", "consolidated"] {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4 * 1024).unwrap();
+        let tcp = sock.connect(app.addr).await.unwrap();
+        let mut req = ws_url(&app).into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut ws, _) =
+            tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+                .await
+                .unwrap();
+        next(&mut ws, 5).await.unwrap();
+        for s in ["BTC-USDT", "ETH-USDT", "SOL-USDT", "ETH-BTC"] {
+            send(&mut ws, json!({"op": "subscribe", "channel": channel, "exchange": "sim", "symbol": s, "depth": 100, "interval_ms": 100})).await;
+        }
+        clients.push(ws);
     }
     // Stop reading; the server's buffers fill and it must give up on us within ~10 s.
     let t0 = Instant::now();
@@ -411,7 +416,7 @@ async fn a_client_that_stops_reading_is_cut_off() {
             "a non-reading client was not closed: {open:?}"
         );
     }
-    drop(ws);
+    drop(clients);
     app.stop().await.unwrap();
 }
 

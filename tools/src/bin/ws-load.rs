@@ -13,6 +13,10 @@ use futures_util::{SinkExt, StreamExt};
 use papertwap_tools::percentiles;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Bytes read from a socket at a time (several book frames).
+const READ_BUFFER: usize = 8 * 1024;
 
 #[derive(Parser, Debug, Clone)]
 struct Args {
@@ -43,6 +47,20 @@ struct Args {
     /// Connections opened concurrently while ramping up.
     #[arg(long, default_value_t = 250)]
     ramp: usize,
+    /// The server's process id: its CPU time over the measured window is reported (Linux).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// A process's user + system CPU time so far, seconds (Linux `/proc/<pid>/stat`).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
 }
 
 struct Outcome {
@@ -84,7 +102,14 @@ async fn one(
     }
     let mut ws = match tokio::time::timeout(
         Duration::from_secs(30),
-        tokio_tungstenite::connect_async(req),
+        // tungstenite zero-fills `read_buffer_size` bytes (128 KiB by default) before every
+        // read: at 5 000 frames a tick that memset was two thirds of this tool's CPU (perf),
+        // so the client measured itself more than the server. A book frame is about 1 KiB.
+        tokio_tungstenite::connect_async_with_config(
+            req,
+            Some(WebSocketConfig::default().read_buffer_size(READ_BUFFER)),
+            false,
+        ),
     )
     .await
     {
@@ -113,8 +138,20 @@ async fn one(
         };
         let t = match m {
             Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                out.error = Some("connection closed by the server".into());
+            Some(Ok(Message::Close(c))) => {
+                out.error = Some(format!(
+                    "closed by the server: {}",
+                    c.map(|c| format!("{} {}", c.code, c.reason))
+                        .unwrap_or_default()
+                ));
+                break;
+            }
+            Some(Err(e)) => {
+                out.error = Some(format!("read error: {e}"));
+                break;
+            }
+            None => {
+                out.error = Some("connection ended".into());
                 break;
             }
             Some(Ok(_)) => continue,
@@ -197,7 +234,14 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(2 * args.interval_ms)).await;
     let start = now_ms();
     let _ = window_tx.send(Some((start, start + args.seconds as f64 * 1e3)));
-    tokio::time::sleep(Duration::from_secs(args.seconds) + Duration::from_millis(500)).await;
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    let cpu = args
+        .server_pid
+        .and_then(cpu_seconds)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    tokio::time::sleep(Duration::from_millis(500)).await;
     stop.cancel();
     let mut lags = Vec::new();
     let mut frames = Vec::new();
@@ -226,6 +270,10 @@ async fn main() -> anyhow::Result<()> {
         "connections that missed frames: {short} of {}",
         frames.len()
     );
+    if let Some(cpu) = cpu {
+        let per = cpu * 1e6 / lags.len().max(1) as f64;
+        println!("server CPU over the window: {cpu:.2} s, {per:.1} µs per frame delivered");
+    }
     for (e, n) in errors {
         println!("errors: {n} × {e}");
     }

@@ -1,22 +1,25 @@
 //! One WebSocket connection: authentication, client messages, subscriptions, ticks and
 //! order updates.
 
+use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use actix_ws::{CloseCode, CloseReason, Message, Session};
 use bytestring::ByteString;
 use futures_util::StreamExt;
 use model::{ExchangeId, Symbol, Timestamp};
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use tracing::{debug, info};
 use wire::{Channel, ClientMessage, ServerMessage, Subscription};
 
 use super::WsConfig;
+use super::fanout::{self, Membership};
 use super::frames::{
-    Feed, Normalized, Sub, book_frame, consolidated_frame, instant_at, next_tick, trades_frame,
+    Feed, Normalized, Sub, Ticked, consolidated_frame, instant_at, next_tick, trades_frame,
 };
 use crate::auth::Claims;
 use crate::convert;
@@ -26,7 +29,12 @@ struct Conn {
     state: Arc<AppState>,
     session: Session,
     claims: Option<Claims>,
+    /// Consolidated and trades subscriptions, ticked by this connection.
     subs: Vec<Sub>,
+    /// Book subscriptions, ticked by their group (`fanout`).
+    books: Vec<(Subscription, Membership)>,
+    /// Notified by a book group when this client stopped reading.
+    evicted: Rc<Notify>,
     orders: Option<broadcast::Receiver<Arc<engine::Update>>>,
     budget: MessageBudget,
 }
@@ -103,10 +111,11 @@ pub(super) async fn run(
         session,
         claims,
         subs: Vec::new(),
+        books: Vec::new(),
+        evicted: Rc::new(Notify::new()),
         orders: None,
         budget,
     };
-    let auth_deadline = Instant::now() + c.state.ws.config.auth_timeout;
     if let Some(cl) = &c.claims {
         let m = ServerMessage::Authenticated {
             expires_at: chrono::DateTime::from_timestamp(cl.exp, 0).unwrap_or_default(),
@@ -115,10 +124,30 @@ pub(super) async fn run(
             return c.claims.map(|x| x.uid);
         }
     }
+    // The three timers live as long as the connection and are re-armed only when their
+    // instant moves: registering and cancelling timer entries on every loop turn was a tenth
+    // of the server's time at 5 000 subscribers (perf, docs/PERFORMANCE.md).
+    let auth_deadline = tokio::time::sleep(c.state.ws.config.auth_timeout);
+    let tick = tokio::time::sleep(Duration::ZERO);
+    let expiry = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(auth_deadline, tick, expiry);
+    let mut tick_at: Option<i64> = None;
+    let mut expiry_at: Option<i64> = None;
     let reason = loop {
         let next_ms = c.subs.iter().map(|s| s.next_ms).min();
-        let wake = next_ms.map(instant_at);
-        let expiry = c.claims.as_ref().map(|cl| instant_at(cl.exp * 1_000));
+        if next_ms != tick_at {
+            if let Some(ms) = next_ms {
+                tick.as_mut().reset(instant_at(ms));
+            }
+            tick_at = next_ms;
+        }
+        let exp_ms = c.claims.as_ref().map(|cl| cl.exp * 1_000);
+        if exp_ms != expiry_at {
+            if let Some(ms) = exp_ms {
+                expiry.as_mut().reset(instant_at(ms));
+            }
+            expiry_at = exp_ms;
+        }
         let flow = tokio::select! {
             msg = stream.next() => match msg {
                 Some(Ok(m)) if c.budget.take() => c.on_message(m).await,
@@ -134,13 +163,21 @@ pub(super) async fn run(
                 Some(Err(e)) => Flow::Close(Some(CloseReason { code: if matches!(e, actix_ws::ProtocolError::Overflow) { CloseCode::Size } else { CloseCode::Protocol }, description: Some(e.to_string()) })),
                 None => break None,
             },
-            _ = async { match wake { Some(w) => tokio::time::sleep_until(w).await, None => std::future::pending().await } } => c.on_tick().await,
+            () = &mut tick, if tick_at.is_some() => {
+                // Re-armed on the next turn even if the earliest tick did not move.
+                tick_at = None;
+                c.on_tick().await
+            }
+            () = c.evicted.notified() => {
+                info!("WebSocket client stopped reading; closing");
+                Flow::Close(None)
+            }
             upd = async { match c.orders.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => c.on_order(upd).await,
-            _ = tokio::time::sleep_until(auth_deadline), if c.claims.is_none() => {
+            () = &mut auth_deadline, if c.claims.is_none() => {
                 let _ = c.send_text(json(&err("unauthenticated", "no auth message within 5 s"))).await;
                 Flow::Close(Some(CloseReason { code: CloseCode::Policy, description: Some("authentication required".into()) }))
             }
-            _ = async { match expiry { Some(e) => tokio::time::sleep_until(e).await, None => std::future::pending().await } } => {
+            () = &mut expiry, if expiry_at.is_some() => {
                 let _ = c.send_text(json(&err("token_expired", "the token expired; re-authenticate before expiry to stay connected"))).await;
                 Flow::Close(Some(CloseReason { code: CloseCode::Policy, description: Some("token expired".into()) }))
             }
@@ -156,10 +193,17 @@ pub(super) async fn run(
 }
 
 impl Conn {
-    /// Send with the configured deadline; `Err` closes the connection.
+    /// Send with the configured deadline; `Err` closes the connection. A send that completes
+    /// at once (room in the session's queue: nearly all of them) arms no timer.
     async fn send_text(&mut self, text: impl Into<ByteString>) -> Result<(), ()> {
-        match tokio::time::timeout(self.state.ws.config.send_timeout, self.session.text(text)).await
-        {
+        let deadline = self.state.ws.config.send_timeout;
+        let mut send = std::pin::pin!(self.session.text(text));
+        let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+        let sent = match first {
+            Poll::Ready(r) => Ok(r),
+            Poll::Pending => tokio::time::timeout(deadline, send).await,
+        };
+        match sent {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(()),
             Err(_) => {
@@ -363,7 +407,7 @@ impl Conn {
                 };
                 Ok((
                     echo,
-                    Some(Feed::Consolidated(watch)),
+                    Some(Feed::Ticked(Ticked::Consolidated(watch))),
                     depth as usize,
                     interval,
                 ))
@@ -394,12 +438,12 @@ impl Conn {
                 let next = watch.next_seq();
                 Ok((
                     echo,
-                    Some(Feed::Trades {
+                    Some(Feed::Ticked(Ticked::Trades {
                         exchange,
                         symbol: pair.symbol.clone(),
                         watch,
                         next,
-                    }),
+                    })),
                     0,
                     interval,
                 ))
@@ -435,10 +479,10 @@ impl Conn {
             }
             return self.reply(&ServerMessage::Subscribed(echo)).await;
         };
-        if self.subs.iter().any(|x| x.echo == echo) {
+        if self.subs.iter().any(|x| x.echo == echo) || self.books.iter().any(|(e, _)| *e == echo) {
             return self.reply(&ServerMessage::Subscribed(echo)).await;
         }
-        if self.subs.len() >= self.state.ws.config.max_subscriptions {
+        if self.subs.len() + self.books.len() >= self.state.ws.config.max_subscriptions {
             return self
                 .reply(&err(
                     "too_many_subscriptions",
@@ -449,6 +493,31 @@ impl Conn {
                 ))
                 .await;
         }
+        let feed = match feed {
+            Feed::Ticked(t) => t,
+            Feed::Book {
+                exchange,
+                symbol,
+                watch,
+            } => {
+                // Acknowledged first: the group's frames queue behind the acknowledgement.
+                let flow = self.reply(&ServerMessage::Subscribed(echo.clone())).await;
+                let key = (exchange, symbol, depth, interval);
+                let member = fanout::join(
+                    &self.state,
+                    key,
+                    watch,
+                    self.session.clone(),
+                    self.evicted.clone(),
+                );
+                self.books.push((echo, member));
+                debug!(
+                    subscriptions = self.subs.len() + self.books.len(),
+                    "subscribed"
+                );
+                return flow;
+            }
+        };
         let next_ms = next_tick(Timestamp::now().as_millis(), interval);
         self.subs.push(Sub {
             echo: echo.clone(),
@@ -482,14 +551,15 @@ impl Conn {
             Ok((echo, _, _, _)) => echo,
             Err((code, detail)) => return self.reply(&err(code, detail)).await,
         };
-        let before = self.subs.len();
+        let before = self.subs.len() + self.books.len();
         // Match on channel, exchange and symbol (depth/interval need not be repeated).
-        self.subs.retain(|x| {
-            !(x.echo.channel == echo.channel
-                && x.echo.exchange == echo.exchange
-                && x.echo.symbol == echo.symbol)
-        });
-        if self.subs.len() == before {
+        let same = |x: &Subscription| {
+            x.channel == echo.channel && x.exchange == echo.exchange && x.symbol == echo.symbol
+        };
+        self.subs.retain(|x| !same(&x.echo));
+        // Dropping a membership leaves the group before the acknowledgement is queued.
+        self.books.retain(|(e, _)| !same(e));
+        if self.subs.len() + self.books.len() == before {
             return self
                 .reply(&err("not_subscribed", "no such subscription"))
                 .await;
@@ -507,21 +577,8 @@ impl Conn {
             let tick = s.next_ms;
             s.next_ms = next_tick(now_ms, s.interval_ms);
             let frame = match &mut s.feed {
-                Feed::Book {
-                    exchange,
-                    symbol,
-                    watch,
-                } => book_frame(
-                    &self.state,
-                    *exchange,
-                    symbol,
-                    watch,
-                    s.depth,
-                    s.interval_ms,
-                    tick,
-                ),
-                Feed::Consolidated(w) => consolidated_frame(w, s.depth, tick),
-                Feed::Trades {
+                Ticked::Consolidated(w) => consolidated_frame(w, s.depth, tick),
+                Ticked::Trades {
                     exchange,
                     symbol,
                     watch,

@@ -14,12 +14,20 @@ use super::conn::json;
 use crate::convert;
 use crate::state::AppState;
 
+/// What a subscription reads.
 pub(super) enum Feed {
+    /// One venue's book: ticked by its group (`fanout`).
     Book {
         exchange: ExchangeId,
         symbol: Symbol,
         watch: BookWatch,
     },
+    /// Ticked by the connection itself.
+    Ticked(Ticked),
+}
+
+/// A feed the connection ticks: its frame depends on the subscriber.
+pub(super) enum Ticked {
     /// The cross-venue book, computed by `market` as for REST.
     Consolidated(market::ConsolidatedWatch),
     /// One book's public trades, from sequence number `next` on.
@@ -36,7 +44,7 @@ pub(super) type Normalized = (Subscription, Option<Feed>, usize, u64);
 
 pub(super) struct Sub {
     pub(super) echo: Subscription,
-    pub(super) feed: Feed,
+    pub(super) feed: Ticked,
     pub(super) depth: usize,
     pub(super) interval_ms: u64,
     pub(super) next_ms: i64,

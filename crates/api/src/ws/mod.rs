@@ -3,8 +3,9 @@
 //!
 //! One task per connection. Book frames are produced at wall-clock-aligned ticks of their
 //! interval from the hub's latest snapshot (never a backlog: a slow reader simply gets the
-//! newest book at its next tick), serialized once per (book, depth, tick) for every
-//! subscriber, and sent with a 10 s deadline: a client that stops reading is closed.
+//! newest book at a later tick), serialized once per (book, depth, tick) for every
+//! subscriber, and queued by one group per worker and key ([`fanout`]); a client that stops
+//! reading for 10 s is closed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,6 +20,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 mod conn;
+mod fanout;
 mod frames;
 
 use conn::run;
