@@ -1,6 +1,7 @@
-# Sourced by the CI scripts: `start_server` runs the debug server on the embedded defaults
-# (sim + a temporary SQLite file) on a free port with generous rate limits, sets $addr and
-# $server_pid, and stops it on exit.
+# Sourced by the CI scripts: `start_server [VAR=value ...]` runs the debug server on the
+# embedded defaults (sim + a temporary SQLite file; live venues off unless the arguments turn
+# them on) on a free port with generous rate limits, sets $addr, $server_pid and $server_work (its
+# folder), and stops it on exit.
 # shellcheck source=scripts/release-server.sh
 . scripts/release-server.sh
 
@@ -23,8 +24,9 @@ start_server() {
   PAPERTWAP_LIMITS__TOKEN_PER_IP_PER_MINUTE=1000000 \
   PAPERTWAP_LIMITS__TOKEN_PER_USERNAME_PER_MINUTE=1000000 \
   PAPERTWAP_LOG__FORMAT=json \
-    "$server" > "$work/server.log" 2>&1 &
+    env "$@" "$server" > "$work/server.log" 2>&1 &
   server_pid=$!
+  server_work=$work
   trap "kill $server_pid 2>/dev/null || true; rm -rf '$work'" EXIT
   server_address "$work/server.log"
 }

@@ -1,7 +1,9 @@
 // Browser test of the /ui dashboard (issue 7/8), run by `.ci/ui.sh`.
 //
 // Drives Debian's /usr/bin/chromium through playwright-core (no browser download) against a
-// server on the simulated exchange: sign in, pick BTC-USDT, see the ladder update, the time
+// server on the simulated exchange and the six live venues' mocks (`mock-venues`, started by
+// .ci/ui.sh): sign in, walk the venue picker through every venue's ladder and time and sales,
+// pick BTC-USDT on sim, see the ladder update, the time
 // and sales and the candles, get a server validation error in place, submit a TWAP and watch it reach a final
 // state, open its detail (with the shortfall waterfall), preview a VWAP, run a POV, cancel another one,
 // and check the narrow layout. Screenshots go to
@@ -59,6 +61,16 @@ try {
     return route.abort();
   });
 
+  const live = ["binance", "kraken", "okx", "bybit", "coinbase", "bitstamp"];
+  step("the six live venues (mocks on loopback) are connected before the page opens");
+  for (let i = 0; ; i++) {
+    const xs = await (await fetch(`${base}/exchanges`)).json();
+    const down = live.filter((id) => xs.find((x) => x.id === id)?.status !== "connected");
+    if (!down.length) break;
+    if (i >= 150) throw new Error(`venues not connected after 30 s: ${down.join(", ")}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
   step("open /ui: the sign-in dialog");
   await page.goto(`${base}/ui`);
   await page.locator("#login[open]").waitFor();
@@ -79,8 +91,27 @@ try {
   await expectText(page, "#who", new RegExp(`^${user}$`));
   await page.locator("#login").waitFor({ state: "hidden" });
 
+  step("venue picker: the six venues and sim, each with its ladder, health and time and sales");
+  const options = await page.$$eval("#exchange option", (os) => os.map((o) => ({ id: o.value, text: o.textContent, disabled: o.disabled })));
+  for (const id of [...live, "sim"]) {
+    const o = options.find((x) => x.id === id);
+    if (!o || o.disabled) throw new Error(`venue ${id} missing or not selectable: ${JSON.stringify(options)}`);
+  }
+  for (const id of live) {
+    await page.selectOption("#exchange", id);
+    await page.waitForFunction((x) => location.hash.startsWith(`#${x}/BTC-`), id);
+    await page.waitForFunction(() => document.querySelectorAll("#bids tr").length >= 5 && document.querySelectorAll("#asks tr").length >= 5);
+    await expectText(page, "#health", /^live/);
+    await page.waitForFunction(() => document.querySelectorAll("#trades tr.buy, #trades tr.sell").length >= 1, null, { timeout: 10_000 });
+    const bid = Number(await page.textContent("#bids tr:first-child td:first-child"));
+    const ask = Number(await page.textContent("#asks tr:last-child td:first-child"));
+    if (!(ask > bid)) throw new Error(`${id}: ladder crossed or unordered: bid ${bid} ask ${ask}`);
+    if (id === "kraken") await page.screenshot({ path: join(out, "02a-venue-kraken.png") });
+  }
+
   step("pick sim and BTC-USDT (typed as btcusdt)");
   await page.selectOption("#exchange", "sim");
+  await page.waitForFunction(() => location.hash.startsWith("#sim/"));
   await page.fill("#pair", "btcusdt");
   await page.press("#pair", "Enter");
   await page.waitForFunction(() => document.querySelector("#pair").value === "BTC-USDT");
@@ -249,7 +280,9 @@ try {
   await page.waitForFunction((id) => document.querySelector(`#orders tr[data-token="${id}"]`)?.dataset.status === "filled", bestId, { timeout: 30_000 });
   await bestRow.click();
   await page.locator("#detail[open]").waitFor();
-  await expectText(page, "#detail-summary", /Venues\s*sim/);
+  // Routed across sim and the live BTC-USDT books (the mocks of Binance, OKX, Bybit).
+  const venues = ((await page.textContent("#detail-summary")).match(/Venues\s*([a-z, ]+)/)?.[1] || "").split(",").map((v) => v.trim()).filter(Boolean);
+  if (!venues.length || venues.some((v) => !["sim", "binance", "okx", "bybit"].includes(v))) throw new Error(`routed venues: ${venues}`);
   await page.click("#detail .detail-head button[value=close]");
   await page.locator("#detail").waitFor({ state: "hidden" });
   await page.uncheck("#twap [name=best]");
