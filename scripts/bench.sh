@@ -14,7 +14,7 @@ echo "== engine scale";                       cargo run --release -q -p papertwa
 echo "== memory: 10 000 orders on 100 books"; cargo run --release -q -p papertwap-tools --bin engine-load -- --orders 10000 --slices 30 --books 100
 echo "== REST side by side (one core each)";  scripts/rest-compare.sh 10 16 3
 echo "== REST GET /orders/{token_id}";        scripts/rest-load.sh 20 64 2
-echo "== WebSocket fan-out";                  scripts/ws-load.sh 5000 30
+echo "== WebSocket fan-out";                  scripts/ws-load.sh 5000 20
 echo "== abuse: others' p99 beside each abuse"; scripts/abuse-load.sh 15 2000 none,slow-heads,slow-bodies,big-bodies,big-lines,ws-flood,login-flood
 echo "== crash loop (100 cycles)";            PAPERTWAP_CRASH_CYCLES=100 cargo test -q -p papertwap-server --test it -- crash
 echo "== tapes: write, read, size, recorder vs ingest (criterion)"; cargo bench -p tape --bench tape

@@ -4,7 +4,7 @@
 //! One task per connection. Book frames are produced at wall-clock-aligned ticks of their
 //! interval from the hub's latest snapshot (never a backlog: a slow reader simply gets the
 //! newest book at a later tick), serialized once per (book, depth, tick) for every
-//! subscriber, and queued by one group per worker and key ([`fanout`]); a client that stops
+//! subscriber, and queued by one group per worker and key (`ws::fanout`); a client that stops
 //! reading for 10 s is closed.
 
 use std::collections::HashMap;
