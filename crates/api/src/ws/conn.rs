@@ -2,7 +2,6 @@
 //! order updates.
 
 use std::rc::Rc;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use actix_ws::{CloseCode, CloseReason, Message, Session};
 use bytestring::ByteString;
 use futures_util::StreamExt;
-use model::{ExchangeId, Symbol, Timestamp};
+use model::Timestamp;
 use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use tracing::{debug, info};
@@ -18,9 +17,8 @@ use wire::{Channel, ClientMessage, ServerMessage, Subscription};
 
 use super::WsConfig;
 use super::fanout::{self, Membership};
-use super::frames::{
-    Feed, Normalized, Sub, Ticked, consolidated_frame, instant_at, next_tick, trades_frame,
-};
+use super::frames::{Feed, Sub, Ticked, consolidated_frame, instant_at, next_tick, trades_frame};
+use super::subscription::normalize;
 use crate::auth::Claims;
 use crate::convert;
 use crate::state::AppState;
@@ -86,10 +84,6 @@ fn err(code: &str, detail: impl Into<String>) -> ServerMessage {
         code: code.to_owned(),
         detail: detail.into(),
     }
-}
-
-fn fail(code: &'static str, detail: impl Into<String>) -> (&'static str, String) {
-    (code, detail.into())
 }
 
 pub(super) fn json(m: &ServerMessage) -> String {
@@ -330,145 +324,8 @@ impl Conn {
         }
     }
 
-    /// Validate and normalize a subscription (canonical symbol, defaults filled).
-    fn normalize(&self, s: &Subscription) -> Result<Normalized, (&'static str, String)> {
-        let depth = s.depth.unwrap_or(10);
-        if !(1..=100).contains(&depth) {
-            return Err(fail(
-                "invalid_depth",
-                format!("depth {depth} is out of range 1–100"),
-            ));
-        }
-        // Trades are batched every 100 ms by default, books sent every second.
-        let default_interval = if s.channel == Channel::Trades {
-            100
-        } else {
-            self.state.ws.config.default_interval_ms
-        };
-        let interval = s.interval_ms.unwrap_or(default_interval);
-        if !(100..=60_000).contains(&interval) {
-            return Err(fail(
-                "invalid_interval",
-                format!("interval_ms {interval} is out of range 100–60000"),
-            ));
-        }
-        let hub = &self.state.hub;
-        match s.channel {
-            Channel::Book => {
-                let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
-                    return Err(fail(
-                        "invalid_subscription",
-                        "a book subscription needs exchange and symbol",
-                    ));
-                };
-                let exchange = ExchangeId::from_str(ex)
-                    .map_err(|_| fail("unknown_exchange", format!("unknown exchange `{ex}`")))?;
-                let pair = hub
-                    .resolve(exchange, sym)
-                    .map_err(|e| fail("unknown_symbol", e.to_string()))?;
-                let watch = hub
-                    .watch(exchange, pair.symbol.as_str())
-                    .map_err(|e| fail("unavailable", e.to_string()))?;
-                let echo = Subscription {
-                    channel: Channel::Book,
-                    exchange: Some(exchange.as_str().into()),
-                    symbol: Some(pair.symbol.to_string()),
-                    depth: Some(depth),
-                    interval_ms: Some(interval),
-                };
-                Ok((
-                    echo,
-                    Some(Feed::Book {
-                        exchange,
-                        symbol: pair.symbol.clone(),
-                        watch,
-                    }),
-                    depth as usize,
-                    interval,
-                ))
-            }
-            Channel::Consolidated => {
-                let Some(sym) = &s.symbol else {
-                    return Err(fail(
-                        "invalid_subscription",
-                        "a consolidated subscription needs a symbol",
-                    ));
-                };
-                let symbol = Symbol::from_str(sym)
-                    .map_err(|e| fail("unknown_symbol", format!("`{sym}`: {e}")))?;
-                let watch = market::ConsolidatedWatch::new(hub, symbol.clone())
-                    .map_err(|e| fail("unknown_symbol", e.to_string()))?;
-                let echo = Subscription {
-                    channel: Channel::Consolidated,
-                    exchange: None,
-                    symbol: Some(symbol.to_string()),
-                    depth: Some(depth),
-                    interval_ms: Some(interval),
-                };
-                Ok((
-                    echo,
-                    Some(Feed::Ticked(Ticked::Consolidated(watch))),
-                    depth as usize,
-                    interval,
-                ))
-            }
-            Channel::Trades => {
-                let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
-                    return Err(fail(
-                        "invalid_subscription",
-                        "a trades subscription needs exchange and symbol",
-                    ));
-                };
-                let exchange = ExchangeId::from_str(ex)
-                    .map_err(|_| fail("unknown_exchange", format!("unknown exchange `{ex}`")))?;
-                let pair = hub
-                    .resolve(exchange, sym)
-                    .map_err(|e| fail("unknown_symbol", e.to_string()))?;
-                let watch = hub
-                    .watch_trades(exchange, pair.symbol.as_str())
-                    .map_err(|e| fail("unavailable", e.to_string()))?;
-                let echo = Subscription {
-                    channel: Channel::Trades,
-                    exchange: Some(exchange.as_str().into()),
-                    symbol: Some(pair.symbol.to_string()),
-                    depth: None,
-                    interval_ms: Some(interval),
-                };
-                // From now on: the history is `GET /trades/{exchange}/{symbol}`.
-                let next = watch.next_seq();
-                Ok((
-                    echo,
-                    Some(Feed::Ticked(Ticked::Trades {
-                        exchange,
-                        symbol: pair.symbol.clone(),
-                        watch,
-                        next,
-                    })),
-                    0,
-                    interval,
-                ))
-            }
-            Channel::Orders => Ok((
-                Subscription {
-                    channel: Channel::Orders,
-                    exchange: None,
-                    symbol: None,
-                    depth: None,
-                    interval_ms: None,
-                },
-                None,
-                0,
-                0,
-            )),
-            Channel::Unknown => Err(fail(
-                "invalid_channel",
-                "unknown channel; use book, trades, orders or consolidated",
-            )),
-        }
-    }
-
     async fn subscribe(&mut self, s: Subscription) -> Flow {
-        let (echo, feed, depth, interval) = match self.normalize(&s) {
+        let (echo, feed, depth, interval) = match normalize(&self.state, &s) {
             Ok(x) => x,
             Err((code, detail)) => return self.reply(&err(code, detail)).await,
         };
@@ -547,7 +404,7 @@ impl Conn {
                     .await
             };
         }
-        let echo = match self.normalize(&s) {
+        let echo = match normalize(&self.state, &s) {
             Ok((echo, _, _, _)) => echo,
             Err((code, detail)) => return self.reply(&err(code, detail)).await,
         };

@@ -22,6 +22,7 @@ use crate::state::AppState;
 mod conn;
 mod fanout;
 mod frames;
+mod subscription;
 
 use conn::run;
 
