@@ -4,6 +4,7 @@
 //! # Invariant
 //! Every loop a tool runs is bounded in count and time and stops by itself.
 
+pub mod binance_feed;
 pub mod sample_tape;
 
 /// The sim's markets for `books` followed books: its default markets plus synthetic copies

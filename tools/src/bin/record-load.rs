@@ -12,14 +12,21 @@
 //! tool with `--only without` and `--only with`), so that what the shared machine does to one
 //! (frequency, other tenants) it does to the other: the difference is the recorder's, not the
 //! machine's drift between two phases run one after the other.
+//!
+//! `--venue binance` follows a Binance venue on loopback instead (testkit's mock in a child
+//! process of its own, `--books` symbols each sent a diff-depth frame of one to four levels
+//! every `--interval-ms` and a trade every fourth): then "ingest" is the whole of a live
+//! venue's path in the measured process — socket reads, frame parsing, update-id sync, apply,
+//! publish — and the venue's own work is not counted.
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use market::{Exchange, Hub, HubConfig};
 use model::{ExchangeId, Timestamp};
+use papertwap_tools::binance_feed;
 use sim::{SimConfig, SimExchange};
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +51,36 @@ struct Args {
     /// Run each round's two phases at the same time, in two child processes.
     #[arg(long)]
     paired: bool,
+    /// The venue followed.
+    #[arg(long, value_enum, default_value_t = Venue::Sim)]
+    venue: Venue,
+    /// The Binance mock's stream endpoint (set by the tool for its children).
+    #[arg(long, hide = true)]
+    ws_url: Option<String>,
+    /// The Binance mock's REST origin (set by the tool for its children).
+    #[arg(long, hide = true)]
+    rest_url: Option<String>,
+    /// Serve the Binance mock for `--secs` seconds (the tool's venue child).
+    #[arg(long, hide = true)]
+    serve_binance: bool,
+}
+
+/// What the hub follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Venue {
+    /// The in-process simulated exchange (its event generation counts as ingest).
+    Sim,
+    /// Binance's protocol from a mock in another process.
+    Binance,
+}
+
+impl Venue {
+    fn id(self) -> ExchangeId {
+        match self {
+            Venue::Sim => ExchangeId::Sim,
+            Venue::Binance => ExchangeId::Binance,
+        }
+    }
 }
 
 /// Run this tool as a child for one phase; its CPU in cores.
@@ -58,9 +95,54 @@ fn child(args: &Args, only: &str) -> anyhow::Result<std::process::Child> {
             &args.secs.to_string(),
             "--only",
             only,
+            "--venue",
+            match args.venue {
+                Venue::Sim => "sim",
+                Venue::Binance => "binance",
+            },
         ])
+        .args(
+            [("--ws-url", &args.ws_url), ("--rest-url", &args.rest_url)]
+                .into_iter()
+                .filter_map(|(flag, v)| v.as_ref().map(|v| [flag, v.as_str()]))
+                .flatten(),
+        )
         .stdout(std::process::Stdio::piped())
         .spawn()?)
+}
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start this tool as the Binance venue for `secs` seconds; the child and its two URLs.
+fn venue_child(args: &Args, secs: u64) -> anyhow::Result<(Killed, String, String)> {
+    use std::io::BufRead;
+    let mut child = Killed(
+        std::process::Command::new(std::env::current_exe()?)
+            .args(["--serve-binance", "--books", &args.books.to_string()])
+            .args(["--interval-ms", &args.interval_ms.to_string()])
+            .args(["--secs", &secs.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()?,
+    );
+    let out = child
+        .0
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the venue child has no output"))?;
+    let mut line = String::new();
+    std::io::BufReader::new(out).read_line(&mut line)?;
+    let Some((ws, rest)) = line.trim().split_once(' ') else {
+        anyhow::bail!("the venue child did not start: {line:?}");
+    };
+    Ok((child, ws.to_owned(), rest.to_owned()))
 }
 
 /// The cores a child reported (`… recording: 0.169 cores, …`).
@@ -86,16 +168,29 @@ fn cpu_secs() -> f64 {
 
 async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
     let dir = tempfile::tempdir()?;
-    let (specs, symbols) = papertwap_tools::sim_books(args.books);
-    let sim: Arc<dyn Exchange> = Arc::new(SimExchange::with_specs(
-        SimConfig {
-            update_interval: Duration::from_millis(args.interval_ms),
-            history_minutes: 0,
-            ..SimConfig::default()
-        },
-        specs,
-        Timestamp::now(),
-    )?);
+    let (venue, symbols): (Arc<dyn Exchange>, Vec<String>) = match args.venue {
+        Venue::Sim => {
+            let (specs, symbols) = papertwap_tools::sim_books(args.books);
+            let sim = SimExchange::with_specs(
+                SimConfig {
+                    update_interval: Duration::from_millis(args.interval_ms),
+                    history_minutes: 0,
+                    ..SimConfig::default()
+                },
+                specs,
+                Timestamp::now(),
+            )?;
+            (Arc::new(sim), symbols)
+        }
+        Venue::Binance => {
+            let (Some(ws), Some(rest)) = (&args.ws_url, &args.rest_url) else {
+                anyhow::bail!("--venue binance: no mock to follow");
+            };
+            let (_, symbols) = binance_feed::symbols(args.books);
+            (binance_feed::exchange(ws, rest)?, symbols)
+        }
+    };
+    let id = args.venue.id();
     let stop_recorder = CancellationToken::new();
     let recorder = if record {
         Some(papertwap_server::recorder::start(
@@ -109,23 +204,41 @@ async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
     let shutdown = CancellationToken::new();
     let hub = Hub::start(
         HubConfig {
-            default_symbols: [(ExchangeId::Sim, symbols.clone())].into(),
+            default_symbols: [(id, symbols.clone())].into(),
             recorder: recorder
                 .as_ref()
                 .map(|r| r.recorders.clone() as Arc<dyn market::RecorderFactory>),
             ..HubConfig::default()
         },
-        vec![sim],
+        vec![venue],
         shutdown.child_token(),
     );
-    hub.pairs_within(ExchangeId::Sim, Duration::from_secs(10))
-        .await?;
-    // Let every book go live before measuring.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    hub.pairs_within(id, Duration::from_secs(10)).await?;
+    // Every book live (30 s at most), and two seconds more, before measuring.
+    let live = || {
+        symbols
+            .iter()
+            .filter(|s| {
+                hub.snapshot(id, s)
+                    .is_ok_and(|b| b.health.state == model::BookState::Live)
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while live() < symbols.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let n = live();
+    anyhow::ensure!(
+        n == symbols.len(),
+        "{n} of {} books live after 30 s",
+        symbols.len()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let messages = || {
         hub.exchanges()
             .iter()
-            .find(|e| e.id == ExchangeId::Sim)
+            .find(|e| e.id == id)
             .map_or(0, |e| e.messages)
     };
     let (m0, c0, t0) = (messages(), cpu_secs(), Instant::now());
@@ -149,7 +262,26 @@ async fn phase(args: &Args, record: bool) -> anyhow::Result<(f64, u64, u64)> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.serve_binance {
+        return binance_feed::serve(
+            args.books,
+            Duration::from_millis(args.interval_ms),
+            args.secs,
+        )
+        .await;
+    }
+    // The Binance venue runs in a child of its own for the whole measurement.
+    let _venue = match (args.venue, &args.ws_url) {
+        (Venue::Binance, None) => {
+            let phases = if args.paired { 1 } else { 2 };
+            let secs = (args.secs + 40) * phases * args.rounds.max(1) as u64 + 30;
+            let (venue, ws, rest) = venue_child(&args, secs)?;
+            (args.ws_url, args.rest_url) = (Some(ws), Some(rest));
+            Some(venue)
+        }
+        _ => None,
+    };
     if let Some(only) = &args.only {
         let (cpu, rate, bytes) = phase(&args, only == "with").await?;
         println!("{only} recording: {cpu:.3} cores, {rate} book events/s, {bytes} bytes of tape");
@@ -168,10 +300,11 @@ async fn main() -> anyhow::Result<()> {
         }
         shares.sort_by(f64::total_cmp);
         println!(
-            "the recorder adds {:.1} % to the ingest path's CPU (median of {} paired rounds of {} s; {} books, an update each every {} ms)",
+            "the recorder adds {:.1} % to the ingest path's CPU (median of {} paired rounds of {} s; venue {:?}, {} books, an update each every {} ms)",
             shares[shares.len() / 2],
             shares.len(),
             args.secs,
+            args.venue,
             args.books,
             args.interval_ms
         );
