@@ -33,7 +33,7 @@ pub use exchange::{
 };
 pub use hub::{
     BookRecorder, BookSnapshot, BookWatch, ExchangeStatus, Hub, HubConfig, RecorderFactory,
-    TapeLimits, TradeTape, TradeWatch, TradesSince,
+    TapeKey, TapeLimits, TradeTape, TradeWatch, TradesSince,
 };
 pub use klines::{MAX_KLINE_PAGES, kline_pages, shape_klines};
 pub use parse::{ParseError, parse_decimal, parse_level, parse_rfc3339};

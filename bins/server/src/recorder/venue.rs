@@ -1,13 +1,14 @@
 //! The hub's side of the tapes: each venue's ingest task encodes its books' events where it
 //! applies them, one block per book, and hands a book's block to the writer when it is full,
-//! when a checkpoint starts the next one, when the hour turns, and once a second.
+//! when a checkpoint starts the next one, when the hour turns, once a second, and when the
+//! hub stops keeping the book. A book's block is found by its [`TapeKey`], an index the hub
+//! keeps beside the book: nothing is looked up per event.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use market::{BookRecorder, RecorderFactory};
+use market::{BookRecorder, RecorderFactory, TapeKey};
 use model::{BookEvent, BookState, ExchangeId, OrderBook, Pair, Symbol, Timestamp, Trade};
 use tape::BlockEncoder;
 use tape::dir::HOUR_NS;
@@ -69,7 +70,9 @@ impl RecorderFactory for TapeRecorders {
             v.push(exchange);
         }
         Box::new(VenueTapes {
-            books: Books::default(),
+            books: Vec::new(),
+            free: Vec::new(),
+            lost_closed: HashSet::new(),
             described: HashSet::new(),
             writer: Writer {
                 exchange,
@@ -80,32 +83,6 @@ impl RecorderFactory for TapeRecorders {
             generation: self.generation.clone(),
             seen: 0,
         })
-    }
-}
-
-/// A venue's open blocks by book, looked up once per event: hashed with FNV-1a (a symbol is
-/// a few bytes, and only the venue's listed pairs are ever followed, so no one can choose
-/// keys that collide) — SipHash was a fifth of the recorder's time on the ingest task.
-type Books = HashMap<Symbol, Open, BuildHasherDefault<Fnv>>;
-
-/// 64-bit FNV-1a.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
     }
 }
 
@@ -154,7 +131,12 @@ impl Writer {
 
 /// One venue's books, on its ingest task.
 struct VenueTapes {
-    books: Books,
+    /// Open books by key (`None`: a closed book's key, free for the next).
+    books: Vec<Option<Open>>,
+    /// Keys of closed books.
+    free: Vec<u32>,
+    /// Books closed while their last block was lost: reopened, they start `resyncing`.
+    lost_closed: HashSet<Symbol>,
     /// Books whose rules (`pair.json`) this process has written.
     described: HashSet<Symbol>,
     writer: Writer,
@@ -177,15 +159,16 @@ impl VenueTapes {
     }
 
     fn ship_all(&mut self) {
-        for open in self.books.values_mut() {
+        for open in self.books.iter_mut().flatten() {
             self.writer.ship(open);
         }
     }
 
-    /// The block `symbol`'s event at `at` goes into (a new one at a new hour).
-    fn block(&mut self, symbol: &Symbol, at: Timestamp) -> &mut BlockEncoder {
+    /// The block `key`'s event at `at` goes into (a new one at a new hour); `None` for a key
+    /// the hub never had (not reached: keys come from [`BookRecorder::open`]).
+    fn block(&mut self, key: TapeKey, at: Timestamp) -> Option<&mut BlockEncoder> {
         self.check_flush();
-        let open = open_of(&mut self.books, symbol);
+        let open = self.books.get_mut(key.0 as usize)?.as_mut()?;
         let hour = |t: Timestamp| t.as_nanos().div_euclid(HOUR_NS);
         if open
             .block
@@ -196,59 +179,83 @@ impl VenueTapes {
         }
         let lost = open.lost;
         let buffers = &self.writer.buffers;
-        open.block.get_or_insert_with(|| {
+        Some(open.block.get_or_insert_with(|| {
             let mut b = BlockEncoder::reusing(at, buffers.take());
             if lost {
                 b.state(at, BookState::Resyncing);
             }
             b
-        })
-    }
-}
-
-/// `symbol`'s book.
-fn open_of<'a>(books: &'a mut Books, symbol: &Symbol) -> &'a mut Open {
-    // Looked up first: the key is cloned only for a new book.
-    if !books.contains_key(symbol) {
-        books.insert(
-            symbol.clone(),
-            Open {
-                symbol: Arc::from(symbol.as_str()),
-                block: None,
-                lost: false,
-            },
-        );
-    }
-    match books.get_mut(symbol) {
-        Some(open) => open,
-        None => unreachable!("inserted above"),
+        }))
     }
 }
 
 impl BookRecorder for VenueTapes {
-    fn book(&mut self, symbol: &Symbol, event: &BookEvent, received: Timestamp) {
-        self.block(symbol, received).book(received, event);
-    }
-
-    fn trades(&mut self, symbol: &Symbol, trades: &[Trade]) {
-        for t in trades {
-            self.block(symbol, t.local_ts).trade(t);
+    fn open(&mut self, symbol: &Symbol) -> TapeKey {
+        let open = Open {
+            symbol: Arc::from(symbol.as_str()),
+            block: None,
+            lost: self.lost_closed.remove(symbol),
+        };
+        match self.free.pop() {
+            Some(k) => {
+                if let Some(slot) = self.books.get_mut(k as usize) {
+                    *slot = Some(open);
+                }
+                TapeKey(k)
+            }
+            None => {
+                // A venue follows far fewer than 2^32 books at once.
+                let k = u32::try_from(self.books.len()).unwrap_or(u32::MAX);
+                self.books.push(Some(open));
+                TapeKey(k)
+            }
         }
     }
 
-    fn state(&mut self, symbol: &Symbol, at: Timestamp, state: BookState) {
-        self.block(symbol, at).state(at, state);
+    fn close(&mut self, key: TapeKey) {
+        if let Some(slot) = self.books.get_mut(key.0 as usize)
+            && let Some(mut open) = slot.take()
+        {
+            self.writer.ship(&mut open);
+            if open.lost
+                && let Ok(symbol) = open.symbol.parse::<Symbol>()
+            {
+                self.lost_closed.insert(symbol);
+            }
+            self.free.push(key.0);
+        }
     }
 
-    fn checkpoint(&mut self, pair: &Pair, at: Timestamp, book: &OrderBook) {
+    fn book(&mut self, key: TapeKey, event: &BookEvent, received: Timestamp) {
+        if let Some(b) = self.block(key, received) {
+            b.book(received, event);
+        }
+    }
+
+    fn trades(&mut self, key: TapeKey, trades: &[Trade]) {
+        for t in trades {
+            if let Some(b) = self.block(key, t.local_ts) {
+                b.trade(t);
+            }
+        }
+    }
+
+    fn state(&mut self, key: TapeKey, at: Timestamp, state: BookState) {
+        if let Some(b) = self.block(key, at) {
+            b.state(at, state);
+        }
+    }
+
+    fn checkpoint(&mut self, key: TapeKey, pair: &Pair, at: Timestamp, book: &OrderBook) {
         self.check_flush();
         if !self.described.contains(&pair.symbol) {
             // The rules go beside the tapes once a process (a replay needs them).
             self.described.insert(pair.symbol.clone());
             self.writer.send(Item::Pair(Box::new(pair.clone())));
         }
-        let symbol = &pair.symbol;
-        let open = open_of(&mut self.books, symbol);
+        let Some(open) = self.books.get_mut(key.0 as usize).and_then(Option::as_mut) else {
+            return;
+        };
         self.writer.ship(open);
         open.block = Some(BlockEncoder::checkpoint(at, book));
         open.lost = false;

@@ -1,12 +1,17 @@
 //! The ingest state machine: one venue's books and their health, driven by feed events and
 //! an injected monotonic clock. Synchronous and free of tokio: the hub's ingestion task
 //! feeds it, publishes what it marks dirty and sends the resyncs it asks for; its tests
-//! drive it directly.
+//! drive it directly. When recording, it hands its recorder what it applies, with each
+//! book's [`TapeKey`] kept beside the book.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use model::{BookEvent, BookEventKind, BookHealth, BookState, OrderBook, Pair, Symbol, Timestamp};
+use model::{
+    BookEvent, BookEventKind, BookHealth, BookState, OrderBook, Pair, Symbol, Timestamp, Trade,
+};
 use tracing::{info, warn};
+
+use super::record::{BookRecorder, TapeKey};
 
 use crate::exchange::{ConnState, FeedEvent};
 
@@ -36,10 +41,6 @@ pub(crate) struct IngestLimits {
     pub(crate) checkpoint_every_ms: Option<u64>,
 }
 
-/// A checkpoint due: the book's whole picture right after the event received at this time
-/// (taken by the driver from [`IngestState::book`] before the next event is applied).
-pub(crate) type Checkpoint = (Symbol, Timestamp);
-
 /// One book as the hub keeps it.
 #[derive(Debug)]
 pub(crate) struct LiveBook {
@@ -55,6 +56,8 @@ pub(crate) struct LiveBook {
     last_checkpoint: Option<u64>,
     /// The state at the last publication (`None` before the first).
     published: Option<BookState>,
+    /// Its recording, when recording.
+    tape: Option<TapeKey>,
 }
 
 /// One venue's books, their health and its connection state.
@@ -69,13 +72,13 @@ pub(crate) struct IngestState {
     conn_changed: bool,
     /// Book events received.
     pub(crate) messages: u64,
-    /// Checkpoints taken since the driver last took them.
-    checkpoints: Vec<Checkpoint>,
+    /// The venue's recorder, when recording.
+    recorder: Option<Box<dyn BookRecorder>>,
 }
 
 impl IngestState {
-    /// No books yet; the connection is `connecting`.
-    pub(crate) fn new(limits: IngestLimits) -> Self {
+    /// No books yet; the connection is `connecting`; recording into `recorder` if any.
+    pub(crate) fn new(limits: IngestLimits, recorder: Option<Box<dyn BookRecorder>>) -> Self {
         IngestState {
             books: HashMap::new(),
             dirty: HashSet::new(),
@@ -83,44 +86,27 @@ impl IngestState {
             conn: (ConnState::Connecting, None),
             conn_changed: false,
             messages: 0,
-            checkpoints: Vec::new(),
+            recorder,
         }
     }
 
-    /// The checkpoints due since the last call, in stream order.
-    pub(crate) fn take_checkpoints(&mut self) -> Vec<Checkpoint> {
-        std::mem::take(&mut self.checkpoints)
+    /// About once a second, and at the end: the recorder hands over what it holds.
+    pub(crate) fn tick_recorder(&mut self) {
+        if let Some(rec) = self.recorder.as_deref_mut() {
+            rec.tick();
+        }
     }
 
-    /// A book as it now stands.
-    pub(crate) fn book(&self, symbol: &Symbol) -> Option<(&Pair, &OrderBook)> {
-        self.books.get(symbol).map(|lb| (&lb.pair, &lb.book))
-    }
-
-    fn live_book(&mut self, venue: &dyn IngestVenue, symbol: &Symbol) -> Option<&mut LiveBook> {
-        if !venue.is_subscribed(symbol) {
-            // Not subscribed (any more): late events after an unsubscribe are dropped.
-            self.books.remove(symbol);
-            return None;
+    /// Public trades of a subscribed book, to its recording.
+    pub(crate) fn trades(&mut self, venue: &dyn IngestVenue, symbol: &Symbol, trades: &[Trade]) {
+        if self.recorder.is_none() {
+            return;
         }
-        if !self.books.contains_key(symbol) {
-            let pair = venue.pair(symbol)?;
-            self.books.insert(
-                symbol.clone(),
-                LiveBook {
-                    book: venue.new_book(&pair),
-                    pair,
-                    health: BookHealth::syncing(),
-                    has_baseline: false,
-                    ever_live: false,
-                    last_event: 0,
-                    checksum_failures: VecDeque::new(),
-                    last_checkpoint: None,
-                    published: None,
-                },
-            );
+        let tape = live_book(&mut self.books, self.recorder.as_deref_mut(), venue, symbol)
+            .and_then(|lb| lb.tape);
+        if let (Some(rec), Some(key)) = (self.recorder.as_deref_mut(), tape) {
+            rec.trades(key, trades);
         }
-        self.books.get_mut(symbol)
     }
 
     /// Handle one feed event at monotonic time `now_ms`; books that must be resynced are
@@ -145,7 +131,12 @@ impl IngestState {
                 state,
                 reason,
             } => {
-                if let Some(lb) = self.live_book(venue, &symbol) {
+                if let Some(lb) = live_book(
+                    &mut self.books,
+                    self.recorder.as_deref_mut(),
+                    venue,
+                    &symbol,
+                ) {
                     if state != BookState::Live {
                         lb.has_baseline = false;
                     }
@@ -201,9 +192,15 @@ impl IngestState {
             checkpoint_every_ms,
             ..
         } = self.limits;
-        let Some(lb) = self.live_book(venue, symbol) else {
+        let Some(lb) = live_book(&mut self.books, self.recorder.as_deref_mut(), venue, symbol)
+        else {
             return false;
         };
+        // Recorded as received, by reference (a replay applies the same rules to it).
+        let mut rec = self.recorder.as_deref_mut().zip(lb.tape);
+        if let Some((rec, key)) = rec.as_mut() {
+            rec.book(*key, event, received);
+        }
         if event.kind == BookEventKind::Delta && !lb.has_baseline {
             // Deltas without a baseline cannot be applied honestly; the feed is resyncing.
             return true;
@@ -266,18 +263,17 @@ impl IngestState {
                 }
             }
         }
-        let checkpoint = if let Some(every) = checkpoint_every_ms
+        if let Some(every) = checkpoint_every_ms
+            && let Some((rec, key)) = rec.as_mut()
             && lb.health.state == BookState::Live
             && lb
                 .last_checkpoint
                 .is_none_or(|t| now.saturating_sub(t) >= every)
         {
+            // The whole book right after this event: a place where a replay can start.
             lb.last_checkpoint = Some(now);
-            Some((symbol.clone(), received))
-        } else {
-            None
-        };
-        self.checkpoints.extend(checkpoint);
+            rec.checkpoint(*key, &lb.pair, received, &lb.book);
+        }
         if !self.dirty.contains(symbol) {
             self.dirty.insert(symbol.clone());
         }
@@ -291,7 +287,14 @@ impl IngestState {
     pub(crate) fn check_liveness(&mut self, venue: &dyn IngestVenue, now_ms: u64, alive_ms: u64) {
         let stale = self.limits.stale_after_ms;
         let conn_quiet = alive_ms == 0 || now_ms.saturating_sub(alive_ms) > stale;
-        self.books.retain(|s, _| venue.is_subscribed(s));
+        let mut rec = self.recorder.as_deref_mut();
+        self.books.retain(|s, lb| {
+            let keep = venue.is_subscribed(s);
+            if !keep {
+                close_tape(rec.as_deref_mut(), lb);
+            }
+            keep
+        });
         for (sym, lb) in self.books.iter_mut() {
             let book_quiet = now_ms.saturating_sub(lb.last_event) > stale;
             match lb.health.state {
@@ -324,24 +327,71 @@ impl IngestState {
         }
     }
 
-    /// The books changed since the last call.
-    /// The books changed since the last call, each with whether its state changed since it
-    /// was last published (what the recorder writes as a state record).
-    pub(crate) fn drain_dirty(&mut self) -> Vec<(&LiveBook, bool)> {
-        let dirty: Vec<(Symbol, bool)> = self
+    /// The books changed since the last call; a state that changed since it was last
+    /// published is recorded at `at`.
+    pub(crate) fn drain_dirty(&mut self, at: Timestamp) -> Vec<&LiveBook> {
+        let mut rec = self.recorder.as_deref_mut();
+        let dirty: Vec<Symbol> = self
             .dirty
             .drain()
-            .filter_map(|s| {
-                let lb = self.books.get_mut(&s)?;
-                let changed = lb.published != Some(lb.health.state);
-                lb.published = Some(lb.health.state);
-                Some((s, changed))
+            .filter(|s| {
+                let Some(lb) = self.books.get_mut(s) else {
+                    return false;
+                };
+                if lb.published != Some(lb.health.state) {
+                    lb.published = Some(lb.health.state);
+                    if let (Some(rec), Some(key)) = (rec.as_deref_mut(), lb.tape) {
+                        rec.state(key, at, lb.health.state);
+                    }
+                }
+                true
             })
             .collect();
-        dirty
-            .into_iter()
-            .filter_map(|(s, changed)| self.books.get(&s).map(|lb| (lb, changed)))
-            .collect()
+        dirty.iter().filter_map(|s| self.books.get(s)).collect()
+    }
+}
+
+/// `symbol`'s book, created (and opened on the recorder) at its first event; `None` (and
+/// dropped, its recording closed) once it is no longer subscribed.
+fn live_book<'a>(
+    books: &'a mut HashMap<Symbol, LiveBook>,
+    recorder: Option<&mut (dyn BookRecorder + 'static)>,
+    venue: &dyn IngestVenue,
+    symbol: &Symbol,
+) -> Option<&'a mut LiveBook> {
+    if !venue.is_subscribed(symbol) {
+        // Not subscribed (any more): late events after an unsubscribe are dropped.
+        if let Some(lb) = books.remove(symbol) {
+            close_tape(recorder, &lb);
+        }
+        return None;
+    }
+    if !books.contains_key(symbol) {
+        let pair = venue.pair(symbol)?;
+        let tape = recorder.map(|r| r.open(symbol));
+        books.insert(
+            symbol.clone(),
+            LiveBook {
+                book: venue.new_book(&pair),
+                pair,
+                health: BookHealth::syncing(),
+                has_baseline: false,
+                ever_live: false,
+                last_event: 0,
+                checksum_failures: VecDeque::new(),
+                last_checkpoint: None,
+                published: None,
+                tape,
+            },
+        );
+    }
+    books.get_mut(symbol)
+}
+
+/// `lb` is no longer kept: its recording hands over what it holds.
+fn close_tape(rec: Option<&mut (dyn BookRecorder + 'static)>, lb: &LiveBook) {
+    if let (Some(rec), Some(key)) = (rec, lb.tape) {
+        rec.close(key);
     }
 }
 
@@ -447,10 +497,123 @@ mod tests {
         s.books[&sym()].health.clone()
     }
 
+    /// A recorder that writes down what it is called with.
+    struct Calls {
+        log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        next: u32,
+    }
+
+    impl BookRecorder for Calls {
+        fn open(&mut self, symbol: &Symbol) -> TapeKey {
+            self.next += 1;
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("open {symbol} {}", self.next));
+            TapeKey(self.next)
+        }
+        fn close(&mut self, key: TapeKey) {
+            self.log.lock().unwrap().push(format!("close {}", key.0));
+        }
+        fn book(&mut self, key: TapeKey, event: &BookEvent, _received: Timestamp) {
+            let n = event.bids.len() + event.asks.len();
+            let kind = event.kind;
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("book {} {kind:?} {n}", key.0));
+        }
+        fn trades(&mut self, key: TapeKey, trades: &[Trade]) {
+            let n = trades.len();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("trades {} {n}", key.0));
+        }
+        fn state(&mut self, key: TapeKey, _at: Timestamp, state: BookState) {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("state {} {state:?}", key.0));
+        }
+        fn checkpoint(&mut self, key: TapeKey, _pair: &Pair, _at: Timestamp, book: &OrderBook) {
+            let (b, a) = book.len();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("checkpoint {} {b}/{a}", key.0));
+        }
+        fn tick(&mut self) {
+            self.log.lock().unwrap().push("tick".to_owned());
+        }
+    }
+
+    #[test]
+    fn the_recorder_gets_a_books_events_under_its_key_with_checkpoints_when_due() {
+        let v = Venue::new();
+        let log = std::sync::Arc::default();
+        let rec = Calls {
+            log: std::sync::Arc::clone(&log),
+            next: 0,
+        };
+        let limits = IngestLimits {
+            checkpoint_every_ms: Some(60_000),
+            ..limits()
+        };
+        let mut s = IngestState::new(limits, Some(Box::new(rec)));
+        let mut resync = Vec::new();
+        let at = Timestamp::from_nanos(0);
+        // Recorded as received: a delta before any baseline too (a replay ignores it alike).
+        s.handle(&v, book(false, &[("99", "1")], &[]), 10, &mut resync);
+        s.handle(
+            &v,
+            book(true, &[("99", "1")], &[("101", "1")]),
+            20,
+            &mut resync,
+        );
+        assert_eq!(s.drain_dirty(at).len(), 1);
+        s.handle(&v, book(false, &[("98", "1")], &[]), 30, &mut resync);
+        let trade = Trade {
+            trade_id: model::TradeId::Num(7),
+            exchange_ts: at,
+            local_ts: at,
+            price: lvl("99", "1").price,
+            qty: lvl("99", "1").qty,
+            taker_side: model::Side::Sell,
+        };
+        s.trades(&v, &sym(), &[trade]);
+        // A minute on: the next event is followed by the whole book.
+        s.handle(&v, book(false, &[("97", "1")], &[]), 60_020, &mut resync);
+        assert_eq!(
+            s.drain_dirty(at).len(),
+            1,
+            "dirty, but its state did not change"
+        );
+        v.subscribed.set(false);
+        s.check_liveness(&v, 60_100, 60_000);
+        s.tick_recorder();
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "open BTC-USD 1",
+                "book 1 Delta 1",
+                "book 1 Snapshot 2",
+                "checkpoint 1 1/1",
+                "state 1 Live",
+                "book 1 Delta 1",
+                "trades 1 1",
+                "book 1 Delta 1",
+                "checkpoint 1 3/1",
+                "close 1",
+                "tick",
+            ]
+        );
+    }
+
     #[test]
     fn a_snapshot_makes_a_book_live_and_deltas_need_a_baseline() {
         let v = Venue::new();
-        let mut s = IngestState::new(limits());
+        let mut s = IngestState::new(limits(), None);
         let mut resync = Vec::new();
         s.handle(&v, book(false, &[("99", "1")], &[]), 10, &mut resync);
         assert_eq!(
@@ -469,14 +632,17 @@ mod tests {
         s.handle(&v, book(false, &[("100", "2")], &[]), 30, &mut resync);
         assert_eq!(s.books[&sym()].book.len(), (2, 1));
         assert!(resync.is_empty());
-        assert_eq!(s.drain_dirty().len(), 1);
-        assert!(s.drain_dirty().is_empty(), "published once");
+        assert_eq!(s.drain_dirty(Timestamp::from_nanos(0)).len(), 1);
+        assert!(
+            s.drain_dirty(Timestamp::from_nanos(0)).is_empty(),
+            "published once"
+        );
     }
 
     #[test]
     fn a_crossed_book_or_a_checksum_mismatch_asks_for_a_resync_of_that_book() {
         let v = Venue::new();
-        let mut s = IngestState::new(limits());
+        let mut s = IngestState::new(limits(), None);
         let mut resync = Vec::new();
         s.handle(
             &v,
@@ -511,7 +677,7 @@ mod tests {
     fn repeated_checksum_failures_mark_the_checksum_unreliable_instead_of_flapping() {
         let v = Venue::new();
         v.skew.set(1);
-        let mut s = IngestState::new(limits());
+        let mut s = IngestState::new(limits(), None);
         let mut resync = Vec::new();
         for i in 0..5u64 {
             s.handle(
@@ -531,7 +697,7 @@ mod tests {
     #[test]
     fn quiet_connections_make_books_stale_and_a_lost_one_makes_them_down() {
         let v = Venue::new();
-        let mut s = IngestState::new(limits());
+        let mut s = IngestState::new(limits(), None);
         let mut resync = Vec::new();
         s.handle(
             &v,

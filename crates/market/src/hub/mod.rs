@@ -10,7 +10,7 @@ mod trades;
 
 pub use book_watch::BookWatch;
 use book_watch::{Lease, Slot};
-pub use record::{BookRecorder, RecorderFactory};
+pub use record::{BookRecorder, RecorderFactory, TapeKey};
 pub use trades::{TapeLimits, TradeTape, TradeWatch, TradesSince};
 
 use std::collections::HashMap;

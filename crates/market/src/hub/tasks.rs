@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::ingest::{IngestLimits, IngestState, IngestVenue};
-use super::{BookRecorder, BookSnapshot, Hub, Venue, lock, mono_ms, rd, wr};
+use super::{BookSnapshot, Hub, Venue, lock, mono_ms, rd, wr};
 use crate::backoff::Backoff;
 use crate::exchange::{FeedCommand, FeedEvent};
 
@@ -135,19 +135,20 @@ impl Hub {
     pub(super) async fn ingest(&self, venue: Arc<Venue>, mut rx: mpsc::Receiver<FeedEvent>) {
         let cfg = &self.inner.config;
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let mut state = IngestState::new(IngestLimits {
-            stale_after_ms: ms(cfg.stale_after),
-            checksum_max_failures: cfg.checksum_max_failures,
-            checksum_window_ms: ms(cfg.checksum_window),
-            checkpoint_every_ms: cfg.recorder.as_ref().map(|_| 60_000),
-        });
+        let mut state = IngestState::new(
+            IngestLimits {
+                stale_after_ms: ms(cfg.stale_after),
+                checksum_max_failures: cfg.checksum_max_failures,
+                checksum_window_ms: ms(cfg.checksum_window),
+                checkpoint_every_ms: cfg.recorder.as_ref().map(|_| 60_000),
+            },
+            cfg.recorder.as_ref().map(|f| f.for_venue(venue.id())),
+        );
         let clock = self.inner.clock;
         let mut buf = Vec::with_capacity(256);
         let mut resyncs = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut rec: Option<Box<dyn BookRecorder>> =
-            cfg.recorder.as_ref().map(|f| f.for_venue(venue.id()));
         loop {
             tokio::select! {
                 _ = self.inner.shutdown.cancelled() => break,
@@ -161,25 +162,15 @@ impl Hub {
                             FeedEvent::Trades { symbol, trades } => {
                                 // Trades of a book no longer subscribed are dropped.
                                 if let Some(slot) = venue.slot(&symbol) {
-                                    if let Some(rec) = rec.as_deref_mut() {
-                                        rec.trades(&symbol, &trades);
-                                    }
+                                    state.trades(&*venue, &symbol, &trades);
                                     slot.record_trades(trades, Timestamp::now());
                                 }
                             }
                             FeedEvent::Book { symbol, event, received } => {
-                                let subscribed = state.book_event(
+                                // Recorded as applied, by reference, on this task.
+                                state.book_event(
                                     &*venue, &symbol, &event, received, now, &mut resyncs,
                                 );
-                                // Recorded as applied, by reference, on this task.
-                                if let Some(rec) = rec.as_deref_mut().filter(|_| subscribed) {
-                                    rec.book(&symbol, &event, received);
-                                    for (symbol, at) in state.take_checkpoints() {
-                                        if let Some((pair, book)) = state.book(&symbol) {
-                                            rec.checkpoint(pair, at, book);
-                                        }
-                                    }
-                                }
                             }
                             ev => state.handle(&*venue, ev, now, &mut resyncs),
                         }
@@ -188,22 +179,18 @@ impl Hub {
                 _ = tick.tick() => {
                     let alive = venue.alive.load(Ordering::Relaxed);
                     state.check_liveness(&*venue, mono_ms(clock), alive);
-                    if let Some(rec) = rec.as_deref_mut() {
-                        rec.tick();
-                    }
+                    state.tick_recorder();
                 }
             }
             for p in resyncs.drain(..) {
                 let _ = venue.commands.send(FeedCommand::Resync(p));
             }
-            venue.sync_from(&mut state, rec.as_deref_mut());
+            venue.sync_from(&mut state);
         }
         // Readers must not keep trusting books nobody maintains any more.
         state.shut_down();
-        venue.sync_from(&mut state, rec.as_deref_mut());
-        if let Some(rec) = rec.as_deref_mut() {
-            rec.tick();
-        }
+        venue.sync_from(&mut state);
+        state.tick_recorder();
     }
 }
 
@@ -228,23 +215,14 @@ impl IngestVenue for Venue {
 impl Venue {
     /// Publish what the state machine changed: its connection state, message count and
     /// every dirty book's snapshot.
-    fn sync_from(
-        &self,
-        state: &mut IngestState,
-        mut rec: Option<&mut (dyn BookRecorder + 'static)>,
-    ) {
+    fn sync_from(&self, state: &mut IngestState) {
         if let Some(conn) = state.take_conn_change() {
             *lock(&self.conn) = conn;
         }
         self.messages.store(state.messages, Ordering::Relaxed);
         let id = self.exchange.id();
-        for (lb, state_changed) in state.drain_dirty() {
+        for lb in state.drain_dirty(Timestamp::now()) {
             if let Some(slot) = self.slot(&lb.pair.symbol) {
-                if let Some(rec) = rec.as_deref_mut()
-                    && state_changed
-                {
-                    rec.state(&lb.pair.symbol, Timestamp::now(), lb.health.state);
-                }
                 slot.tx.send_replace(Arc::new(BookSnapshot {
                     exchange: id,
                     pair: lb.pair.clone(),
