@@ -90,6 +90,9 @@ impl RecorderFactory for TapeRecorders {
 struct Open {
     symbol: Arc<str>,
     block: Option<BlockEncoder>,
+    /// The hour of the block's first event, `[start, end)` in ns: a block holds one hour's
+    /// events (its tape file's), and comparing is cheaper than dividing per event.
+    hour: (i64, i64),
     /// A block of this book could not be handed over: the next one says `resyncing`, until
     /// a checkpoint gives readers the book again.
     lost: bool,
@@ -169,23 +172,23 @@ impl VenueTapes {
     fn block(&mut self, key: TapeKey, at: Timestamp) -> Option<&mut BlockEncoder> {
         self.check_flush();
         let open = self.books.get_mut(key.0 as usize)?.as_mut()?;
-        let hour = |t: Timestamp| t.as_nanos().div_euclid(HOUR_NS);
+        let t = at.as_nanos();
         if open
             .block
             .as_ref()
-            .is_some_and(|b| b.bytes() >= BLOCK_BYTES || hour(b.first()) != hour(at))
+            .is_some_and(|b| b.bytes() >= BLOCK_BYTES || t < open.hour.0 || t >= open.hour.1)
         {
             self.writer.ship(open);
         }
-        let lost = open.lost;
-        let buffers = &self.writer.buffers;
-        Some(open.block.get_or_insert_with(|| {
-            let mut b = BlockEncoder::reusing(at, buffers.take());
-            if lost {
+        if open.block.is_none() {
+            let mut b = BlockEncoder::reusing(at, self.writer.buffers.take());
+            if open.lost {
                 b.state(at, BookState::Resyncing);
             }
-            b
-        }))
+            open.hour = hour_of(t);
+            open.block = Some(b);
+        }
+        open.block.as_mut()
     }
 }
 
@@ -194,6 +197,7 @@ impl BookRecorder for VenueTapes {
         let open = Open {
             symbol: Arc::from(symbol.as_str()),
             block: None,
+            hour: (0, 0),
             lost: self.lost_closed.remove(symbol),
         };
         match self.free.pop() {
@@ -258,11 +262,129 @@ impl BookRecorder for VenueTapes {
         };
         self.writer.ship(open);
         open.block = Some(BlockEncoder::checkpoint(at, book));
+        open.hour = hour_of(at.as_nanos());
         open.lost = false;
     }
 
     fn tick(&mut self) {
         self.check_flush();
         self.ship_all();
+    }
+}
+
+/// The hour holding `t` (ns), as `[start, end)`.
+fn hour_of(t: i64) -> (i64, i64) {
+    let start = t.div_euclid(HOUR_NS) * HOUR_NS;
+    (start, start.saturating_add(HOUR_NS))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use model::Level;
+    use tape::TapeEvent;
+
+    fn delta() -> BookEvent {
+        BookEvent::delta(vec![Level::parse("99", "1").unwrap()], vec![])
+    }
+
+    /// The blocks handed to the writer: (symbol, first event's time, events).
+    fn shipped(rx: &mut mpsc::Receiver<Item>) -> Vec<(String, i64, usize)> {
+        let mut out = Vec::new();
+        while let Ok(item) = rx.try_recv() {
+            if let Item::Block { symbol, block, .. } = item {
+                out.push((symbol.to_string(), block.first().as_nanos(), block.events()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_block_holds_one_hours_events_and_a_closed_books_key_serves_the_next() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let recorders = TapeRecorders::new(tx);
+        let mut rec = recorders.for_venue(ExchangeId::Sim);
+        let btc = rec.open(&"BTC-USDT".parse().unwrap());
+        let eth = rec.open(&"ETH-USDT".parse().unwrap());
+        assert_ne!(btc, eth);
+        let hour = HOUR_NS;
+        // Across the hour (and back before it: a late event starts a block of its own hour).
+        for t in [hour - 2, hour - 1, hour, hour + 1, hour - 3] {
+            rec.book(btc, &delta(), Timestamp::from_nanos(t));
+        }
+        rec.tick();
+        assert_eq!(
+            shipped(&mut rx),
+            [
+                ("BTC-USDT".to_owned(), hour - 2, 2),
+                ("BTC-USDT".to_owned(), hour, 2),
+                ("BTC-USDT".to_owned(), hour - 3, 1),
+            ]
+        );
+        // Closing ships what the book holds; its key goes to the next book opened.
+        rec.book(btc, &delta(), Timestamp::from_nanos(5 * hour));
+        rec.close(btc);
+        assert_eq!(shipped(&mut rx), [("BTC-USDT".to_owned(), 5 * hour, 1)]);
+        let sol = rec.open(&"SOL-USDT".parse().unwrap());
+        assert_eq!(sol, btc);
+        rec.book(sol, &delta(), Timestamp::from_nanos(6 * hour));
+        rec.book(eth, &delta(), Timestamp::from_nanos(6 * hour));
+        rec.tick();
+        let mut got = shipped(&mut rx);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("ETH-USDT".to_owned(), 6 * hour, 1),
+                ("SOL-USDT".to_owned(), 6 * hour, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_book_closed_after_losing_a_block_reopens_resyncing() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let recorders = TapeRecorders::new(tx);
+        let mut rec = recorders.for_venue(ExchangeId::Sim);
+        let btc: Symbol = "BTC-USDT".parse().unwrap();
+        let key = rec.open(&btc);
+        rec.book(key, &delta(), Timestamp::from_nanos(1));
+        rec.tick();
+        // The writer is behind (its queue of one is full): the next block is lost.
+        rec.book(key, &delta(), Timestamp::from_nanos(2));
+        rec.close(key);
+        assert_eq!(recorders.dropped(), 1);
+        assert_eq!(shipped(&mut rx).len(), 1);
+        let key = rec.open(&btc);
+        rec.book(key, &delta(), Timestamp::from_nanos(3));
+        rec.tick();
+        let Some(Item::Block { block, .. }) = rx.try_recv().ok() else {
+            panic!("no block");
+        };
+        // The resyncing state, then the event.
+        assert_eq!(block.events(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let mut tapes = tape::TapeDir::new(dir.path(), tape::WriterConfig::default()).unwrap();
+        tapes.append_block("sim", "BTC-USDT", &block).unwrap();
+        tapes.flush().unwrap();
+        let files = tape::dir::list(dir.path()).unwrap();
+        let events: Vec<TapeEvent> = tape::TapeReader::open(&files[0].path)
+            .unwrap()
+            .events()
+            .map(Result::unwrap)
+            // A folder's first event for a book in a process: its paper ledger is released.
+            .filter(|e| !matches!(e, TapeEvent::Released { .. }))
+            .collect();
+        assert!(
+            matches!(
+                events.first(),
+                Some(TapeEvent::State {
+                    state: BookState::Resyncing,
+                    ..
+                })
+            ),
+            "{events:?}"
+        );
     }
 }
