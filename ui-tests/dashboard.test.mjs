@@ -281,6 +281,7 @@ try {
   await bestRow.click();
   await page.locator("#detail[open]").waitFor();
   // Routed across sim and the live BTC-USDT books (the mocks of Binance, OKX, Bybit).
+  await expectText(page, "#detail-summary", /Venues\s*[a-z]/);
   const venues = ((await page.textContent("#detail-summary")).match(/Venues\s*([a-z, ]+)/)?.[1] || "").split(",").map((v) => v.trim()).filter(Boolean);
   if (!venues.length || venues.some((v) => !["sim", "binance", "okx", "bybit"].includes(v))) throw new Error(`routed venues: ${venues}`);
   await page.click("#detail .detail-head button[value=close]");

@@ -145,11 +145,12 @@ fn venue_child(args: &Args, secs: u64) -> anyhow::Result<(Killed, String, String
     Ok((child, ws.to_owned(), rest.to_owned()))
 }
 
-/// The cores a child reported (`… recording: 0.169 cores, …`).
+/// The cores a child reported (`… recording: 0.169 cores, …`); its line is printed.
 fn cores_of(c: std::process::Child) -> anyhow::Result<f64> {
     let out = c.wait_with_output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(out.status.success(), "a phase failed: {text}");
+    print!("  {text}");
     text.split_once(": ")
         .and_then(|(_, r)| r.split_whitespace().next())
         .and_then(|v| v.parse().ok())

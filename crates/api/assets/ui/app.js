@@ -763,6 +763,8 @@
     S.detailTimer = setTimeout(() => { S.detailTimer = null; if (S.detailId) renderDetail(S.detailId); }, 700);
   }
   async function openDetail(id) {
+    // Another order's figures must not show while this one loads.
+    if (S.detailId !== id) $("#detail-summary").textContent = "Loading…";
     S.detailId = id;
     $("#detail-title").textContent = id;
     if (!$("#detail").open) $("#detail").showModal();
