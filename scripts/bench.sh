@@ -19,6 +19,8 @@ echo "== abuse: others' p99 beside each abuse"; scripts/abuse-load.sh 15 2000 no
 echo "== crash loop (100 cycles)";            PAPERTWAP_CRASH_CYCLES=100 cargo test -q -p papertwap-server --test it -- crash
 echo "== tapes: write, read, size, recorder vs ingest (criterion)"; cargo bench -p tape --bench tape
 echo "== recorder end to end, side by side";  cargo run --release -q -p papertwap-tools --bin record-load -- --books 200 --interval-ms 5 --secs 10 --rounds 9 --paired
+echo "== recorder on a live venue's path";    cargo run --release -q -p papertwap-tools --bin record-load -- --venue binance --books 100 --interval-ms 10 --secs 10 --rounds 9 --paired
+cargo run --release -q -p papertwap-tools --bin record-load -- --venue binance --books 200 --interval-ms 5 --secs 20 --rounds 9 --paired
 echo "== what-if of a 1 h order (criterion)"; cargo bench -p replay --bench whatif
 echo "== what-if reproduction (120 orders)";  cargo test -q -p e2e --test it -- lab_whatif
 echo "== sim realism (5-minute ranges, holes)"; cargo test -q -p sim -- five_minute --nocapture
