@@ -139,7 +139,7 @@ struct VenueTapes {
     /// Keys of closed books.
     free: Vec<u32>,
     /// Books closed while their last block was lost: reopened, they start `resyncing`.
-    lost_closed: HashSet<Symbol>,
+    lost_closed: HashSet<Arc<str>>,
     /// Books whose rules (`pair.json`) this process has written.
     described: HashSet<Symbol>,
     writer: Writer,
@@ -198,7 +198,7 @@ impl BookRecorder for VenueTapes {
             symbol: Arc::from(symbol.as_str()),
             block: None,
             hour: (0, 0),
-            lost: self.lost_closed.remove(symbol),
+            lost: self.lost_closed.remove(symbol.as_str()),
         };
         match self.free.pop() {
             Some(k) => {
@@ -221,10 +221,8 @@ impl BookRecorder for VenueTapes {
             && let Some(mut open) = slot.take()
         {
             self.writer.ship(&mut open);
-            if open.lost
-                && let Ok(symbol) = open.symbol.parse::<Symbol>()
-            {
-                self.lost_closed.insert(symbol);
+            if open.lost {
+                self.lost_closed.insert(open.symbol);
             }
             self.free.push(key.0);
         }

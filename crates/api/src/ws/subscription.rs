@@ -13,6 +13,28 @@ fn fail(code: &'static str, detail: impl Into<String>) -> (&'static str, String)
     (code, detail.into())
 }
 
+/// The venue and pair a `book` or `trades` subscription names (`what` says which, in the
+/// error for a missing field).
+fn venue_pair(
+    state: &AppState,
+    s: &Subscription,
+    what: &str,
+) -> Result<(ExchangeId, model::Pair), (&'static str, String)> {
+    let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
+        return Err(fail(
+            "invalid_subscription",
+            format!("a {what} subscription needs exchange and symbol"),
+        ));
+    };
+    let exchange = ExchangeId::from_str(ex)
+        .map_err(|_| fail("unknown_exchange", format!("unknown exchange `{ex}`")))?;
+    let pair = state
+        .hub
+        .resolve(exchange, sym)
+        .map_err(|e| fail("unknown_symbol", e.to_string()))?;
+    Ok((exchange, pair))
+}
+
 /// Validate and normalize a subscription (canonical symbol, defaults filled).
 pub(super) fn normalize(
     state: &AppState,
@@ -41,17 +63,7 @@ pub(super) fn normalize(
     let hub = &state.hub;
     match s.channel {
         Channel::Book => {
-            let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
-                return Err(fail(
-                    "invalid_subscription",
-                    "a book subscription needs exchange and symbol",
-                ));
-            };
-            let exchange = ExchangeId::from_str(ex)
-                .map_err(|_| fail("unknown_exchange", format!("unknown exchange `{ex}`")))?;
-            let pair = hub
-                .resolve(exchange, sym)
-                .map_err(|e| fail("unknown_symbol", e.to_string()))?;
+            let (exchange, pair) = venue_pair(state, s, "book")?;
             let watch = hub
                 .watch(exchange, pair.symbol.as_str())
                 .map_err(|e| fail("unavailable", e.to_string()))?;
@@ -99,17 +111,7 @@ pub(super) fn normalize(
             ))
         }
         Channel::Trades => {
-            let (Some(ex), Some(sym)) = (&s.exchange, &s.symbol) else {
-                return Err(fail(
-                    "invalid_subscription",
-                    "a trades subscription needs exchange and symbol",
-                ));
-            };
-            let exchange = ExchangeId::from_str(ex)
-                .map_err(|_| fail("unknown_exchange", format!("unknown exchange `{ex}`")))?;
-            let pair = hub
-                .resolve(exchange, sym)
-                .map_err(|e| fail("unknown_symbol", e.to_string()))?;
+            let (exchange, pair) = venue_pair(state, s, "trades")?;
             let watch = hub
                 .watch_trades(exchange, pair.symbol.as_str())
                 .map_err(|e| fail("unavailable", e.to_string()))?;

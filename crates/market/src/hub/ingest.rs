@@ -175,7 +175,7 @@ impl IngestState {
         }
     }
 
-    /// Apply one book event (by reference, so that the caller may hand it on afterwards).
+    /// Apply (and record) one book event, by reference.
     pub(crate) fn book_event(
         &mut self,
         venue: &dyn IngestVenue,
@@ -184,7 +184,7 @@ impl IngestState {
         received: Timestamp,
         now: u64,
         resyncs: &mut Vec<Pair>,
-    ) -> bool {
+    ) {
         self.messages += 1;
         let IngestLimits {
             checksum_max_failures: cfg_max,
@@ -194,7 +194,7 @@ impl IngestState {
         } = self.limits;
         let Some(lb) = live_book(&mut self.books, self.recorder.as_deref_mut(), venue, symbol)
         else {
-            return false;
+            return;
         };
         // Recorded as received, by reference (a replay applies the same rules to it).
         let mut rec = self.recorder.as_deref_mut().zip(lb.tape);
@@ -203,7 +203,7 @@ impl IngestState {
         }
         if event.kind == BookEventKind::Delta && !lb.has_baseline {
             // Deltas without a baseline cannot be applied honestly; the feed is resyncing.
-            return true;
+            return;
         }
         if event.kind == BookEventKind::Snapshot {
             if lb.ever_live {
@@ -277,7 +277,6 @@ impl IngestState {
         if !self.dirty.contains(symbol) {
             self.dirty.insert(symbol.clone());
         }
-        true
     }
 
     /// At monotonic `now_ms`, with the connection's last sign of life at `alive_ms` (0 =
